@@ -1,0 +1,96 @@
+"""Command line (SPEC.md): `python -m collectors update|status`. Safe to run from cron while the app is open."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import logging
+import sys
+import threading
+from pathlib import Path
+
+import pandas as pd
+from tqdm import tqdm
+
+from marketdash import catalog
+from marketdash.config import ConfigError, load_settings
+from marketdash.service import MarketService
+from marketdash.store import StoreBusyError
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a YYYY-MM-DD date: {text!r}") from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m collectors", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    update = sub.add_parser("update", help="fetch what is missing for each asset")
+    update.add_argument("--assets", help=f"comma-separated ids (default: all): {','.join(catalog.ASSETS)}")
+    update.add_argument("--start", type=_date, help="first date on an empty store (default 2015-01-01)")
+    update.add_argument("--end", type=_date, help="last date (default: the last closed session)")
+    update.add_argument("--db", type=Path, help="DuckDB file (default: MARKET_DB or data/market.duckdb)")
+    update.add_argument("--workers", type=int, default=3, help="assets fetched at once (they share rate limits)")
+    status = sub.add_parser("status", help="per asset: first/last date, rows, source, last attempt and its result")
+    status.add_argument("--db", type=Path, help="DuckDB file (default: MARKET_DB or data/market.duckdb)")
+    return parser
+
+
+def _update(svc: MarketService, args: argparse.Namespace) -> int:
+    ids = catalog.parse_ids(args.assets)
+    if args.start and args.end and args.start > args.end:
+        print(f"--start {args.start} is after --end {args.end}", file=sys.stderr)
+        return 2
+    bars: dict[str, tqdm] = {}
+    lock = threading.Lock()
+
+    def progress(asset_id: str, done: float, text: str) -> None:
+        with lock:
+            if asset_id not in bars:
+                bars[asset_id] = tqdm(
+                    total=100, desc=f"{asset_id:<9}", position=len(bars), leave=False, unit="%", disable=None
+                )
+            bar = bars[asset_id]
+            bar.n = round(done * 100)
+            bar.set_postfix_str(text[:40], refresh=True)
+
+    results = svc.update(ids, args.start, args.end, progress=progress, workers=max(1, args.workers))
+    for bar in bars.values():
+        bar.close()
+    for result in results:
+        print(result.line())
+    return 0 if all(r.ok for r in results) else 1
+
+
+def _status(svc: MarketService) -> int:
+    cov = svc.coverage()
+    cols = ["asset_id", "first_date", "last_date", "rows", "sources", "last_attempt", "last_status", "last_message"]
+    table = cov[cols].copy()
+    for col in ("first_date", "last_date"):
+        table[col] = pd.to_datetime(table[col]).dt.strftime("%Y-%m-%d")
+    table["last_attempt"] = pd.to_datetime(table["last_attempt"]).dt.strftime("%Y-%m-%d %H:%M UTC")
+    table["last_message"] = table["last_message"].fillna("").str.slice(0, 60)
+    print(table.fillna("-").to_string(index=False))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        settings = load_settings()
+        if args.db:
+            settings = dataclasses.replace(settings, market_db=args.db)
+        svc = MarketService(settings)
+        return _update(svc, args) if args.command == "update" else _status(svc)
+    except (ConfigError, catalog.UnknownAssetError, StoreBusyError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,161 @@
+"""The HTTP layer every live source shares: one session, a throttle shared by threads, bounded retries with jitter.
+
+Sources decide what a reply means (`retry_delay`); this module decides how to wait and when to give up.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from collectors.errors import BadResponseError, NetworkError
+
+log = logging.getLogger(__name__)
+
+
+class Throttle:
+    """Evenly spaced request slots at `rate` per second, shared by every thread that uses one client."""
+
+    def __init__(self, rate: float) -> None:
+        self.interval = 1.0 / rate
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        with self._lock:
+            now = time.monotonic()
+            slot = max(now, self._next)
+            self._next = slot + self.interval
+        if slot > now:
+            time.sleep(slot - now)
+
+    def hold(self, seconds: float) -> None:
+        """Push every later slot back by at least `seconds` (a source said: slow down)."""
+        with self._lock:
+            self._next = max(self._next, time.monotonic() + seconds)
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    headers: Mapping[str, str]
+    body: Any  # parsed JSON, or None when the body was not JSON
+    text: str  # the start of the raw body, for messages
+
+    def json(self, service: str) -> Any:
+        if self.body is None:
+            snippet = " ".join(self.text.split())[:80]
+            raise BadResponseError(f"{service} answered HTTP {self.status} with a non-JSON body: {snippet!r}")
+        return self.body
+
+
+RetryRule = Callable[[Reply], float | None]
+
+
+class HttpClient:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        service: str,
+        max_rps: float,
+        timeout: tuple[float, float] = (5.0, 20.0),
+        max_attempts: int = 5,
+        backoff: float = 0.5,
+        max_backoff: float = 10.0,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.service = service
+        self.throttle = Throttle(max_rps)
+        self.timeout = timeout
+        self.max_attempts = max_attempts
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.session = session or requests.Session()
+        self.calls = 0
+        self._count_lock = threading.Lock()
+
+    def _delay(self, attempt: int, hint: float | None) -> float:
+        exp = min(self.max_backoff, self.backoff * 2 ** (attempt - 1))
+        base = max(exp, hint or 0.0)
+        return min(self.max_backoff, base) * (0.75 + random.random() / 2)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        retry_delay: RetryRule | None = None,
+    ) -> Reply:
+        """Send with throttling; retry timeouts, dropped connections, non-JSON 5xx and what `retry_delay` flags.
+
+        After the last attempt the last reply is returned for the caller to turn into an error; a transport failure
+        on the last attempt raises NetworkError.
+        """
+        url = f"{self.base_url}{path}"
+        host = urlsplit(self.base_url).netloc
+        for attempt in range(1, self.max_attempts + 1):
+            self.throttle.wait()
+            with self._count_lock:
+                self.calls += 1
+            try:
+                resp = self.session.request(
+                    method,
+                    url,
+                    params=params,
+                    json=json,
+                    headers=headers,
+                    timeout=self.timeout,
+                )
+            except requests.Timeout:
+                problem, hint = (
+                    f"{self.service} did not answer within {self.timeout[1]:.0f} s",
+                    None,
+                )
+            except requests.ConnectionError as exc:
+                if "resolve" in str(exc).lower() or "name or service" in str(exc).lower():
+                    raise NetworkError(f"Cannot reach {self.service} ({host}): no network or unknown host") from None
+                problem, hint = f"Cannot connect to {self.service} ({host})", None
+            else:
+                reply = _reply(resp)
+                hint = retry_delay(reply) if retry_delay else None
+                if hint is None and reply.body is None and reply.status >= 500:
+                    hint = 0.0  # a gateway's HTML error page: transient
+                if hint is None:
+                    return reply
+                if attempt == self.max_attempts:
+                    return reply
+                problem = f"{self.service} answered HTTP {reply.status}"
+            if attempt == self.max_attempts:
+                raise NetworkError(f"{problem} after {attempt} attempts")
+            delay = self._delay(attempt, hint)
+            log.info(
+                "%s %s: %s; retry %d in %.2f s",
+                self.service,
+                path,
+                problem,
+                attempt,
+                delay,
+            )
+            self.throttle.hold(delay)
+        raise AssertionError("unreachable")
+
+
+def _reply(resp: requests.Response) -> Reply:
+    try:
+        body = resp.json()
+    except ValueError:
+        body = None
+    return Reply(resp.status_code, resp.headers, body, resp.text[:300] if body is None else "")

@@ -1,0 +1,130 @@
+"""Deterministic sample bars for a fresh clone with no keys and no network. Not real prices, and labelled so.
+
+Calendar-day factor shocks are drawn once for a fixed horizon from a fixed seed, so a bar's value never depends on
+the day the sample was built. Each asset trades on its own calendar; the shocks of days its market was closed
+accumulate into its next session, as real prices do. Korean stocks load on the US semiconductor shock of the day
+before (a US session closes after KRX's), SOXL compounds three times a semiconductor index each session, gold and
+silver share a metals factor, Bitcoin is mostly on its own. Start and 2025-12-31 levels are pinned near real ones.
+USD/KRW is the real ECB history.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+from collectors.ecb import EcbFxCollector
+from marketdash import calendars
+from marketdash.catalog import Asset
+from marketdash.records import DailyBar
+
+SOURCE = "sample"
+SEED = 20150101
+SAMPLE_START = dt.date(2015, 1, 1)
+_HORIZON_END = dt.date(2045, 12, 31)
+_ANCHOR = pd.Timestamp("2025-12-31")
+_FACTORS = ("kr", "semi", "metal", "btc")
+
+
+@dataclass(frozen=True)
+class _Model:
+    loadings: dict[str, float]  # factor -> weight; "semi_lag" is the previous day's semiconductor shock
+    idio: float
+    annual_vol: float
+    start_level: float
+    anchor_level: float
+    volume: float
+    leverage: float = 1.0
+
+
+_MODELS = {
+    "kospi200": _Model({"kr": 0.8, "semi_lag": 0.45}, 0.2, 0.17, 245.0, 560.0, 90e6),
+    "samsung": _Model({"kr": 0.6, "semi_lag": 0.55}, 0.5, 0.27, 26_500.0, 118_000.0, 15e6),
+    "skhynix": _Model({"kr": 0.5, "semi_lag": 0.65}, 0.55, 0.40, 46_000.0, 640_000.0, 3e6),
+    "soxl": _Model({"semi": 0.95}, 0.3, 0.30, 4.5, 42.0, 60e6, leverage=3.0),
+    "btc": _Model({"semi": 0.15, "btc": 0.98}, 0.0, 0.60, 350_000.0, 130_000_000.0, 3_000.0),
+    "gold": _Model({"metal": 0.9}, 0.35, 0.15, 1_185.0, 4_330.0, 200e3),
+    "silver": _Model({"metal": 0.8}, 0.55, 0.27, 15.7, 70.0, 60e3),
+}
+
+
+@lru_cache(maxsize=1)
+def _shocks() -> tuple[pd.DatetimeIndex, dict[str, np.ndarray]]:
+    """Unit-variance calendar-day shocks: common factors plus one idiosyncratic and one OHLC stream per asset."""
+    days = pd.date_range(SAMPLE_START, _HORIZON_END, freq="D")
+    rng = np.random.default_rng(SEED)
+    common = rng.standard_normal((len(days), len(_FACTORS)))
+    own = rng.standard_normal((len(days), len(_MODELS), 5))
+    out = {name: common[:, i] for i, name in enumerate(_FACTORS)}
+    out["semi_lag"] = np.concatenate([[0.0], common[:-1, _FACTORS.index("semi")]])
+    for j, asset_id in enumerate(_MODELS):
+        out[f"idio:{asset_id}"] = own[:, j, 0]
+        out[f"ohlc:{asset_id}"] = own[:, j, 1:]
+    return days, out
+
+
+def _closes(asset_id: str, session_dates: pd.DatetimeIndex) -> np.ndarray:
+    model = _MODELS[asset_id]
+    days, shocks = _shocks()
+    mix = sum(w * shocks[f] for f, w in model.loadings.items()) + model.idio * shocks[f"idio:{asset_id}"]
+    norm = np.sqrt(sum(w * w for w in model.loadings.values()) + model.idio**2)
+    daily = mix / norm * model.annual_vol / np.sqrt(365.0)
+    path = pd.Series(np.cumsum(daily), index=days)
+    at_sessions = path.reindex(session_dates).to_numpy()
+    session_returns = np.diff(at_sessions, prepend=0.0)
+    if model.leverage != 1.0:  # a daily-reset leveraged fund compounds `leverage` times each session's move
+        session_returns = np.log1p(np.maximum(model.leverage * np.expm1(session_returns), -0.95))
+    log_level = np.cumsum(session_returns)
+    # Pin the start and the anchor date near real levels with a constant drift; returns keep their shape.
+    anchor_idx = min(int(np.searchsorted(session_dates, _ANCHOR)), len(session_dates) - 1)
+    t = (session_dates - session_dates[0]).days.to_numpy(dtype=float)
+    t_anchor = max(t[anchor_idx], 1.0)
+    target = np.log(model.anchor_level / model.start_level)
+    drift = (target - (log_level[anchor_idx] - log_level[0])) / t_anchor
+    return model.start_level * np.exp(log_level - log_level[0] + drift * t)
+
+
+def sample_bars(asset: Asset, start: dt.date, end: dt.date) -> list[DailyBar]:
+    """The asset's sample bars on its own trading days in [start, end]; the same values on every run."""
+    if asset.id not in _MODELS:
+        raise KeyError(asset.id)
+    all_sessions = calendars.sessions(asset.calendar, SAMPLE_START, min(end, _HORIZON_END))
+    if len(all_sessions) == 0:
+        return []
+    model = _MODELS[asset.id]
+    days, shocks = _shocks()
+    close = _closes(asset.id, all_sessions)
+    noise = shocks[f"ohlc:{asset.id}"][days.get_indexer(all_sessions)]
+    session_vol = model.annual_vol * model.leverage / np.sqrt(asset.periods_per_year)
+    prev_close = np.concatenate([[close[0]], close[:-1]])
+    gap = 0.0 if asset.calendar == "24/7" else 0.25 * session_vol * noise[:, 0]
+    opens = prev_close * np.exp(gap)
+    high = np.maximum(opens, close) * np.exp(0.4 * session_vol * np.abs(noise[:, 1]))
+    low = np.minimum(opens, close) * np.exp(-0.4 * session_vol * np.abs(noise[:, 2]))
+    volume = np.round(model.volume * np.exp(0.35 * noise[:, 3]))
+    d = asset.decimals
+    o, h, lo, c = (np.round(x, d) for x in (opens, high, low, close))
+    h, lo = np.maximum.reduce([h, o, c]), np.minimum.reduce([lo, o, c])
+    keep = (all_sessions >= pd.Timestamp(start)) & (all_sessions <= pd.Timestamp(end))
+    return [
+        DailyBar(asset.id, ts.date(), float(o[i]), float(h[i]), float(lo[i]), float(c[i]), float(volume[i]),
+                 asset.currency, SOURCE)
+        for i, ts in enumerate(all_sessions) if keep[i]
+    ]  # fmt: skip
+
+
+class SampleCollector:
+    """Same interface as the live collectors; USD/KRW comes from the real ECB history."""
+
+    source = SOURCE
+
+    def pages(self, asset: Asset, start: dt.date, end: dt.date) -> Iterator[list[DailyBar]]:
+        if asset.id in _MODELS:
+            yield sample_bars(asset, start, end)
+        else:
+            yield from EcbFxCollector().pages(asset, start, end)

@@ -1,0 +1,201 @@
+"""Bitcoin day candles from Upbit (KRW-BTC), with Bithumb (same schema) as the fallback.
+
+Paging goes backwards with an exclusive `to` timestamp, 200 candles a call, newest first. Upbit allows 10 calls a
+second per IP and says how many are left in `Remaining-Req`; over that it answers 429, and a client that keeps going
+is blocked with 418. So: a throttle under the limit, a pause when `sec` reaches 0, backoff on 429, stop on 418.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from collectors.base import Collector
+from collectors.errors import (
+    BadResponseError,
+    BlockedError,
+    CollectorError,
+    RateLimitedError,
+)
+from collectors.http import HttpClient, Reply
+from marketdash.catalog import Asset
+from marketdash.config import Settings
+from marketdash.records import DailyBar, MalformedValueError, parse_decimal
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 200
+UPBIT_RPS = 8.0  # under Upbit's 10/s candle group limit
+BITHUMB_RPS = 10.0  # far under Bithumb's 150/s
+_REMAINING_SEC = re.compile(r"sec=(\d+)")
+
+
+@dataclass(frozen=True)
+class CandleVenue:
+    """What differs between Upbit and Bithumb: the name, and how `to` is written (Bithumb reads it as KST)."""
+
+    source: str
+    service: str
+    format_to: Callable[[dt.datetime], str]
+
+
+UPBIT = CandleVenue("upbit", "Upbit", lambda t: t.strftime("%Y-%m-%dT%H:%M:%SZ"))
+BITHUMB = CandleVenue(
+    "bithumb",
+    "Bithumb",
+    lambda t: (t + dt.timedelta(hours=9)).strftime("%Y-%m-%d %H:%M:%S"),
+)
+
+
+def candle_date(row: dict) -> dt.date:
+    """The candle's UTC day (SPEC: Bitcoin is dated by the UTC candle date)."""
+    text = str(row.get("candle_date_time_utc", ""))
+    try:
+        return dt.datetime.fromisoformat(text.rstrip("Z")).date()
+    except ValueError:
+        raise MalformedValueError(f"'candle_date_time_utc' is not a timestamp: {text[:25]!r}") from None
+
+
+def transform(asset: Asset, rows: list, source: str) -> list[DailyBar]:
+    """Raw candle objects -> bars; empty objects are skipped, anything else malformed raises."""
+    bars = []
+    for row in rows:
+        if not isinstance(row, dict) or not row:
+            continue
+        bars.append(
+            DailyBar(
+                asset.id,
+                candle_date(row),
+                parse_decimal(row.get("opening_price"), "opening_price"),
+                parse_decimal(row.get("high_price"), "high_price"),
+                parse_decimal(row.get("low_price"), "low_price"),
+                parse_decimal(row.get("trade_price"), "trade_price"),
+                parse_decimal(
+                    row.get("candle_acc_trade_volume"),
+                    "candle_acc_trade_volume",
+                    required=False,
+                ),
+                asset.currency,
+                source,
+            )
+        )
+    return bars
+
+
+def _retry_after(reply: Reply) -> float | None:
+    try:
+        return float(reply.headers.get("Retry-After", ""))
+    except ValueError:
+        return None
+
+
+def _error_text(reply: Reply) -> str:
+    body = reply.body if isinstance(reply.body, dict) else {}
+    err = body.get("error") if isinstance(body.get("error"), dict) else {}
+    return str(err.get("message") or err.get("name") or reply.text or "")[:200]
+
+
+class CandleCollector:
+    def __init__(self, http: HttpClient, venue: CandleVenue) -> None:
+        self.http = http
+        self.venue = venue
+        self.source = venue.source
+
+    def _steer(self, reply: Reply) -> float | None:
+        """Pause when the second's budget is spent; ask for a retry (with a delay) on 429."""
+        match = _REMAINING_SEC.search(reply.headers.get("Remaining-Req", ""))
+        if match and int(match.group(1)) <= 0:
+            self.http.throttle.hold(1.0)
+        if reply.status == 429:
+            return max(_retry_after(reply) or 1.0, 1.0)
+        return None
+
+    def _get(self, market: str, to: dt.datetime) -> list:
+        params = {"market": market, "count": PAGE_SIZE, "to": self.venue.format_to(to)}
+        reply = self.http.request("GET", "/v1/candles/days", params=params, retry_delay=self._steer)
+        name = self.venue.service
+        if reply.status == 418:
+            wait = _retry_after(reply)
+            how_long = f" for {wait:.0f} s" if wait else ""
+            raise BlockedError(
+                f"{name} blocked this IP{how_long} (HTTP 418): {_error_text(reply)}",
+                retry_after=wait,
+            )
+        if reply.status == 429:
+            raise RateLimitedError(f"{name} kept answering 429 (too many requests) after backing off")
+        body = reply.json(name)
+        if reply.status >= 400:
+            raise BadResponseError(
+                f"{name} answered HTTP {reply.status}: {_error_text(reply)}",
+                code=str(reply.status),
+            )
+        if not isinstance(body, list):
+            raise BadResponseError(f"{name} answered with a {type(body).__name__}, not a list of candles")
+        return body
+
+    def pages(self, asset: Asset, start: dt.date, end: dt.date) -> Iterator[list[DailyBar]]:
+        to = dt.datetime.combine(end + dt.timedelta(days=1), dt.time())
+        seen: set[dt.date] = set()
+        while True:
+            rows = [r for r in self._get(asset.code, to) if isinstance(r, dict) and r]
+            if not rows:
+                break
+            try:
+                bars = transform(asset, rows, self.source)
+            except MalformedValueError as exc:
+                raise BadResponseError(f"{self.venue.service} sent a malformed candle: {exc}") from None
+            fresh = [b for b in bars if start <= b.date <= end and b.date not in seen]
+            seen.update(b.date for b in fresh)
+            yield fresh
+            oldest = min(b.date for b in bars)
+            if len(rows) < PAGE_SIZE or oldest <= start:
+                break
+            to = dt.datetime.combine(oldest, dt.time())  # exclusive: the next page ends the day before
+
+
+class FallbackCollector:
+    """Primary first; when it fails, the secondary fills the older days the primary did not deliver."""
+
+    def __init__(self, primary: Collector, secondary: Collector) -> None:
+        self.primary = primary
+        self.secondary = secondary
+        self.source = primary.source
+
+    def pages(self, asset: Asset, start: dt.date, end: dt.date) -> Iterator[list[DailyBar]]:
+        oldest: dt.date | None = None
+        try:
+            for page in self.primary.pages(asset, start, end):
+                if page:
+                    oldest = min([b.date for b in page] + ([oldest] if oldest else []))
+                yield page
+            return
+        except CollectorError as exc:
+            first_failure = exc
+            log.warning(
+                "%s failed (%s); falling back to %s",
+                self.primary.source,
+                exc,
+                self.secondary.source,
+            )
+        resume_end = oldest - dt.timedelta(days=1) if oldest else end
+        if resume_end < start:
+            return
+        try:
+            yield from self.secondary.pages(asset, start, resume_end)
+        except CollectorError as exc:
+            raise type(exc)(
+                f"{self.primary.source}: {first_failure}; {self.secondary.source}: {exc}",
+                code=exc.code,
+            ) from None
+
+
+def bitcoin_collector(settings: Settings) -> Collector:
+    upbit = CandleCollector(HttpClient(settings.upbit_base_url, service="Upbit", max_rps=UPBIT_RPS), UPBIT)
+    bithumb = CandleCollector(
+        HttpClient(settings.bithumb_base_url, service="Bithumb", max_rps=BITHUMB_RPS),
+        BITHUMB,
+    )
+    return FallbackCollector(upbit, bithumb)

@@ -1,0 +1,71 @@
+"""The one record shape for a daily bar, shared by every collector, and its exact parsing from wire strings."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import astuple, dataclass, fields
+from decimal import Decimal, InvalidOperation
+
+import pandas as pd
+
+
+@dataclass(frozen=True, slots=True)
+class DailyBar:
+    """One session of one asset, dated in its market's own calendar (SPEC.md, "The store")."""
+
+    asset_id: str
+    date: dt.date
+    open: float | None
+    high: float | None
+    low: float | None
+    close: float
+    volume: float | None
+    currency: str
+    source: str
+
+
+BAR_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(DailyBar))
+
+
+class MalformedValueError(ValueError):
+    """A wire value that is not a number or date; carries the field so the message says where."""
+
+
+def parse_decimal(raw: object, field: str, *, required: bool = True, scale: int = 0) -> float | None:
+    """Parse a numeric wire string exactly ("75800", " 31.2500", "+2.86") via Decimal, never via float text.
+
+    `scale` shifts the decimal point (futures quote 19225 with scale -1 is 1922.5).
+    """
+    text = "" if raw is None else str(raw).strip().replace(",", "")
+    if not text:
+        if required:
+            raise MalformedValueError(f"missing value for '{field}'")
+        return None
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise MalformedValueError(f"'{field}' is not a number: {text[:20]!r}") from None
+    if not value.is_finite():
+        raise MalformedValueError(f"'{field}' is not a finite number: {text[:20]!r}")
+    return float(value.scaleb(scale))
+
+
+def parse_yyyymmdd(raw: object, field: str) -> dt.date:
+    text = "" if raw is None else str(raw).strip()
+    try:
+        return dt.datetime.strptime(text, "%Y%m%d").date()
+    except ValueError:
+        raise MalformedValueError(f"'{field}' is not a YYYYMMDD date: {text[:20]!r}") from None
+
+
+def bars_to_frame(bars: Iterable[DailyBar]) -> pd.DataFrame:
+    """Bars -> a frame with the store's columns, one row per (asset_id, date), later duplicates winning."""
+    frame = pd.DataFrame([astuple(b) for b in bars], columns=list(BAR_COLUMNS))
+    if frame.empty:
+        return frame.astype({"date": "datetime64[ns]", "close": "float64"})
+    frame["date"] = pd.to_datetime(frame["date"])
+    for col in ("open", "high", "low", "close", "volume"):
+        frame[col] = pd.to_numeric(frame[col], errors="coerce").astype("float64")
+    frame = frame.drop_duplicates(["asset_id", "date"], keep="last")
+    return frame.sort_values(["asset_id", "date"]).reset_index(drop=True)

@@ -1,0 +1,233 @@
+"""Streamlit pieces every page shares: the cached service and loaders, URL-bound pickers, notices, CSV buttons.
+
+Pages only choose options and draw; everything they show comes through here from the service.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections.abc import Sequence
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from marketdash import catalog
+from marketdash.config import ConfigError, load_settings
+from marketdash.exports import csv_bytes
+from marketdash.service import MarketService, PriceData, UpdateResult
+
+RANGES = ("1M", "3M", "6M", "YTD", "1Y", "3Y", "5Y", "Max", "Custom")
+_RANGE_DAYS = {
+    "1M": 31,
+    "3M": 92,
+    "6M": 183,
+    "1Y": 366,
+    "3Y": 3 * 365 + 1,
+    "5Y": 5 * 365 + 1,
+}
+LIVE_CHECK_EVERY = 60.0  # seconds between checks for missing days, per process and asset set
+
+
+@st.cache_resource(show_spinner=False)
+def get_service() -> MarketService:
+    return MarketService(load_settings())
+
+
+def service() -> MarketService:
+    """The process-wide service; a bad setting stops the page with a plain message instead of a traceback."""
+    try:
+        return get_service()
+    except ConfigError as exc:
+        st.error(f"Configuration problem: {exc}")
+        st.stop()
+        raise  # unreachable: st.stop() raises
+
+
+@st.cache_data(ttl=600, show_spinner="Loading prices…", max_entries=64)
+def load_prices(asset_ids: tuple[str, ...], start: dt.date | None, end: dt.date | None) -> PriceData:
+    """Cached by small keys (ids and dates), never by frames; errors are raised, so they are never cached."""
+    return get_service().load(asset_ids, start, end)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def load_coverage() -> pd.DataFrame:
+    return get_service().coverage()
+
+
+def clear_caches() -> None:
+    load_prices.clear()
+    load_coverage.clear()
+
+
+@st.cache_resource(show_spinner=False)
+def _live_checks() -> tuple[threading.Lock, dict[tuple[str, ...], float]]:
+    return threading.Lock(), {}
+
+
+def refresh_live(asset_ids: Sequence[str], force: bool = False) -> list[UpdateResult]:
+    """Fetch missing days for assets with a live source, with progress; checked at most once a minute."""
+    svc = service()
+    lock, checked = _live_checks()
+    key = tuple(asset_ids)
+    with lock:
+        if not force and time.monotonic() - checked.get(key, -1e9) < LIVE_CHECK_EVERY:
+            return []
+        checked[key] = time.monotonic()
+    todo = [a for a in asset_ids if a in svc.collectors()] if force else svc.stale_assets(asset_ids)
+    if not todo:
+        return []
+    results = []
+    with st.status(f"Updating {len(todo)} series…", expanded=force) as box:
+        bar = st.progress(0.0)
+        for i, asset_id in enumerate(todo):
+            label = catalog.get(asset_id).label
+
+            def progress(_asset: str, done: float, text: str, i: int = i, label: str = label) -> None:
+                bar.progress(min((i + done) / len(todo), 1.0), text=f"{label}: {text}")
+
+            result = svc.update_one(asset_id, progress=progress)
+            results.append(result)
+            icon = "✅" if result.ok else "⚠️"
+            st.write(f"{icon} **{label}**: {describe(result)}")
+        failed = [r for r in results if not r.ok]
+        box.update(
+            label=f"Updated {len(results) - len(failed)} of {len(results)} series"
+            + (f"; {len(failed)} failed" if failed else ""),
+            state="error" if failed else "complete",
+            expanded=bool(failed) and force,
+        )
+    clear_caches()
+    return results
+
+
+def describe(result: UpdateResult) -> str:
+    """A plain-words line for an update result."""
+    if result.status == "skipped":
+        return "already up to date"
+    if result.ok:
+        return f"{result.new_rows} new bars, stored through {result.last_date} ({result.source})"
+    hint = {
+        "credentials": "Check the KIS app key/secret and KIS_ENV (real/paper).",
+        "rate limited": "The source is rate limiting; try again in a minute.",
+        "blocked": "Wait until the block ends before trying again.",
+        "not subscribed": "This data needs a subscription on your KIS account.",
+        "network": "Check the network connection.",
+    }.get(result.kind, "")
+    return f"{result.kind or 'failed'}: {result.message} {hint}".strip()
+
+
+# -- pickers bound to the URL ------------------------------------------------------------------------------------
+def asset_picker(key: str = "assets", default: Sequence[str] = catalog.COMPARED) -> list[str]:
+    chosen = st.multiselect(
+        "Assets",
+        options=list(catalog.COMPARED),
+        default=list(default),
+        format_func=lambda a: catalog.get(a).label,
+        key=key,
+        bind="query-params",
+    )
+    return [a for a in catalog.COMPARED if a in chosen]
+
+
+def range_bounds(preset: str, today: dt.date) -> dt.date | None:
+    """The first day of a preset range ending today; None for Max."""
+    if preset == "Max":
+        return None
+    if preset == "YTD":
+        return dt.date(today.year, 1, 1)
+    return today - dt.timedelta(days=_RANGE_DAYS[preset])
+
+
+def range_picker(default: str = "1Y") -> tuple[dt.date | None, dt.date | None]:
+    """Preset or custom range, bound to `range`, `start` and `end` in the URL."""
+    preset = st.segmented_control(
+        "Range",
+        RANGES,
+        default=default,
+        key="range",
+        bind="query-params",
+        required=True,
+    )
+    today = dt.date.today()
+    if preset != "Custom":
+        return range_bounds(preset or default, today), None
+    col1, col2 = st.columns(2)
+    start = col1.date_input("From", value=today - dt.timedelta(days=366), key="start", bind="query-params")
+    end = col2.date_input("To", value=today, key="end", bind="query-params")
+    if start and end and start > end:
+        st.warning("The start date is after the end date; they were swapped.")
+        start, end = end, start
+    return start, end
+
+
+# -- notices and downloads ---------------------------------------------------------------------------------------
+def sample_note(data: PriceData) -> str | None:
+    """The line each chart carries when any of its series is sample data."""
+    if not data.sample_assets:
+        return None
+    names = ", ".join(catalog.get(a).short for a in data.sample_assets)
+    return f"Sample data, not real prices: {names}"
+
+
+def data_notice(data: PriceData) -> None:
+    """A plain banner when sample data is on the page, with why those assets are not live (grouped by reason)."""
+    if not data.sample_assets:
+        return
+    by_reason: dict[str, list[str]] = {}
+    for asset_id in data.sample_assets:
+        by_reason.setdefault(data.notes.get(asset_id, ""), []).append(catalog.get(asset_id).label)
+    lines = [f"- {', '.join(names)}: {reason}" for reason, names in by_reason.items()]
+    st.warning(
+        "**Sample data: these series are generated, not real prices.** USD/KRW is the real ECB history.\n"
+        + "\n".join(lines),
+        icon=":material/science:",
+    )
+
+
+def show_table(frame: pd.DataFrame) -> None:
+    """A table with ISO dates and thousands separators."""
+    config = {
+        col: st.column_config.DateColumn(format="YYYY-MM-DD")
+        for col in frame.columns
+        if pd.api.types.is_datetime64_any_dtype(frame[col])
+    }
+    if isinstance(frame.index, pd.DatetimeIndex):
+        frame = frame.set_axis(frame.index.date, axis=0).rename_axis(frame.index.name or "date")
+    st.dataframe(frame, width="stretch", column_config=config)
+
+
+def format_price(value: float, asset: catalog.Asset) -> str:
+    """Card value: large KRW amounts in millions so the card does not truncate."""
+    if value >= 10_000_000:
+        return f"{value / 1_000_000:,.1f}M {asset.currency}"
+    return f"{value:,.{asset.decimals}f} {asset.currency}"
+
+
+def missing_notice(data: PriceData, asset_ids: Sequence[str]) -> list[str]:
+    """Say which selected assets have no bars in the range; returns the ones that do."""
+    present = set(data.bars["asset_id"].unique())
+    missing = [a for a in asset_ids if a not in present]
+    if missing:
+        names = ", ".join(catalog.get(a).label for a in missing)
+        st.info(f"No data in this date range for: {names}.")
+    return [a for a in asset_ids if a in present]
+
+
+def download_csv(frame: pd.DataFrame, name: str, label: str = "Download CSV") -> None:
+    st.download_button(
+        f"⬇ {label}",
+        data=csv_bytes(frame),
+        file_name=f"{name}.csv",
+        mime="text/csv",
+        key=f"dl-{name}",
+        on_click="ignore",
+    )
+
+
+def chart(fig: go.Figure, data_for_csv: pd.DataFrame, name: str) -> None:
+    """A chart and the CSV of exactly the numbers it draws."""
+    st.plotly_chart(fig, key=f"chart-{name}")
+    download_csv(data_for_csv, name, f"Download {name.replace('_', ' ')} (CSV)")

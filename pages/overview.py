@@ -1,0 +1,46 @@
+"""Overview: a card per asset and the normalized chart of all seven."""
+
+import streamlit as st
+
+from marketdash import analytics, catalog, charts, ui
+
+st.title("Seven-asset overview · 7개 자산 한눈에 보기")
+ids = list(catalog.COMPARED)
+start, end = ui.range_picker(default="1Y")
+ui.refresh_live(ids)
+data = ui.load_prices(tuple(ids), start, end)
+ui.data_notice(data)
+ids = ui.missing_notice(data, ids)
+if not ids:
+    st.stop()
+
+table = analytics.overview(data.bars, ids)
+for row_ids in (ids[:4], ids[4:]):
+    for col, asset_id in zip(st.columns(4), row_ids, strict=False):
+        asset, row = catalog.get(asset_id), table.loc[asset_id]
+        col.metric(
+            asset.label + (" · sample" if asset_id in data.sample_assets else ""),
+            ui.format_price(row["last_close"], asset),
+            f"{row['day_change_pct']:+.2f}% day",
+            help=f"{asset.name_en} ({asset.unit}). Last data {row['last_date']:%Y-%m-%d}; "
+            f"{row['range_change_pct']:+.1f}% over the range.",
+        )
+        col.caption(f"Range {row['range_change_pct']:+.1f}% · data through {row['last_date']:%Y-%m-%d}")
+
+wide = analytics.to_wide(data.bars, ids)
+rebased, anchor = analytics.rebase(wide)
+based = (
+    f"100 = close on {anchor:%Y-%m-%d}, the first date all traded" if anchor is not None else "100 = each first close"
+)
+fig = charts.line_chart(
+    rebased,
+    title=f"Normalized prices ({based})",
+    yaxis_title="index",
+    sample_assets=frozenset(data.sample_assets),
+    note=ui.sample_note(data),
+    reference=100.0,
+)
+ui.chart(fig, rebased, "overview_normalized")
+st.subheader("Summary")
+ui.show_table(table)
+ui.download_csv(table, "overview_summary", "Download summary (CSV)")
