@@ -81,7 +81,7 @@ def _closes(asset_id: str, session_dates: pd.DatetimeIndex) -> np.ndarray:
         session_returns = np.log1p(np.maximum(model.leverage * np.expm1(session_returns), -0.95))
     log_level = np.cumsum(session_returns)
     # Pin the start and the anchor date near real levels with a constant drift; returns keep their shape.
-    anchor_idx = min(int(np.searchsorted(session_dates, _ANCHOR)), len(session_dates) - 1)
+    anchor_idx = int(np.searchsorted(session_dates, _ANCHOR, side="right")) - 1  # the last session on or before it
     t = (session_dates - session_dates[0]).days.to_numpy(dtype=float)
     t_anchor = max(t[anchor_idx], 1.0)
     target = np.log(model.anchor_level / model.start_level)
@@ -93,9 +93,9 @@ def sample_bars(asset: Asset, start: dt.date, end: dt.date) -> list[DailyBar]:
     """The asset's sample bars on its own trading days in [start, end]; the same values on every run."""
     if asset.id not in _MODELS:
         raise KeyError(asset.id)
-    all_sessions = calendars.sessions(asset.calendar, SAMPLE_START, min(end, _HORIZON_END))
-    if len(all_sessions) == 0:
-        return []
+    # Always through the anchor date, so the pinned drift (and every value) is the same whatever `end` is.
+    last = min(max(end, _ANCHOR.date()), _HORIZON_END)
+    all_sessions = calendars.sessions(asset.calendar, SAMPLE_START, last)
     model = _MODELS[asset.id]
     days, shocks = _shocks()
     close = _closes(asset.id, all_sessions)

@@ -121,14 +121,20 @@ def describe(result: UpdateResult) -> str:
 
 # -- pickers bound to the URL ------------------------------------------------------------------------------------
 def asset_picker(key: str = "assets", default: Sequence[str] = catalog.COMPARED) -> list[str]:
+    """Multiselect of the compared assets, kept in the URL as ids (`?assets=samsung,btc`); unknown ids are ignored.
+
+    Managed by hand rather than with bind="query-params", which would write the display labels into the URL.
+    """
+    if key not in st.session_state:
+        wanted = {part for item in st.query_params.get_all(key) for part in item.lower().split(",")}
+        st.session_state[key] = [a for a in catalog.COMPARED if a in wanted] or list(default)
     chosen = st.multiselect(
-        "Assets",
-        options=list(catalog.COMPARED),
-        default=list(default),
-        format_func=lambda a: catalog.get(a).label,
-        key=key,
-        bind="query-params",
+        "Assets", options=list(catalog.COMPARED), format_func=lambda a: catalog.get(a).label, key=key
     )
+    if list(chosen) == list(default):
+        st.query_params.pop(key, None)
+    else:
+        st.query_params[key] = ",".join(chosen)
     return [a for a in catalog.COMPARED if a in chosen]
 
 

@@ -1,0 +1,47 @@
+"""Shared fixtures: every test runs with no credentials, no network and its own store files."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+_CONFIG_VARS = (
+    "KIS_APP_KEY", "KIS_APP_SECRET", "KIS_ENV", "KIS_BASE_URL", "KIS_MAX_RPS", "KIS_TOKEN_CACHE",
+    "UPBIT_BASE_URL", "BITHUMB_BASE_URL", "MARKET_DB", "DASHBOARD_OFFLINE",
+)  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No KIS keys, offline, stores and token cache under tmp_path; the repo's secrets.toml is never read."""
+    for name in _CONFIG_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MARKET_DB", str(tmp_path / "market.duckdb"))
+    monkeypatch.setenv("KIS_TOKEN_CACHE", str(tmp_path / "kis_token.json"))
+    monkeypatch.setenv("DASHBOARD_OFFLINE", "1")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture(autouse=True)
+def clear_streamlit_caches():
+    """st.cache_data/cache_resource outlive AppTest instances in one run: start each test clean."""
+    import streamlit as st
+
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+@pytest.fixture
+def subprocess_env() -> dict[str, str]:
+    """Environment for child processes: the repo importable, our isolated variables kept."""
+    return {**os.environ, "PYTHONPATH": str(ROOT)}

@@ -1,0 +1,112 @@
+"""Every page through streamlit.testing.v1.AppTest, on sample data with no keys and no network."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from marketdash import catalog
+from tests.conftest import ROOT
+
+PAGES = ["pages/overview.py", "pages/compare.py", "pages/correlations.py", "pages/data.py"]
+
+
+def run_page(page: str) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
+    at.run()
+    if page != PAGES[0]:
+        at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def figure(at: AppTest, index: int = 0) -> dict:
+    return json.loads(at.get("plotly_chart")[index].proto.spec)
+
+
+def values(array) -> np.ndarray:
+    """Plotly 7 writes numeric arrays as base64 blobs."""
+    if isinstance(array, dict) and "bdata" in array:
+        return np.frombuffer(base64.b64decode(array["bdata"]), dtype=np.dtype(array["dtype"]))
+    return np.asarray(array)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_runs_shows_sample_notice_chart_and_download(page):
+    at = run_page(page)
+    assert any("Sample data" in w.value for w in at.warning)
+    assert at.get("plotly_chart"), "no chart"
+    title = figure(at)["layout"]["title"]["text"]
+    assert "Sample data, not real prices" in title
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert labels and all("CSV" in label for label in labels)
+
+
+@pytest.mark.parametrize("page", ["pages/overview.py", "pages/compare.py"])
+def test_normalized_chart_has_all_seven_assets_at_100_on_a_common_date(page):
+    spec = figure(run_page(page))
+    names = [t["name"] for t in spec["data"]]
+    assert names == [f"{catalog.get(a).label} (sample)" for a in catalog.COMPARED]
+    anchor = spec["layout"]["title"]["text"].split(" on " if page.endswith("compare.py") else "close on ")[1][:10]
+    for trace in spec["data"]:
+        xs = [x[:10] for x in trace["x"]]
+        ys = values(trace["y"])
+        assert ys[xs.index(anchor)] == pytest.approx(100.0)
+
+
+def test_overview_shows_a_card_per_asset():
+    at = run_page(PAGES[0])
+    labels = [m.label for m in at.metric]
+    assert len(labels) == 7
+    assert all(label.endswith("· sample") for label in labels)
+
+
+def test_compare_pct_change_and_fewer_assets():
+    at = run_page("pages/compare.py")
+    at.multiselect(key="assets").set_value(["samsung", "btc"]).run()
+    at.get("segmented_control")[1].set_value("% change").run()
+    assert not at.exception
+    spec = figure(at)
+    assert len(spec["data"]) == 2
+    assert spec["layout"]["title"]["text"].startswith("% change since")
+    assert at.toggle(key="log").disabled
+
+
+def test_correlations_heatmap_annotated_with_observations():
+    at = run_page("pages/correlations.py")
+    spec = figure(at)
+    heat = spec["data"][0]
+    assert heat["type"] == "heatmap"
+    z = values(heat["z"]).reshape(7, 7)
+    assert np.allclose(np.diag(z), 1.0)
+    assert heat["texttemplate"] == "%{text}"
+    observations = int(at.metric[0].value)
+    assert observations > 300
+    assert f"{observations} daily returns on common dates" in spec["layout"]["title"]["text"]
+
+
+def test_correlations_needs_two_assets():
+    at = run_page("pages/correlations.py")
+    at.multiselect(key="assets").set_value(["gold"]).run()
+    assert any("at least two" in i.value for i in at.info)
+    assert not at.get("plotly_chart")
+
+
+def test_data_page_explains_how_to_add_keys_and_lists_every_asset():
+    at = run_page("pages/data.py")
+    assert any("DASHBOARD_OFFLINE" in i.value for i in at.info)
+    frame = at.dataframe[0].value
+    assert list(frame.index) == list(catalog.ASSETS)
+
+
+def test_data_page_without_keys_says_how_to_add_them(monkeypatch):
+    monkeypatch.delenv("DASHBOARD_OFFLINE")
+    monkeypatch.setenv("UPBIT_BASE_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("BITHUMB_BASE_URL", "http://127.0.0.1:9")
+    at = run_page("pages/data.py")
+    text = " ".join(i.value for i in at.info)
+    assert "No KIS keys configured" in text and "KIS_APP_KEY" in text and "secrets.toml" in text
