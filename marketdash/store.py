@@ -1,9 +1,10 @@
 """The DuckDB store of daily bars and fetch attempts (SPEC.md, "The store").
 
 DuckDB locks the whole file per process, even against read-only opens, and refuses one connection used by two
-threads at once. So every call opens a short-lived connection, does its work and closes it: the app never holds the
-file between calls, the command-line collector can write while the app is open, and each Streamlit thread has its
-own connection. A lock held by another process is waited for briefly, then reported as StoreBusyError.
+threads at once. So a process opens the file only while some call is in flight, each call works on its own cursor,
+and the file is closed when the last call ends: the app never holds the file between calls, the command-line
+collector can write while the app is open, and Streamlit's threads never share a connection. A lock held by another
+process is waited for briefly, then reported as StoreBusyError.
 """
 
 from __future__ import annotations
@@ -53,6 +54,52 @@ WHERE excluded.source_rank <= prices.source_rank
 
 
 _SCHEMA_LOCK = threading.Lock()
+_OPEN_LOCK = threading.Lock()
+_OPEN: dict[Path, list] = {}  # resolved path -> [instance, calls in flight]
+
+
+def _acquire(path: Path, busy_timeout: float) -> duckdb.DuckDBPyConnection:
+    """Open the file once per process (threads share it through cursors), waiting while another process holds it.
+
+    DuckDB refuses a second attach of one file racing in from another thread, and a second process cannot open the
+    file at all while this one holds it: so the instance lives only while some call is using it.
+    """
+    key = path.resolve()
+    with _OPEN_LOCK:
+        entry = _OPEN.get(key)
+        if entry is None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            entry = _OPEN[key] = [_open_with_retry(path, busy_timeout), 0]
+        entry[1] += 1
+        return entry[0]
+
+
+def _release(path: Path) -> None:
+    key = path.resolve()
+    with _OPEN_LOCK:
+        entry = _OPEN[key]
+        entry[1] -= 1
+        if entry[1] == 0:
+            del _OPEN[key]
+            entry[0].close()
+
+
+def _open_with_retry(path: Path, busy_timeout: float) -> duckdb.DuckDBPyConnection:
+    deadline = time.monotonic() + busy_timeout
+    delay = 0.01
+    while True:
+        try:
+            return duckdb.connect(str(path))
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():
+                raise
+            if time.monotonic() >= deadline:
+                raise StoreBusyError(
+                    f"The data store {path.name} is in use by another program "
+                    f"(waited {busy_timeout:.0f} s). Try again when its update has finished."
+                ) from None
+            time.sleep(delay * (1 + random.random()))
+            delay = min(delay * 2, 0.25)
 
 
 class StoreBusyError(RuntimeError):
@@ -87,30 +134,18 @@ class Store:
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A short-lived read-write connection, waiting with jitter while another process holds the file."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        deadline = time.monotonic() + self.busy_timeout
-        delay = 0.01
-        while True:
-            try:
-                con = duckdb.connect(str(self.path))
-                break
-            except duckdb.IOException as exc:
-                if "lock" not in str(exc).lower():
-                    raise
-                if time.monotonic() >= deadline:
-                    raise StoreBusyError(
-                        f"The data store {self.path.name} is in use by another program "
-                        f"(waited {self.busy_timeout:.0f} s). Try again when its update has finished."
-                    ) from None
-                time.sleep(delay * (1 + random.random()))
-                delay = min(delay * 2, 0.25)
+        """A cursor on this process's one open instance of the file, which is closed when no call uses it."""
+        con = _acquire(self.path, self.busy_timeout)
         try:
-            if not self._schema_ready:
-                self._create_schema(con)
-            yield con
+            cursor = con.cursor()
+            try:
+                if not self._schema_ready:
+                    self._create_schema(cursor)
+                yield cursor
+            finally:
+                cursor.close()
         finally:
-            con.close()
+            _release(self.path)
 
     def _create_schema(self, con: duckdb.DuckDBPyConnection) -> None:
         """Create the tables once per Store; threads of one process take turns (a concurrent CREATE conflicts)."""

@@ -1,0 +1,271 @@
+"""KIS daily chart endpoints for KOSPI 200, Samsung, SK hynix, SOXL, gold, silver and USD/KRW.
+
+Three steps, as in OpenBB's fetchers: `Endpoint.params` turns a date window into the endpoint's query, `_call`
+fetches one raw page (auth headers, throttle, errors), `transform` turns raw rows into DailyBar records. None of
+these endpoints supports `tr_cont` continuation: pages are walked backwards by moving the end date to the day
+before the oldest row returned, until the start date is passed or a page comes back empty.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from collectors.errors import (
+    AuthError,
+    BadResponseError,
+    CollectorError,
+    NoDataError,
+    RateLimitedError,
+    SubscriptionError,
+)
+from collectors.http import HttpClient, Reply
+from collectors.kis_auth import KisAuth
+from marketdash.catalog import Asset
+from marketdash.config import Secret, Settings
+from marketdash.records import DailyBar, MalformedValueError, parse_decimal, parse_yyyymmdd
+
+log = logging.getLogger(__name__)
+
+SOURCE = "kis"
+MAX_PAGES = 400  # a bound on one series' paging, far above 10 years at 50 rows a page
+TOKEN_ERRORS = ("EGW00123", "EGW00121")  # expired / invalid token: renew once, retry once
+RATE_LIMITED = "EGW00201"
+
+
+def _ymd(day: dt.date) -> str:
+    return day.strftime("%Y%m%d")
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    path: str
+    tr_id: str
+    rows_per_call: int
+    fields: tuple[str, str, str, str, str, str]  # date, open, high, low, close, volume
+    params: Callable[[Asset, str, dt.date, dt.date], dict[str, str]]  # (asset, market code, start, end)
+
+
+def _chart_params(asset: Asset, market: str, start: dt.date, end: dt.date) -> dict[str, str]:
+    return {
+        "FID_COND_MRKT_DIV_CODE": market,
+        "FID_INPUT_ISCD": asset.code,
+        "FID_INPUT_DATE_1": _ymd(start),
+        "FID_INPUT_DATE_2": _ymd(end),
+        "FID_PERIOD_DIV_CODE": "D",
+    }
+
+
+ENDPOINTS = {
+    "domestic_stock": Endpoint(
+        "/uapi/domestic-stock/v1/quotations/inquire-daily-itemchartprice",
+        "FHKST03010100",
+        100,
+        ("stck_bsop_date", "stck_oprc", "stck_hgpr", "stck_lwpr", "stck_clpr", "acml_vol"),
+        lambda a, m, s, e: {**_chart_params(a, m, s, e), "FID_ORG_ADJ_PRC": "0"},  # 0 = adjusted prices
+    ),
+    "domestic_index": Endpoint(
+        "/uapi/domestic-stock/v1/quotations/inquire-daily-indexchartprice",
+        "FHKUP03500100",
+        50,
+        ("stck_bsop_date", "bstp_nmix_oprc", "bstp_nmix_hgpr", "bstp_nmix_lwpr", "bstp_nmix_prpr", "acml_vol"),
+        _chart_params,
+    ),
+    "overseas_stock": Endpoint(
+        "/uapi/overseas-price/v1/quotations/dailyprice",
+        "HHDFS76240000",
+        100,
+        ("xymd", "open", "high", "low", "clos", "tvol"),
+        # No start date here: 100 sessions ending at BYMD. MODP=1 = adjusted (the reverse of the domestic flag).
+        lambda a, m, s, e: {
+            "AUTH": "",
+            "EXCD": m,
+            "SYMB": a.code,
+            "GUBN": "0",
+            "BYMD": _ymd(e),
+            "MODP": "1",
+            "KEYB": "",
+        },
+    ),
+    "overseas_chart": Endpoint(
+        "/uapi/overseas-price/v1/quotations/inquire-daily-chartprice",
+        "FHKST03030100",
+        100,
+        ("stck_bsop_date", "ovrs_nmix_oprc", "ovrs_nmix_hgpr", "ovrs_nmix_lwpr", "ovrs_nmix_prpr", "acml_vol"),
+        _chart_params,
+    ),
+}
+
+# Gold and silver: community clients use market code N, the official text lists S (UNVERIFIED): try both.
+MARKET_CODES = {"gold": ("N", "S"), "silver": ("N", "S")}
+
+
+def transform(endpoint: Endpoint, asset: Asset, rows: list) -> list[DailyBar]:
+    """Raw `output2` rows -> bars. Empty objects are dropped; a malformed row raises MalformedValueError."""
+    date_f, open_f, high_f, low_f, close_f, vol_f = endpoint.fields
+    bars = []
+    for row in rows:
+        if not isinstance(row, dict) or not any(str(v).strip() for v in row.values()):
+            continue
+        bars.append(
+            DailyBar(
+                asset.id,
+                parse_yyyymmdd(row.get(date_f), date_f),
+                parse_decimal(row.get(open_f), open_f, required=False),
+                parse_decimal(row.get(high_f), high_f, required=False),
+                parse_decimal(row.get(low_f), low_f, required=False),
+                parse_decimal(row.get(close_f), close_f),
+                parse_decimal(row.get(vol_f), vol_f, required=False),
+                asset.currency,
+                SOURCE,
+            )
+        )
+    return [b for b in bars if b.close > 0]
+
+
+def _body(reply: Reply) -> dict:
+    body = reply.json("KIS")
+    if not isinstance(body, dict):
+        raise BadResponseError(f"KIS answered HTTP {reply.status} with a JSON {type(body).__name__}, not an object")
+    return body
+
+
+def _retry_rate_limit(reply: Reply) -> float | None:
+    """EGW00201 (too many requests a second) comes as HTTP 500 or 200: wait a second and try again."""
+    body = reply.body if isinstance(reply.body, dict) else {}
+    return 1.0 if body.get("msg_cd") == RATE_LIMITED else None
+
+
+def kis_error(msg_cd: str, msg1: str, status: int) -> CollectorError:
+    """A KIS error code in plain words, as the matching error type."""
+    said = f"({msg_cd}: {msg1})" if msg1 else f"({msg_cd})"
+    if msg_cd == RATE_LIMITED:
+        return RateLimitedError(f"KIS kept refusing: too many requests per second {said}", code=msg_cd)
+    if msg_cd in TOKEN_ERRORS:
+        return AuthError(f"KIS refused the access token even after renewing it {said}", code=msg_cd)
+    if msg_cd == "EGW02004":
+        return AuthError(f"A paper-trading app key was used on the real host: set KIS_ENV=paper {said}", code=msg_cd)
+    if msg_cd == "EGW00551":
+        return SubscriptionError(f"The KIS account has no quote subscription for this exchange {said}", code=msg_cd)
+    if msg_cd == "MCA00124":
+        return SubscriptionError(f"KIS does not offer this service on this host (often: paper) {said}", code=msg_cd)
+    if msg_cd.startswith("EGW001"):
+        return AuthError(f"KIS rejected the credentials {said}", code=msg_cd)
+    return CollectorError(f"KIS answered HTTP {status} with error {said}", code=msg_cd)
+
+
+class KisCollector:
+    source = SOURCE
+
+    def __init__(self, http: HttpClient, auth: KisAuth, app_key: Secret, app_secret: Secret) -> None:
+        self.http = http
+        self.auth = auth
+        self._app_key = app_key
+        self._app_secret = app_secret
+        self._working_code: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"KisCollector(host={self.http.base_url!r}, app_key='***')"
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **http_options) -> KisCollector:
+        if not settings.has_kis:
+            raise AuthError("KIS_APP_KEY and KIS_APP_SECRET are not set")
+        http = HttpClient(settings.kis_base_url, service="KIS", max_rps=settings.kis_max_rps, **http_options)
+        auth = KisAuth(http, settings.kis_app_key, settings.kis_app_secret, settings.kis_token_cache)
+        return cls(http, auth, settings.kis_app_key, settings.kis_app_secret)
+
+    def _call(self, endpoint: Endpoint, params: dict[str, str]) -> dict:
+        """One page: renews the token once on EGW00123/EGW00121; any other rt_cd != "0" becomes a typed error."""
+        token = self.auth.token()
+        for attempt in range(2):
+            headers = {
+                "content-type": "application/json; charset=utf-8",
+                "authorization": f"Bearer {token}",
+                "appkey": self._app_key.reveal(),
+                "appsecret": self._app_secret.reveal(),
+                "tr_id": endpoint.tr_id,
+                "custtype": "P",
+            }
+            reply = self.http.request(
+                "GET", endpoint.path, params=params, headers=headers, retry_delay=_retry_rate_limit
+            )
+            body = _body(reply)
+            if str(body.get("rt_cd")) == "0":
+                return body
+            msg_cd, msg1 = str(body.get("msg_cd") or body.get("error_code") or ""), str(body.get("msg1") or "")
+            if msg_cd in TOKEN_ERRORS and attempt == 0:
+                log.info("KIS token refused (%s): renewing once", msg_cd)
+                token = self.auth.renew(token)
+                continue
+            raise kis_error(msg_cd or str(reply.status), msg1[:200], reply.status)
+        raise AssertionError("unreachable")
+
+    def _walk(self, endpoint: Endpoint, asset: Asset, market: str, start: dt.date, end: dt.date):
+        """Pages of [start, end], newest first. Raises NoDataError when the very first page is empty."""
+        cursor, seen = end, set()
+        for page_no in range(MAX_PAGES):
+            body = self._call(endpoint, endpoint.params(asset, market, start, cursor))
+            rows = body.get("output2") or []
+            if not isinstance(rows, list):
+                raise BadResponseError(f"KIS output2 for {asset.code} is a {type(rows).__name__}, not a list")
+            try:
+                bars = transform(endpoint, asset, rows)
+            except MalformedValueError as exc:
+                raise BadResponseError(f"KIS sent a malformed row for {asset.code}: {exc}") from None
+            if not bars:
+                if page_no == 0:
+                    hint = (
+                        " Check the exchange code: a wrong one returns empty rows."
+                        if asset.kind == "overseas_stock"
+                        else ""
+                    )
+                    raise NoDataError(
+                        f"KIS returned no rows for {asset.code} ({market}) between {start} and {end}.{hint}"
+                    )
+                return
+            fresh = [b for b in bars if start <= b.date <= cursor and b.date not in seen]
+            seen.update(b.date for b in fresh)
+            yield fresh
+            oldest = min(b.date for b in bars)
+            if oldest <= start:
+                return
+            if oldest > cursor:
+                raise BadResponseError(f"KIS ignored the end date {cursor} for {asset.code} (oldest row {oldest})")
+            cursor = oldest - dt.timedelta(days=1)
+        raise BadResponseError(f"KIS paging for {asset.code} did not end after {MAX_PAGES} pages")
+
+    def pages(self, asset: Asset, start: dt.date, end: dt.date) -> Iterator[list[DailyBar]]:
+        endpoint = ENDPOINTS[asset.kind]
+        with self._lock:
+            known = self._working_code.get(asset.id)
+        codes = (known,) if known else MARKET_CODES.get(asset.id, (asset.market_code,))
+        failures = []
+        for market in codes:
+            try:
+                walk = self._walk(endpoint, asset, market, start, end)
+                first = next(walk)  # an empty first page raises NoDataError here, before anything is yielded
+            except StopIteration:
+                return
+            except CollectorError as exc:
+                fatal = isinstance(exc, AuthError | RateLimitedError) or (
+                    exc.code is None and not isinstance(exc, NoDataError)
+                )
+                if fatal or len(codes) == 1:
+                    raise
+                failures.append(f"{market}: {exc}")  # empty rows or an unknown-market error: try the next code
+                continue
+            with self._lock:
+                self._working_code[asset.id] = market
+            yield first
+            yield from walk
+            return
+        raise NoDataError(
+            f"No {asset.name_en} data from KIS between {start} and {end} under market code {' or '.join(codes)}"
+            f" ({'; '.join(failures)}). The per-contract futures endpoint (HHDFC55020100) needs a paid CME quote"
+            " subscription on the KIS account."
+        )

@@ -1,0 +1,178 @@
+"""KIS access tokens: issued rarely, cached on disk (mode 0600), shared by threads and processes.
+
+KIS allows one issuance per minute per app key (EGW00133 otherwise) and sends the account holder a KakaoTalk
+message for each one. So a token is issued only when the cache holds no usable one for this app key and host,
+never twice within a minute (the last issuance time is in the cache, shared through a file lock), and reused until
+shortly before `access_token_token_expired` (KST), which we trust over `expires_in`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from filelock import FileLock
+
+from collectors.errors import AuthError, BadResponseError
+from collectors.http import HttpClient
+from marketdash.config import Secret
+
+log = logging.getLogger(__name__)
+
+KST = ZoneInfo("Asia/Seoul")
+TOKEN_PATH = "/oauth2/tokenP"
+MIN_ISSUE_INTERVAL = 60.0  # seconds: KIS's one-token-per-minute rule
+RENEW_BEFORE = dt.timedelta(minutes=10)  # stop using a token this long before it expires
+
+
+@dataclass(frozen=True)
+class CachedToken:
+    access_token: str
+    expires_at: dt.datetime  # aware
+
+    def __repr__(self) -> str:
+        return f"CachedToken('***', expires_at={self.expires_at.isoformat()})"
+
+    def usable(self, now: dt.datetime) -> bool:
+        return now < self.expires_at - RENEW_BEFORE
+
+
+def parse_expiry(body: dict, now: dt.datetime) -> dt.datetime:
+    """`access_token_token_expired` ("YYYY-MM-DD HH:MM:SS", KST) when present, else now + expires_in."""
+    text = str(body.get("access_token_token_expired") or "").strip()
+    if text:
+        try:
+            return dt.datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=KST)
+        except ValueError:
+            log.warning("unreadable access_token_token_expired %r; using expires_in", text[:25])
+    try:
+        return now + dt.timedelta(seconds=int(body.get("expires_in", 0)))
+    except (TypeError, ValueError):
+        raise BadResponseError("KIS token reply has neither a readable expiry time nor expires_in") from None
+
+
+class KisAuth:
+    def __init__(
+        self,
+        http: HttpClient,
+        app_key: Secret,
+        app_secret: Secret,
+        cache_path: Path,
+        *,
+        min_issue_interval: float = MIN_ISSUE_INTERVAL,
+        max_wait: float = 75.0,
+    ) -> None:
+        self.http = http
+        self._app_key = app_key
+        self._app_secret = app_secret
+        self.cache_path = Path(cache_path)
+        self.min_issue_interval = min_issue_interval
+        self.max_wait = max_wait
+        self.issued = 0  # issuances by this object: the tests count them
+        self._slot = hashlib.sha256(f"{http.base_url}|{app_key.reveal()}".encode()).hexdigest()[:16]
+        self._thread_lock = threading.Lock()
+        self._file_lock = FileLock(str(self.cache_path) + ".lock", timeout=max_wait + 30)
+
+    def __repr__(self) -> str:
+        return f"KisAuth(host={self.http.base_url!r}, app_key='***', cache={str(self.cache_path)!r})"
+
+    def token(self) -> str:
+        """A usable token: from the cache when it holds one, else newly issued (at most once a minute)."""
+        return self._get(rejected=None)
+
+    def renew(self, rejected: str) -> str:
+        """KIS refused `rejected` (expired or invalid early): issue a new one, unless another thread or process
+        already replaced it, in which case that one is returned."""
+        return self._get(rejected=rejected)
+
+    # -- cache file ----------------------------------------------------------------------------------------------
+    def _read_cache(self) -> dict:
+        try:
+            data = json.loads(self.cache_path.read_text(encoding="utf-8"))
+            return data if isinstance(data, dict) else {}
+        except (OSError, ValueError):
+            return {}
+
+    def _write_cache(self, data: dict) -> None:
+        self.cache_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.cache_path.with_name(self.cache_path.name + f".{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, self.cache_path)
+
+    # -- issuance ------------------------------------------------------------------------------------------------
+    def _get(self, rejected: str | None) -> str:
+        with self._thread_lock, self._file_lock:
+            cache = self._read_cache()
+            entry = cache.get(self._slot) or {}
+            now = dt.datetime.now(dt.UTC)
+            cached = self._cached(entry)
+            if cached and cached.usable(now) and cached.access_token != rejected:
+                return cached.access_token
+            last_issue = float(entry.get("last_issue_at", 0.0))
+            wait = last_issue + self.min_issue_interval - time.time()
+            if wait > 0:
+                if wait > self.max_wait:
+                    raise AuthError("KIS allows one token per minute; try again in a minute.", code="EGW00133")
+                log.info("waiting %.0f s: KIS issues at most one token per minute", wait)
+                time.sleep(wait)
+            return self._issue(entry, cache)
+
+    def _cached(self, entry: dict) -> CachedToken | None:
+        try:
+            return CachedToken(entry["access_token"], dt.datetime.fromisoformat(entry["expires_at"]))
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    def _issue(self, entry: dict, cache: dict) -> str:
+        body = {
+            "grant_type": "client_credentials",
+            "appkey": self._app_key.reveal(),
+            "appsecret": self._app_secret.reveal(),
+        }
+        for attempt in range(2):
+            entry["last_issue_at"] = time.time()
+            cache[self._slot] = entry
+            self._write_cache(cache)
+            reply = self.http.request("POST", TOKEN_PATH, json=body, headers={"content-type": "application/json"})
+            data = reply.json("KIS")
+            if not isinstance(data, dict):
+                raise BadResponseError("KIS token reply is not a JSON object")
+            if reply.status == 200 and data.get("access_token"):
+                now = dt.datetime.now(dt.UTC)
+                expires = parse_expiry(data, now)
+                entry.update(access_token=data["access_token"], expires_at=expires.isoformat())
+                cache[self._slot] = entry
+                self._write_cache(cache)
+                self.issued += 1
+                log.info("issued a KIS token valid until %s", expires.astimezone(KST).strftime("%Y-%m-%d %H:%M KST"))
+                return data["access_token"]
+            code = str(data.get("error_code") or data.get("msg_cd") or reply.status)
+            text = str(data.get("error_description") or data.get("msg1") or "")[:200]
+            if code == "EGW00133" and attempt == 0 and self.min_issue_interval <= self.max_wait:
+                # Someone outside this cache (another machine, an old script) took this minute's token.
+                log.info("EGW00133: waiting %.0f s before asking again", self.min_issue_interval)
+                time.sleep(self.min_issue_interval)
+                continue
+            raise AuthError(_token_error(code, text), code=code)
+        raise AuthError(_token_error("EGW00133", ""), code="EGW00133")
+
+
+def _token_error(code: str, text: str) -> str:
+    if code == "EGW00133":
+        return "KIS refused a new token: only one per minute may be issued (EGW00133). Try again in a minute."
+    if code == "EGW00105":
+        return "KIS rejected the app secret (EGW00105): check KIS_APP_SECRET, and KIS_ENV (real/paper keys differ)."
+    if code in ("EGW00103", "EGW00104"):
+        return f"KIS rejected the app key ({code}): check KIS_APP_KEY and KIS_ENV. {text}".strip()
+    return f"KIS did not issue a token ({code}): {text}".strip()

@@ -1,0 +1,289 @@
+"""A local KIS Open API server on 127.0.0.1 that speaks the wire format of shared/kis-api.md.
+
+Token issuance with the one-per-minute rule (EGW00133) and secret check (EGW00105); bearer checks (EGW00121,
+EGW00123 once tokens are expired); per-app-key rate limiting answering HTTP 500 EGW00201; row caps (100, 50, 100),
+newest first, date-cursor paging with no tr_cont; empty objects in output2; holidays simply absent; numbers as
+strings; a wrong exchange code answering rt_cd "0" with no rows; gold and silver under one market code only; and
+faults on demand: HTML 502 pages, slow answers, a paper key on the real host (EGW02004).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, urlsplit
+from zoneinfo import ZoneInfo
+
+KST = ZoneInfo("Asia/Seoul")
+APP_KEY = "PSk1Tz0TESTAPPKEY0000000000000000001"
+APP_SECRET = "s3cr3t/TESTSECRETvalue+0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLmnopqrstuvwxyz0123456789=="
+PAPER_KEY = "PSpaperKEYonREALhost000000000000002"
+
+# Holidays the server's markets observe (only to have gaps; the collector must not need a calendar).
+KRX_HOLIDAYS = {
+    dt.date(2016, 2, 8),
+    dt.date(2016, 2, 9),
+    dt.date(2016, 2, 10),
+    dt.date(2025, 10, 6),
+    dt.date(2026, 6, 3),
+}
+US_HOLIDAYS = {dt.date(y, 7, 4) for y in range(2014, 2028)} | {dt.date(y, 12, 25) for y in range(2014, 2028)}
+
+PATHS = {
+    "/uapi/domestic-stock/v1/quotations/inquire-daily-itemchartprice": ("stock", "FHKST03010100", 100),
+    "/uapi/domestic-stock/v1/quotations/inquire-daily-indexchartprice": ("index", "FHKUP03500100", 50),
+    "/uapi/overseas-price/v1/quotations/dailyprice": ("overseas", "HHDFS76240000", 100),
+    "/uapi/overseas-price/v1/quotations/inquire-daily-chartprice": ("chart", "FHKST03030100", 100),
+}
+FIELDS = {
+    "stock": ("stck_bsop_date", "stck_oprc", "stck_hgpr", "stck_lwpr", "stck_clpr", "acml_vol"),
+    "index": ("stck_bsop_date", "bstp_nmix_oprc", "bstp_nmix_hgpr", "bstp_nmix_lwpr", "bstp_nmix_prpr", "acml_vol"),
+    "overseas": ("xymd", "open", "high", "low", "clos", "tvol"),
+    "chart": ("stck_bsop_date", "ovrs_nmix_oprc", "ovrs_nmix_hgpr", "ovrs_nmix_lwpr", "ovrs_nmix_prpr", "acml_vol"),
+}
+
+
+@dataclass(frozen=True)
+class SeriesDef:
+    kind: str
+    code: str
+    base: float
+    decimals: int
+    us_calendar: bool
+
+
+SERIES = {
+    "005930": SeriesDef("stock", "005930", 30_000, 0, False),
+    "000660": SeriesDef("stock", "000660", 40_000, 0, False),
+    "2001": SeriesDef("index", "2001", 240, 2, False),
+    "SOXL": SeriesDef("overseas", "SOXL", 5, 4, True),
+    "FX@KRW": SeriesDef("chart", "FX@KRW", 1100, 2, False),
+    "NYGOLD": SeriesDef("chart", "NYGOLD", 1200, 2, True),
+    "NYSILV": SeriesDef("chart", "NYSILV", 16, 3, True),
+}
+
+
+def trading_days(us: bool, start: dt.date, end: dt.date) -> list[dt.date]:
+    holidays = US_HOLIDAYS if us else KRX_HOLIDAYS
+    days, d = [], start
+    while d <= end:
+        if d.weekday() < 5 and d not in holidays:
+            days.append(d)
+        d += dt.timedelta(days=1)
+    return days
+
+
+def _fmt(value: float, decimals: int) -> str:
+    return f"{value:.{decimals}f}"
+
+
+@dataclass
+class KisServer:
+    rps: int = 20
+    token_interval: float = 60.0
+    gold_market: str = "N"
+    history_start: dt.date = dt.date(2014, 1, 2)
+    today: dt.date = field(default_factory=lambda: dt.datetime.now(KST).date())
+    # state and counters
+    token_issues: int = 0
+    rate_limited: int = 0
+    calls: list = field(default_factory=list)  # (path, params) of data calls that got an answer
+    html_502_next: int = 0  # the next N data calls answer an HTML 502 page
+    fail_after: int | None = None  # after this many data calls, every call answers HTML 502
+    slow_next: int = 0  # the next N data calls are answered after `slow_seconds`
+    slow_seconds: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.tokens: dict[str, tuple[str, dt.datetime]] = {}
+        self.last_issue: dict[str, float] = {}
+        self.windows: dict[str, deque] = {}
+        self.lock = threading.Lock()
+        self._days = {us: trading_days(us, self.history_start, self.today) for us in (False, True)}
+
+    # -- data ----------------------------------------------------------------------------------------------------
+    def rows(self, code: str) -> list[dict[str, str]]:
+        """The series' bars oldest first as wire strings (the truth tests compare the store with)."""
+        s = SERIES[code]
+        out = []
+        for i, day in enumerate(self._days[s.us_calendar]):
+            close = s.base * math.exp(0.0004 * i + 0.05 * math.sin(i / 9.0) + 0.01 * math.sin(i * 1.7))
+            opn = close * (1 + 0.004 * math.sin(i * 2.3))
+            f = FIELDS[s.kind]
+            out.append(
+                {
+                    f[0]: day.strftime("%Y%m%d"),
+                    f[1]: _fmt(opn, s.decimals),
+                    f[2]: _fmt(max(opn, close) * 1.01, s.decimals),
+                    f[3]: _fmt(min(opn, close) * 0.99, s.decimals),
+                    f[4]: _fmt(close, s.decimals),
+                    f[5]: str(1_000_000 + (i * 7919) % 500_000),
+                }
+            )
+        return out
+
+    def expected(self, code: str, start: dt.date, end: dt.date) -> list[tuple]:
+        """(date, open, high, low, close, volume) as floats for [start, end]."""
+        f = FIELDS[SERIES[code].kind]
+        out = []
+        for r in self.rows(code):
+            day = dt.datetime.strptime(r[f[0]], "%Y%m%d").date()
+            if start <= day <= end:
+                out.append((day, *(float(r[k]) for k in f[1:])))
+        return out
+
+    # -- control -------------------------------------------------------------------------------------------------
+    def expire_all_tokens(self) -> None:
+        with self.lock:
+            for token, (key, _) in list(self.tokens.items()):
+                self.tokens[token] = (key, dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1))
+
+    def data_calls(self, path_kind: str | None = None) -> list:
+        return [c for c in self.calls if path_kind is None or PATHS[c[0]][0] == path_kind]
+
+    # -- serving -------------------------------------------------------------------------------------------------
+    def start(self) -> KisServer:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:
+                pass
+
+            def _send(self, status: int, body, content_type: str = "application/json; charset=utf-8") -> None:
+                data = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
+                self.send_response(status)
+                self.send_header("content-type", content_type)
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("content-length", 0))
+                raw = self.rfile.read(length)
+                if urlsplit(self.path).path != "/oauth2/tokenP":
+                    return self._send(404, {"error_code": "404", "error_description": "not found"})
+                status, body = server.issue(json.loads(raw or b"{}"))
+                self._send(status, body)
+
+            def do_GET(self) -> None:
+                url = urlsplit(self.path)
+                params = dict(parse_qsl(url.query, keep_blank_values=True))
+                status, body = server.answer(url.path, params, {k.lower(): v for k, v in self.headers.items()})
+                if isinstance(body, bytes):
+                    return self._send(status, body, "text/html")
+                self._send(status, body)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def issue(self, body: dict) -> tuple[int, dict]:
+        key, secret = body.get("appkey"), body.get("appsecret")
+        if body.get("grant_type") != "client_credentials":
+            return 403, {"error_code": "EGW00002", "error_description": "grant_type 오류"}
+        if key not in (APP_KEY, PAPER_KEY) or secret != APP_SECRET:
+            return 403, {"error_code": "EGW00105", "error_description": "유효하지 않은 AppSecret입니다."}
+        with self.lock:
+            now = time.time()
+            if now - self.last_issue.get(key, -1e9) < self.token_interval:
+                return 403, {
+                    "error_code": "EGW00133",
+                    "error_description": "접근토큰 발급 잠시 후 다시 시도하세요(1분당 1회)",
+                }
+            self.last_issue[key] = now
+            self.token_issues += 1
+            token = "eyJ0eXAiOiJKV1Qi." + uuid.uuid4().hex + uuid.uuid4().hex
+            expires = dt.datetime.now(dt.UTC) + dt.timedelta(hours=24)
+            self.tokens[token] = (key, expires)
+        return 200, {
+            "access_token": token,
+            "token_type": "Bearer",
+            "expires_in": 86400,
+            "access_token_token_expired": expires.astimezone(KST).strftime("%Y-%m-%d %H:%M:%S"),
+        }
+
+    def _error(self, status: int, code: str, msg: str) -> tuple[int, dict]:
+        return status, {"rt_cd": "1", "msg_cd": code, "msg1": msg}
+
+    def answer(self, path: str, params: dict, headers: dict) -> tuple[int, dict | bytes]:
+        if path not in PATHS:
+            return 404, {"rt_cd": "1", "msg_cd": "404", "msg1": "not found"}
+        kind, tr_id, cap = PATHS[path]
+        key = headers.get("appkey")
+        auth = headers.get("authorization", "")
+        with self.lock:
+            token = auth.removeprefix("Bearer ").strip()
+            owner = self.tokens.get(token)
+            if owner is None or owner[0] != key or headers.get("appsecret") != APP_SECRET:
+                return self._error(500, "EGW00121", "유효하지 않은 token 입니다.")
+            if owner[1] < dt.datetime.now(dt.UTC):
+                return self._error(500, "EGW00123", "기간이 만료된 token 입니다.")
+            window = self.windows.setdefault(key, deque())
+            now = time.monotonic()
+            while window and now - window[0] >= 1.0:
+                window.popleft()
+            if len(window) >= self.rps:
+                self.rate_limited += 1
+                return self._error(500, "EGW00201", "초당 거래건수를 초과하였습니다.")
+            window.append(now)
+            if key == PAPER_KEY:
+                return self._error(500, "EGW02004", "실전투자 TR이 아닙니다. 모의투자 TR을 사용하세요.")
+            if self.fail_after is not None and len(self.calls) >= self.fail_after:
+                return (
+                    502,
+                    b"<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>",
+                )
+            if self.html_502_next > 0:
+                self.html_502_next -= 1
+                return 502, b"<html><body><h1>502 Bad Gateway</h1></body></html>"
+            slow = self.slow_seconds if self.slow_next > 0 else 0.0
+            self.slow_next = max(0, self.slow_next - 1)
+        if slow:
+            time.sleep(slow)
+        if headers.get("tr_id") != tr_id or headers.get("custtype") != "P":
+            return self._error(500, "OPSQ0002", "없는 서비스 코드 입니다")
+        status, body = self._chart(kind, cap, params)
+        with self.lock:
+            self.calls.append((path, params))
+        return status, body
+
+    def _chart(self, kind: str, cap: int, params: dict) -> tuple[int, dict]:
+        ok = {"rt_cd": "0", "msg_cd": "MCA00000", "msg1": "정상처리 되었습니다."}
+        if kind == "overseas":
+            if params.get("EXCD") != "AMS" or params.get("SYMB") not in SERIES:
+                return 200, {**ok, "output1": {"rsym": "", "zdiv": "0", "nrec": "0"}, "output2": []}
+            end = dt.datetime.strptime(params["BYMD"], "%Y%m%d").date() if params.get("BYMD") else self.today
+            rows = [r for r in self.rows(params["SYMB"]) if r["xymd"] <= end.strftime("%Y%m%d")]
+            page = list(reversed(rows[-cap:]))
+            out1 = {"rsym": f"DAMS{params['SYMB']}", "zdiv": "4", "nrec": str(len(page))}
+            return 200, {**ok, "output1": out1, "output2": page}
+        code, market = params.get("FID_INPUT_ISCD", ""), params.get("FID_COND_MRKT_DIV_CODE")
+        wanted_market = {"stock": "J", "index": "U"}.get(kind) or ("X" if code == "FX@KRW" else self.gold_market)
+        if code not in SERIES or SERIES[code].kind != kind or market != wanted_market:
+            return 200, {**ok, "output1": {}, "output2": []}
+        if params.get("FID_PERIOD_DIV_CODE") != "D":
+            return self._error(500, "OPSQ2001", "FID_PERIOD_DIV_CODE 오류")
+        if kind == "stock" and params.get("FID_ORG_ADJ_PRC") != "0":
+            return self._error(500, "OPSQ2001", "test server serves adjusted prices only (FID_ORG_ADJ_PRC=0)")
+        d1, d2 = params.get("FID_INPUT_DATE_1", ""), params.get("FID_INPUT_DATE_2", "")
+        date_field = FIELDS[kind][0]
+        rows = [r for r in self.rows(code) if d1 <= r[date_field] <= d2]
+        page = list(reversed(rows[-cap:]))
+        if kind == "stock" and len(page) < cap:
+            page.append({})  # KIS pads short pages with empty objects
+        return 200, {**ok, "output1": {"hts_kor_isnm": code}, "output2": page}
