@@ -37,6 +37,11 @@ class Throttle:
         if slot > now:
             time.sleep(slot - now)
 
+    def slow_down(self, factor: float = 0.5, floor: float = 1.0) -> None:
+        """The source said 'too many': from now on ask `factor` times as often, never below `floor` per second."""
+        with self._lock:
+            self.interval = min(self.interval / factor, 1.0 / floor)
+
     def hold(self, seconds: float) -> None:
         """Push every later slot back by at least `seconds` (a source said: slow down)."""
         with self._lock:

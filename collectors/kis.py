@@ -133,12 +133,6 @@ def _body(reply: Reply) -> dict:
     return body
 
 
-def _retry_rate_limit(reply: Reply) -> float | None:
-    """EGW00201 (too many requests a second) comes as HTTP 500 or 200: wait a second and try again."""
-    body = reply.body if isinstance(reply.body, dict) else {}
-    return 1.0 if body.get("msg_cd") == RATE_LIMITED else None
-
-
 def kis_error(msg_cd: str, msg1: str, status: int) -> CollectorError:
     """A KIS error code in plain words, as the matching error type."""
     said = f"({msg_cd}: {msg1})" if msg1 else f"({msg_cd})"
@@ -179,6 +173,17 @@ class KisCollector:
         auth = KisAuth(http, settings.kis_app_key, settings.kis_app_secret, settings.kis_token_cache)
         return cls(http, auth, settings.kis_app_key, settings.kis_app_secret)
 
+    def _retry_rate_limit(self, reply: Reply) -> float | None:
+        """EGW00201 (too many requests a second) comes as HTTP 500 or 200: slow down, wait a second, try again.
+
+        It means someone else shares this app key's budget (the app and a cron job, a new account's lower limit).
+        """
+        body = reply.body if isinstance(reply.body, dict) else {}
+        if body.get("msg_cd") != RATE_LIMITED:
+            return None
+        self.http.throttle.slow_down(factor=0.8)
+        return 1.0
+
     def _call(self, endpoint: Endpoint, params: dict[str, str]) -> dict:
         """One page: renews the token once on EGW00123/EGW00121; any other rt_cd != "0" becomes a typed error."""
         token = self.auth.token()
@@ -192,7 +197,7 @@ class KisCollector:
                 "custtype": "P",
             }
             reply = self.http.request(
-                "GET", endpoint.path, params=params, headers=headers, retry_delay=_retry_rate_limit
+                "GET", endpoint.path, params=params, headers=headers, retry_delay=self._retry_rate_limit
             )
             body = _body(reply)
             if str(body.get("rt_cd")) == "0":

@@ -121,6 +121,11 @@ class KisAuth:
                 return cached.access_token
             last_issue = float(entry.get("last_issue_at", 0.0))
             wait = last_issue + self.min_issue_interval - time.time()
+            failed = entry.get("last_error")
+            if wait > 0 and isinstance(failed, dict):
+                # The last issuance within the minute was refused (wrong secret, …): say so again at once rather
+                # than wait a minute to hear the same answer.
+                raise AuthError(str(failed.get("message", "")), code=str(failed.get("code", "")))
             if wait > 0:
                 if wait > self.max_wait:
                     raise AuthError("KIS allows one token per minute; try again in a minute.", code="EGW00133")
@@ -152,6 +157,7 @@ class KisAuth:
                 now = dt.datetime.now(dt.UTC)
                 expires = parse_expiry(data, now)
                 entry.update(access_token=data["access_token"], expires_at=expires.isoformat())
+                entry.pop("last_error", None)
                 cache[self._slot] = entry
                 self._write_cache(cache)
                 self.issued += 1
@@ -164,7 +170,12 @@ class KisAuth:
                 log.info("EGW00133: waiting %.0f s before asking again", self.min_issue_interval)
                 time.sleep(self.min_issue_interval)
                 continue
-            raise AuthError(_token_error(code, text), code=code)
+            error = AuthError(_token_error(code, text), code=code)
+            if code != "EGW00133":
+                entry["last_error"] = {"code": code, "message": str(error)}
+                cache[self._slot] = entry
+                self._write_cache(cache)
+            raise error
         raise AuthError(_token_error("EGW00133", ""), code="EGW00133")
 
 

@@ -110,6 +110,7 @@ class CandleCollector:
         if match and int(match.group(1)) <= 0:
             self.http.throttle.hold(1.0)
         if reply.status == 429:
+            self.http.throttle.slow_down()
             return max(_retry_after(reply) or 1.0, 1.0)
         return None
 

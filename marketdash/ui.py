@@ -212,6 +212,22 @@ def format_price(value: float, asset: catalog.Asset) -> str:
     return f"{value:,.{asset.decimals}f} {asset.currency}"
 
 
+def timing_notes(asset_ids: Sequence[str]) -> None:
+    """How the selected markets' days line up, under any view that compares them."""
+    notes = []
+    if "btc" in asset_ids and len(asset_ids) > 1:
+        notes.append(
+            "Bitcoin's daily bar is the UTC day: a candle dated D closes at 09:00 KST on D+1 (Upbit KRW-BTC, which "
+            "carries the Korean premium over global prices)."
+        )
+    if any(catalog.get(a).calendar in ("XNYS", "CMES") for a in asset_ids) and any(
+        catalog.get(a).calendar == "XKRX" for a in asset_ids
+    ):
+        notes.append("US and COMEX sessions dated D close at 05:00–07:00 KST on D+1, after KRX's close on D.")
+    if notes:
+        st.caption(" ".join(notes))
+
+
 def missing_notice(data: PriceData, asset_ids: Sequence[str]) -> list[str]:
     """Say which selected assets have no bars in the range; returns the ones that do."""
     present = set(data.bars["asset_id"].unique())

@@ -30,6 +30,7 @@ if not ids:
 ui.refresh_live(ids)
 data = ui.load_prices(tuple(ids), start, end)
 ui.data_notice(data)
+ui.timing_notes(ids)
 ids = ui.missing_notice(data, ids)
 if not ids:
     st.stop()

@@ -37,6 +37,7 @@ if len(ids) < 2:
 ui.refresh_live(ids)
 data = ui.load_prices(tuple(ids), start, end)
 ui.data_notice(data)
+ui.timing_notes(ids)
 ids = ui.missing_notice(data, ids)
 returns = analytics.common_returns(analytics.to_wide(data.bars, ids), freq)
 result = analytics.correlation(returns, method)

@@ -296,3 +296,14 @@ def test_usdkrw_from_kis_fx(server, tmp_path):
     svc = service_with(make_collector(server, tmp_path))
     assert svc.update_one("usdkrw", dt.date(2025, 1, 1), TODAY).ok
     assert stored(svc.store, "usdkrw") == server.expected("FX@KRW", dt.date(2025, 1, 1), TODAY)
+
+
+def test_a_refused_issuance_is_reported_again_at_once_not_after_a_minute(server, tmp_path):
+    coll = make_collector(server, tmp_path, secret="wrong-secret", min_issue=60.0, max_wait=75.0)
+    with pytest.raises(AuthError, match="EGW00105"):
+        coll.auth.token()
+    started = time.monotonic()
+    with pytest.raises(AuthError, match="EGW00105"):
+        coll.auth.token()
+    assert time.monotonic() - started < 1.0
+    assert server.token_issues == 0

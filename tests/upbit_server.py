@@ -1,0 +1,162 @@
+"""A local Upbit (or Bithumb) day-candle server on 127.0.0.1 speaking the documented format.
+
+`GET /v1/candles/days?market=KRW-BTC&count=200&to=…`: at most 200 candles, newest first, `to` exclusive (read as
+UTC without an offset on Upbit, as KST on Bithumb), no candle on days without trades, `Remaining-Req` on every
+answer, 429 over 10 calls a second, and 418 (blocked, with Retry-After) for a client that keeps going after 429s.
+Faults on demand: malformed JSON, HTML 5xx pages after N calls.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, urlsplit
+
+KST = dt.timezone(dt.timedelta(hours=9))
+
+
+@dataclass
+class UpbitServer:
+    venue: str = "upbit"  # "bithumb": naive `to` is KST
+    first_day: dt.date = dt.date(2017, 9, 25)
+    last_day: dt.date = dt.date(2026, 7, 10)
+    no_trade_days: frozenset = frozenset({dt.date(2018, 3, 3), dt.date(2021, 5, 19), dt.date(2024, 2, 29)})
+    per_second: int = 10
+    block_after_429s: int = 5  # this many 429s within 10 s and the client is blocked
+    block_seconds: int = 60
+    price_shift: float = 0.0  # Bithumb's prices differ a little from Upbit's
+    calls: list = field(default_factory=list)  # query params of every request
+    too_many: int = 0
+    blocked_answers: int = 0
+    malformed_next: int = 0
+    fail_after: int | None = None
+    blocked_until: float = 0.0
+    send_remaining: bool = True  # False: the client has only 429s to go by
+
+    def __post_init__(self) -> None:
+        self.lock = threading.Lock()
+        self.window: deque = deque()
+        self.recent_429: deque = deque()
+        self._candles = self._make_candles()
+
+    def candles(self) -> list[dict]:
+        """Every candle, oldest first."""
+        return self._candles
+
+    def _make_candles(self) -> list[dict]:
+        out, day, i = [], self.first_day, 0
+        while day <= self.last_day:
+            if day not in self.no_trade_days:
+                close = round(20_000_000 * math.exp(0.0008 * i + 0.2 * math.sin(i / 40)) * (1 + self.price_shift), -3)
+                opn = round(close * (1 + 0.01 * math.sin(i * 1.3)), -3)
+                start = dt.datetime.combine(day, dt.time())
+                out.append(
+                    {
+                        "market": "KRW-BTC",
+                        "candle_date_time_utc": start.isoformat(),
+                        "candle_date_time_kst": (start + dt.timedelta(hours=9)).isoformat(),
+                        "opening_price": opn,
+                        "high_price": max(opn, close) * 1.02,
+                        "low_price": min(opn, close) * 0.98,
+                        "trade_price": close,
+                        "timestamp": int((start + dt.timedelta(days=1)).replace(tzinfo=dt.UTC).timestamp() * 1000) - 1,
+                        "candle_acc_trade_price": close * (1000 + i % 300),
+                        "candle_acc_trade_volume": 1000 + (i % 300) + 0.12345678,
+                        "prev_closing_price": close,
+                        "change_price": 0.0,
+                        "change_rate": 0.0,
+                    }
+                )
+            day += dt.timedelta(days=1)
+            i += 1
+        return out
+
+    def expected(self, start: dt.date, end: dt.date) -> list[tuple]:
+        return [
+            (dt.date.fromisoformat(c["candle_date_time_utc"][:10]), c["opening_price"], c["high_price"],
+             c["low_price"], c["trade_price"], c["candle_acc_trade_volume"])
+            for c in self.candles()
+            if start <= dt.date.fromisoformat(c["candle_date_time_utc"][:10]) <= end
+        ]  # fmt: skip
+
+    def _to(self, text: str) -> dt.datetime:
+        t = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "T"))
+        if t.tzinfo is None:
+            t = t.replace(tzinfo=dt.UTC if self.venue == "upbit" else KST)
+        return t.astimezone(dt.UTC).replace(tzinfo=None)
+
+    def answer(self, path: str, params: dict) -> tuple[int, dict[str, str], bytes]:
+        now = time.monotonic()
+        with self.lock:
+            self.calls.append(params)
+            if now < self.blocked_until:
+                self.blocked_answers += 1
+                wait = math.ceil(self.blocked_until - now)
+                body = {"error": {"name": "blocked", "message": f"Too many requests: blocked for {wait} s"}}
+                return 418, {"Retry-After": str(wait)}, json.dumps(body).encode()
+            while self.window and now - self.window[0] >= 1.0:
+                self.window.popleft()
+            if len(self.window) >= self.per_second:
+                self.too_many += 1
+                while self.recent_429 and now - self.recent_429[0] > 10:
+                    self.recent_429.popleft()
+                self.recent_429.append(now)
+                if len(self.recent_429) >= self.block_after_429s:
+                    self.blocked_until = now + self.block_seconds
+                headers = {"Remaining-Req": "group=candle; min=0; sec=0"}
+                return 429, headers, b'{"error":{"name":"too_many_requests","message":"Too many API requests."}}'
+            self.window.append(now)
+            left = self.per_second - len(self.window)
+            remaining = {"Remaining-Req": f"group=candle; min=599; sec={left}"} if self.send_remaining else {}
+            if self.fail_after is not None and len(self.calls) > self.fail_after:
+                return 503, {}, b"<html><body>503 Service Temporarily Unavailable</body></html>"
+            if self.malformed_next > 0:
+                self.malformed_next -= 1
+                return 200, remaining, b'[{"market":"KRW-BTC","candle_date_time_utc":"2026-07-0'
+        if path != "/v1/candles/days" or params.get("market") != "KRW-BTC":
+            return 404, remaining, b'{"error":{"name":"404","message":"Code not found"}}'
+        count = min(int(params.get("count", 1)), 200)
+        to = (
+            self._to(params["to"])
+            if params.get("to")
+            else dt.datetime.combine(self.last_day, dt.time()) + dt.timedelta(days=1)
+        )
+        older = [c for c in self.candles() if dt.datetime.fromisoformat(c["candle_date_time_utc"]) < to]
+        return 200, remaining, json.dumps(list(reversed(older[-count:]))).encode()
+
+    def start(self) -> UpbitServer:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                url = urlsplit(self.path)
+                status, headers, body = server.answer(url.path, dict(parse_qsl(url.query)))
+                self.send_response(status)
+                ctype = "text/html" if body.startswith(b"<") else "application/json; charset=utf-8"
+                self.send_header("content-type", ctype)
+                self.send_header("content-length", str(len(body)))
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
