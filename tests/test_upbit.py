@@ -139,8 +139,8 @@ def test_upbit_failing_midway_moves_to_bithumb_with_nothing_lost(upbit, bithumb)
 def test_second_update_never_replaces_upbit_days_with_bithumb(upbit, bithumb):
     svc = MarketService(load_settings(), collectors={"btc": candle_collector(upbit)})
     svc.update_one("btc", dt.date(2026, 1, 1), END)
-    svc._collectors = {"btc": candle_collector(bithumb, BITHUMB)}
-    svc.update_one("btc", dt.date(2026, 1, 1), END)
+    later = MarketService(load_settings(), collectors={"btc": candle_collector(bithumb, BITHUMB)})
+    assert later.update_one("btc", dt.date(2026, 1, 1), END).ok
     assert set(svc.store.read_bars(["btc"])["source"]) == {"upbit"}
 
 
