@@ -74,6 +74,7 @@ class HttpClient:
         max_rps: float,
         timeout: tuple[float, float] = (5.0, 20.0),
         max_attempts: int = 5,
+        transport_attempts: int = 2,
         backoff: float = 0.5,
         max_backoff: float = 10.0,
         session: requests.Session | None = None,
@@ -83,6 +84,7 @@ class HttpClient:
         self.throttle = Throttle(max_rps)
         self.timeout = timeout
         self.max_attempts = max_attempts
+        self.transport_attempts = min(transport_attempts, max_attempts)
         self.backoff = backoff
         self.max_backoff = max_backoff
         self.session = session or requests.Session()
@@ -111,49 +113,35 @@ class HttpClient:
         """
         url = f"{self.base_url}{path}"
         host = urlsplit(self.base_url).netloc
+        transport_failures = 0  # a host that does not answer at all gets fewer tries than one that answers badly
         for attempt in range(1, self.max_attempts + 1):
             self.throttle.wait()
             with self._count_lock:
                 self.calls += 1
             try:
                 resp = self.session.request(
-                    method,
-                    url,
-                    params=params,
-                    json=json,
-                    headers=headers,
-                    timeout=self.timeout,
+                    method, url, params=params, json=json, headers=headers, timeout=self.timeout
                 )
             except requests.Timeout:
-                problem, hint = (
-                    f"{self.service} did not answer within {self.timeout[1]:.0f} s",
-                    None,
-                )
+                transport_failures += 1
+                problem, hint = f"{self.service} did not answer within {self.timeout[1]:g} s", None
             except requests.ConnectionError as exc:
                 if "resolve" in str(exc).lower() or "name or service" in str(exc).lower():
                     raise NetworkError(f"Cannot reach {self.service} ({host}): no network or unknown host") from None
+                transport_failures += 1
                 problem, hint = f"Cannot connect to {self.service} ({host})", None
             else:
                 reply = _reply(resp)
                 hint = retry_delay(reply) if retry_delay else None
                 if hint is None and reply.body is None and reply.status >= 500:
                     hint = 0.0  # a gateway's HTML error page: transient
-                if hint is None:
-                    return reply
-                if attempt == self.max_attempts:
+                if hint is None or attempt == self.max_attempts:
                     return reply
                 problem = f"{self.service} answered HTTP {reply.status}"
-            if attempt == self.max_attempts:
+            if attempt == self.max_attempts or transport_failures >= self.transport_attempts:
                 raise NetworkError(f"{problem} after {attempt} attempts")
             delay = self._delay(attempt, hint)
-            log.info(
-                "%s %s: %s; retry %d in %.2f s",
-                self.service,
-                path,
-                problem,
-                attempt,
-                delay,
-            )
+            log.info("%s %s: %s; retry %d in %.2f s", self.service, path, problem, attempt, delay)
             self.throttle.hold(delay)
         raise AssertionError("unreachable")
 
