@@ -95,3 +95,244 @@ def overview(bars: pd.DataFrame, order: list[str]) -> pd.DataFrame:
     table = pd.DataFrame.from_dict(rows, orient="index", columns=cols).reindex(order)
     table.index.name = "asset_id"
     return table
+
+
+# -- alignment ---------------------------------------------------------------------------------------------------
+ALIGNMENTS = {
+    "common": "Returns between consecutive dates on which every selected asset traded.",
+    "kst": "Each US/COMEX session D is paired with the next KRX session (it closes at 05:00–07:00 KST on D+1); "
+    "Bitcoin's UTC day with the KRX session it overlaps; weekend and holiday moves roll into the next KRX session.",
+    "weekly": "Week-on-week returns of each asset's last close of the week (Friday): calendar effects vanish.",
+    "monthly": "Month-on-month returns of each asset's last close of the month.",
+}
+
+
+def kst_session_keys(dates: pd.DatetimeIndex, calendar: str, krx_sessions: pd.DatetimeIndex) -> pd.DatetimeIndex:
+    """The KRX session at which a Korean investor first trades on each bar's information.
+
+    KRX bars: their own date. US/COMEX session D: the first KRX session after D (the US close is the next KST
+    morning). Bitcoin's UTC day D (09:00 KST D to 09:00 KST D+1): the first KRX session on or after D.
+    Dates past the last known KRX session map to NaT.
+    """
+    sessions = pd.DatetimeIndex(krx_sessions).sort_values()
+    if calendar == "XKRX":
+        return pd.DatetimeIndex(dates)
+    side = "right" if calendar in ("XNYS", "CMES") else "left"
+    pos = sessions.searchsorted(pd.DatetimeIndex(dates), side=side)
+    keys = [sessions[p] if p < len(sessions) else pd.NaT for p in pos]
+    return pd.DatetimeIndex(keys)
+
+
+def align_kst(wide: pd.DataFrame, calendars: dict[str, str], krx_sessions: pd.DatetimeIndex) -> pd.DataFrame:
+    """Closes re-dated to KRX sessions (the last close mapped to each session wins), one row per KRX session."""
+    out = {}
+    for asset_id in wide.columns:
+        series = wide[asset_id].dropna()
+        keys = kst_session_keys(series.index, calendars[asset_id], krx_sessions)
+        mapped = pd.Series(series.to_numpy(), index=keys)
+        mapped = mapped[mapped.index.notna()]
+        out[asset_id] = mapped.groupby(level=0).last()
+    aligned = pd.DataFrame(out).sort_index()
+    aligned.index.name = "date"
+    return aligned
+
+
+def aligned_returns(
+    wide: pd.DataFrame,
+    mode: str = "common",
+    *,
+    calendars: dict[str, str] | None = None,
+    krx_sessions: pd.DatetimeIndex | None = None,
+    ffill_limit: int = 0,
+) -> pd.DataFrame:
+    """Log returns under one of ALIGNMENTS. `ffill_limit` > 0 carries a close over at most that many missing rows
+    first (an explicit choice: every filled day is a zero return for that asset)."""
+    if mode not in ALIGNMENTS:
+        raise ValueError(f"alignment must be one of {list(ALIGNMENTS)}, not {mode!r}")
+    if mode == "kst":
+        if calendars is None or krx_sessions is None:
+            raise ValueError("KST alignment needs each asset's calendar and the KRX sessions")
+        wide = align_kst(wide, calendars, krx_sessions)
+    if ffill_limit > 0:
+        wide = wide.ffill(limit=ffill_limit)
+    return common_returns(wide, mode if mode in ("weekly", "monthly") else "daily")
+
+
+# -- correlation confidence --------------------------------------------------------------------------------------
+MIN_OBSERVATIONS = 20
+
+
+def fisher_interval(r: float, n: int, z_crit: float = 1.959963984540054) -> tuple[float, float]:
+    """95% confidence interval of a correlation through Fisher's z; (nan, nan) when n <= 3."""
+    if n <= 3 or not np.isfinite(r):
+        return (np.nan, np.nan)
+    z = np.arctanh(np.clip(r, -0.9999999, 0.9999999))
+    half = z_crit / np.sqrt(n - 3)
+    return (float(np.tanh(z - half)), float(np.tanh(z + half)))
+
+
+def correlation_table(returns: pd.DataFrame, method: str = "pearson") -> pd.DataFrame:
+    """Every pair once: correlation, overlapping observations, 95% interval, and whether n is too small to trust."""
+    result = correlation(returns, method)
+    rows = []
+    cols = list(result.matrix.columns)
+    for i, a in enumerate(cols):
+        for b in cols[i + 1 :]:
+            r = float(result.matrix.loc[a, b])
+            lo, hi = fisher_interval(r, result.observations)
+            rows.append(
+                {"asset_a": a, "asset_b": b, "correlation": r, "observations": result.observations,
+                 "ci95_low": lo, "ci95_high": hi, "too_few": result.observations < MIN_OBSERVATIONS}
+            )  # fmt: skip
+    return pd.DataFrame(rows, columns=["asset_a", "asset_b", "correlation", "observations", "ci95_low", "ci95_high",
+                                       "too_few"])  # fmt: skip
+
+
+# -- lead-lag and rolling ----------------------------------------------------------------------------------------
+def lead_lag(returns: pd.DataFrame, a: str, b: str, max_lag: int = 5, method: str = "pearson") -> pd.DataFrame:
+    """corr(a_t, b_{t+k}) for k in -max_lag..max_lag: a positive peak lag means `a` leads `b` by k periods."""
+    pair = returns[[a, b]].dropna()
+    rows = []
+    for k in range(-max_lag, max_lag + 1):
+        shifted = pd.concat([pair[a], pair[b].shift(-k)], axis=1).dropna()
+        r = shifted.iloc[:, 0].corr(shifted.iloc[:, 1], method=method) if len(shifted) > 2 else np.nan
+        rows.append({"lag": k, "correlation": r, "observations": len(shifted)})
+    return pd.DataFrame(rows).set_index("lag")
+
+
+def lead_lag_reading(table: pd.DataFrame, a_name: str, b_name: str, unit: str = "session") -> str:
+    """One plain sentence about where the lead-lag correlation peaks."""
+    corr = table["correlation"]
+    if corr.isna().all():
+        return "Not enough overlapping returns to compare."
+    peak = int(corr.abs().idxmax())
+    same = corr.loc[0]
+    if peak == 0:
+        return f"{a_name} and {b_name} move together in the same {unit} ({same:.2f}); no lag is stronger."
+    leader, follower = (a_name, b_name) if peak > 0 else (b_name, a_name)
+    later = f"the next {unit}" if abs(peak) == 1 else f"{abs(peak)} {unit}s later"
+    return f"{leader}'s {unit} leads {follower}'s {later}: {corr.loc[peak]:.2f} vs {same:.2f} in the same {unit}."
+
+
+def rolling_correlation(
+    returns: pd.DataFrame, a: str, others: list[str], window: int, exponential: bool = False
+) -> pd.DataFrame:
+    """Rolling (or exponentially weighted, span = window) correlation of `a` with each of `others`."""
+    out = {}
+    for b in others:
+        pair = returns[[a, b]].dropna()
+        roll = pair[a].ewm(span=window, min_periods=window) if exponential else pair[a].rolling(window)
+        out[b] = roll.corr(pair[b])
+    frame = pd.DataFrame(out)
+    frame.index.name = "date"
+    return frame
+
+
+# -- currencies --------------------------------------------------------------------------------------------------
+FX_FIX_TIMES = {"kis": ("Asia/Seoul", "15:30"), "ecb": ("Europe/Berlin", "14:15")}
+
+
+def local_instants(dates: pd.DatetimeIndex, timezone: str, clock: str) -> pd.DatetimeIndex:
+    """Each date at a local wall-clock time (e.g. a market's close), as UTC instants."""
+    offset = pd.Timedelta(clock if clock.count(":") == 2 else f"{clock}:00")
+    local = (pd.DatetimeIndex(dates).normalize() + offset).tz_localize(timezone, nonexistent="shift_forward",
+                                                                        ambiguous="NaT")  # fmt: skip
+    return local.tz_convert("UTC")
+
+
+def fx_known_at(fx: pd.DataFrame) -> pd.Series:
+    """USD/KRW rates indexed by the UTC instant each was fixed (KIS: 15:30 KST, ECB: 14:15 CET)."""
+    parts = []
+    for source, group in fx.groupby("source"):
+        tz, clock = FX_FIX_TIMES.get(str(source), FX_FIX_TIMES["ecb"])
+        parts.append(pd.Series(group["close"].to_numpy(), index=local_instants(group["date"], tz, clock)))
+    return pd.concat(parts).sort_index() if parts else pd.Series(dtype=float)
+
+
+def rate_at_close(dates: pd.DatetimeIndex, timezone: str, close_time: str, fx_by_instant: pd.Series) -> pd.Series:
+    """For each bar, the latest USD/KRW fixed at or before that bar's close: never a rate from after it."""
+    pos = fx_by_instant.index.searchsorted(local_instants(dates, timezone, close_time), side="right") - 1
+    values = np.where(pos >= 0, fx_by_instant.to_numpy()[np.maximum(pos, 0)], np.nan)
+    return pd.Series(values, index=dates)
+
+
+def convert(
+    wide: pd.DataFrame,
+    currencies: dict[str, str],
+    closes: dict[str, tuple[str, str]],
+    fx: pd.DataFrame,
+    target: str,
+) -> pd.DataFrame:
+    """Closes in `target` ("KRW" or "USD"); `closes` maps asset id -> (time zone, close time "HH:MM")."""
+    fx_by_instant = fx_known_at(fx)
+    out = wide.copy()
+    for asset_id in wide.columns:
+        currency = currencies[asset_id]
+        if currency == target:
+            continue
+        series = wide[asset_id].dropna()
+        rate = rate_at_close(series.index, *closes[asset_id], fx_by_instant)
+        converted = series * rate if target == "KRW" else series / rate
+        out[asset_id] = converted.reindex(wide.index)
+    return out
+
+
+def currency_decomposition(native: pd.Series, in_krw: pd.Series) -> dict[str, float]:
+    """Total return of a USD asset seen from KRW, split: (1 + KRW) = (1 + asset in USD) x (1 + USD/KRW)."""
+    pair = pd.concat([native, in_krw], axis=1).dropna()
+    if len(pair) < 2:
+        return {"asset_return_pct": np.nan, "fx_return_pct": np.nan, "krw_return_pct": np.nan}
+    asset = pair.iloc[-1, 0] / pair.iloc[0, 0] - 1
+    krw = pair.iloc[-1, 1] / pair.iloc[0, 1] - 1
+    fx = (1 + krw) / (1 + asset) - 1
+    return {"asset_return_pct": asset * 100, "fx_return_pct": fx * 100, "krw_return_pct": krw * 100}
+
+
+# -- risk statistics ---------------------------------------------------------------------------------------------
+def drawdown(closes: pd.Series) -> pd.Series:
+    """Fall from the running peak, as a fraction (0 at a new high)."""
+    return closes / closes.cummax() - 1
+
+
+def statistics(closes: pd.Series, periods_per_year: int, risk_free: float = 0.0) -> dict[str, object]:
+    """Risk and return of one asset's own closes (its own trading days).
+
+    Volatility: std of daily simple returns x sqrt(periods_per_year) (252 sessions; 365 days for Bitcoin).
+    Sharpe: (mean daily simple return x periods_per_year - risk_free) / volatility. CAGR over calendar days.
+    """
+    s = closes.dropna()
+    if len(s) < 2:
+        return {"observations": len(s)}
+    r = s.pct_change().dropna()
+    years = (s.index[-1] - s.index[0]).days / 365.25
+    vol = float(r.std(ddof=1) * np.sqrt(periods_per_year))
+    dd = drawdown(s)
+    trough = dd.idxmin()
+    peak = s.loc[:trough][::-1].idxmax()  # the last date at the peak before the trough
+    recovered = s.loc[trough:][s.loc[trough:] >= s.loc[peak]]
+    return {
+        "first_date": s.index[0],
+        "last_date": s.index[-1],
+        "observations": len(s),
+        "total_return_pct": (s.iloc[-1] / s.iloc[0] - 1) * 100,
+        "cagr_pct": ((s.iloc[-1] / s.iloc[0]) ** (1 / years) - 1) * 100 if years > 0 else np.nan,
+        "volatility_pct": vol * 100,
+        "sharpe": (r.mean() * periods_per_year - risk_free) / vol if vol > 0 else np.nan,
+        "max_drawdown_pct": float(dd.min()) * 100,
+        "drawdown_peak": peak,
+        "drawdown_trough": trough,
+        "drawdown_recovered": recovered.index[0] if len(recovered) else pd.NaT,
+        "best_day_pct": float(r.max()) * 100,
+        "best_day": r.idxmax(),
+        "worst_day_pct": float(r.min()) * 100,
+        "worst_day": r.idxmin(),
+        "periods_per_year": periods_per_year,
+    }
+
+
+def statistics_table(wide: pd.DataFrame, periods: dict[str, int], risk_free: float = 0.0) -> pd.DataFrame:
+    table = pd.DataFrame.from_dict(
+        {a: statistics(wide[a], periods[a], risk_free) for a in wide.columns}, orient="index"
+    ).infer_objects()
+    table.index.name = "asset_id"
+    return table
