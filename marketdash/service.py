@@ -55,16 +55,52 @@ class UpdateResult:
 
 
 @dataclass(frozen=True)
+class Freshness:
+    last_date: dt.date | None
+    sessions_behind: int | None
+    stale: bool
+
+    def note(self) -> str:
+        if self.last_date is None:
+            return "no data"
+        if self.stale:
+            return f"stale: {self.sessions_behind} sessions behind, data through {self.last_date}"
+        return f"data through {self.last_date}"
+
+
+STALE_AFTER = 3  # sessions behind the market's calendar
+
+
+def freshness(last_dates: dict[str, dt.date | None], now: dt.datetime | None = None) -> dict[str, Freshness]:
+    """Each asset's last stored date and whether it is more than STALE_AFTER closed sessions behind its calendar."""
+    now = now or dt.datetime.now(dt.UTC)
+    out = {}
+    for asset_id, day in last_dates.items():
+        behind = calendars.sessions_behind(catalog.get(asset_id), day, now)
+        out[asset_id] = Freshness(day, behind, behind is not None and behind > STALE_AFTER)
+    return out
+
+
+@dataclass(frozen=True)
 class PriceData:
     """Bars for pages, with where each asset's bars came from: 'store' (real) or 'sample'."""
 
     bars: pd.DataFrame
     origin: dict[str, str]
     notes: dict[str, str] = field(default_factory=dict)
+    freshness: dict[str, Freshness] = field(default_factory=dict)
 
     @property
     def sample_assets(self) -> list[str]:
         return [a for a, o in self.origin.items() if o == "sample"]
+
+
+def drop_unfinished(bars: pd.DataFrame, now: dt.datetime) -> pd.DataFrame:
+    """Never mix today's unfinished session with closed ones: drop bars dated after their market's last close."""
+    if bars.empty:
+        return bars
+    cutoff = bars["asset_id"].map(lambda a: pd.Timestamp(catalog.get(a).last_closed_date(now)))
+    return bars.loc[bars["date"] <= cutoff].reset_index(drop=True)
 
 
 class MarketService:
@@ -270,8 +306,11 @@ class MarketService:
         sample_ids = [a for a in asset_ids if a not in held]
         frames = [self.store.read_bars(real_ids, start, end)] if real_ids else []
         notes = {}
+        last_dates: dict[str, dt.date | None] = {a: held[a] for a in real_ids}
         if sample_ids:
             self.ensure_sample()
+            sample_last = self.sample_store.last_dates()
+            last_dates.update({a: sample_last.get(a) for a in sample_ids})
             frames.append(self.sample_store.read_bars(sample_ids, start, end))
             attempts, live = self.store.last_attempts(), self.collectors()
             for a in sample_ids:
@@ -282,8 +321,9 @@ class MarketService:
                     notes[a] = "not fetched yet" if a in live else self.why_not_live(a)
         filled = [f for f in frames if not f.empty]
         bars = pd.concat(filled, ignore_index=True) if filled else self.store.read_bars([])
+        bars = drop_unfinished(bars, dt.datetime.now(dt.UTC))
         origin = {a: ("store" if a in held else "sample") for a in asset_ids}
-        return PriceData(bars, origin, notes)
+        return PriceData(bars, origin, notes, freshness(last_dates))
 
     def coverage(self) -> pd.DataFrame:
         """The user's store per asset (SPEC 'status'), every catalog asset listed even when empty."""

@@ -14,7 +14,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from marketdash import catalog
+from marketdash import analytics, catalog
 from marketdash.config import ConfigError, load_settings
 from marketdash.exports import csv_bytes
 from marketdash.service import MarketService, PriceData, UpdateResult
@@ -170,6 +170,50 @@ def range_picker(default: str = "1Y") -> tuple[dt.date | None, dt.date | None]:
 
 
 # -- notices and downloads ---------------------------------------------------------------------------------------
+CURRENCIES = {"native": "Native currency", "KRW": "In KRW", "USD": "In USD"}
+
+
+def currency_picker(where=st) -> str:
+    return where.segmented_control(
+        "Currency", list(CURRENCIES), default="native", format_func=CURRENCIES.get, key="ccy",
+        bind="query-params", required=True,
+    )  # fmt: skip
+
+
+def in_currency(wide: pd.DataFrame, currency: str, start: dt.date | None, end: dt.date | None) -> pd.DataFrame:
+    """Closes converted with USD/KRW as known at each bar's close (stored, or the ECB history)."""
+    if currency == "native" or wide.empty:
+        return wide
+    lookback = start - dt.timedelta(days=14) if start else None
+    fx = load_prices((catalog.FX_ASSET,), lookback, end).bars
+    assets = [catalog.get(a) for a in wide.columns]
+    return analytics.convert(
+        wide,
+        {a.id: a.currency for a in assets},
+        {a.id: (a.timezone, a.close_time.strftime("%H:%M:%S")) for a in assets},
+        fx,
+        currency,
+    )
+
+
+def unit_label(currency: str) -> str:
+    return "each asset's own currency" if currency == "native" else currency
+
+
+def trace_labels(data: PriceData) -> dict[str, str]:
+    """Legend names: the catalog label, marked when the series is sample data or stale."""
+    labels = {}
+    for asset_id in data.origin:
+        label = catalog.get(asset_id).label
+        if asset_id in data.sample_assets:
+            label += " (sample)"
+        fresh = data.freshness.get(asset_id)
+        if fresh and fresh.stale:
+            label += f" (stale since {fresh.last_date})"
+        labels[asset_id] = label
+    return labels
+
+
 def sample_note(data: PriceData) -> str | None:
     """The line each chart carries when any of its series is sample data."""
     if not data.sample_assets:
@@ -239,9 +283,10 @@ def missing_notice(data: PriceData, asset_ids: Sequence[str]) -> list[str]:
 
 
 def download_csv(frame: pd.DataFrame, name: str, label: str = "Download CSV") -> None:
+    """A CSV button; the bytes are built only when it is clicked (keeps reruns fast)."""
     st.download_button(
         f"⬇ {label}",
-        data=csv_bytes(frame),
+        data=lambda: csv_bytes(frame),
         file_name=f"{name}.csv",
         mime="text/csv",
         key=f"dl-{name}",

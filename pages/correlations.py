@@ -1,35 +1,32 @@
-"""Correlations of log returns between consecutive dates on which every selected asset traded."""
+"""Correlations, lead-lag and rolling correlation of returns, under an explicit calendar alignment."""
 
+import datetime as dt
+
+import pandas as pd
 import streamlit as st
 
-from marketdash import analytics, charts, ui
+from marketdash import analytics, calendars, catalog, charts, ui
+
+MODES = {"common": "Common dates", "kst": "KST session alignment", "weekly": "Weekly", "monthly": "Monthly"}
+UNIT = {"common": "session", "kst": "session", "weekly": "week", "monthly": "month"}
 
 st.title("Correlations · 상관관계")
 ids = ui.asset_picker()
 start, end = ui.range_picker(default="3Y")
-c1, c2 = st.columns(2)
-method = c1.segmented_control(
-    "Method",
-    ["pearson", "spearman"],
-    default="pearson",
-    key="method",
-    bind="query-params",
+c1, c2, c3 = st.columns([2, 1, 1])
+mode = c1.segmented_control(
+    "Alignment", list(MODES), default="common", format_func=MODES.get, key="align", bind="query-params", required=True
+)
+method = c2.segmented_control(
+    "Method", ["pearson", "spearman"], default="pearson", format_func=str.title, key="method", bind="query-params",
     required=True,
-    format_func=str.title,
-)
-freq = c2.segmented_control(
-    "Returns",
-    list(analytics.FREQUENCIES),
-    default="daily",
-    key="freq",
-    bind="query-params",
-    required=True,
-    format_func=str.title,
-)
-st.caption(
-    "Daily: returns between consecutive dates on which every selected asset traded (no filled holidays). "
-    "Weekly/monthly: each asset's last close of the week (Fri) or month."
-)
+)  # fmt: skip
+ffill = c3.number_input(
+    "Forward-fill up to", min_value=0, max_value=5, value=0, step=1, key="ffill", bind="query-params",
+    help="0 = never fill (recommended). Otherwise a missing close is carried over at most this many rows, "
+    "and each filled day counts as a zero return for that asset.",
+)  # fmt: skip
+st.caption(analytics.ALIGNMENTS[mode] + (f" Forward-fill is on: up to {ffill} rows." if ffill else ""))
 if len(ids) < 2:
     st.info("Choose at least two assets.")
     st.stop()
@@ -39,20 +36,85 @@ data = ui.load_prices(tuple(ids), start, end)
 ui.data_notice(data)
 ui.timing_notes(ids)
 ids = ui.missing_notice(data, ids)
-returns = analytics.common_returns(analytics.to_wide(data.bars, ids), freq)
+wide = analytics.to_wide(data.bars, ids)
+span = (wide.index.min().date(), wide.index.max().date()) if len(wide) else None
+krx = calendars.sessions("XKRX", span[0], span[1] + dt.timedelta(days=14)) if span and mode == "kst" else None
+asset_calendars = {a: catalog.get(a).calendar for a in ids}
+
+
+def returns_of(columns: list[str]) -> pd.DataFrame:
+    return analytics.aligned_returns(
+        wide[columns], mode, calendars=asset_calendars, krx_sessions=krx, ffill_limit=int(ffill)
+    )
+
+
+returns = returns_of(ids)
 result = analytics.correlation(returns, method)
 if result.observations < 3:
-    st.warning(f"Only {result.observations} common {freq} returns in this range: choose a longer range.")
+    st.warning(f"Only {result.observations} common returns in this range: choose a longer range or fewer assets.")
     st.stop()
-note = f"{result.observations} {freq} returns on common dates"
 sample = ui.sample_note(data)
+unit = UNIT[mode]
+st.metric("Observations", result.observations, help=f"{unit.title()} returns on which every selected asset traded")
+if result.observations < analytics.MIN_OBSERVATIONS:
+    st.warning(f"Fewer than {analytics.MIN_OBSERVATIONS} observations: the cells are greyed out, not precise.")
 fig = charts.heatmap(
     result.matrix,
-    title=f"{method.title()} correlation of {freq} log returns",
-    note=f"{note}. {sample or ''}",
+    title=f"{method.title()} correlation of {unit} log returns ({MODES[mode].lower()})",
+    observations=result.observations,
+    min_observations=analytics.MIN_OBSERVATIONS,
+    note=f"{result.observations} {unit} returns; hover for the 95% interval. {sample or ''}",
 )
-st.metric("Observations", result.observations)
 ui.chart(fig, result.matrix.rename_axis("asset_id"), "correlation_matrix")
+pairs = analytics.correlation_table(returns, method)
+with st.expander("Every pair with its 95% confidence interval"):
+    ui.show_table(pairs)
+    ui.download_csv(pairs, "correlation_pairs", "Download pairs (CSV)")
 with st.expander("Returns used"):
     ui.show_table(returns)
     ui.download_csv(returns, "correlation_returns", "Download returns (CSV)")
+
+st.subheader("Lead-lag")
+label = {a: catalog.get(a).label for a in ids}
+c1, c2 = st.columns(2)
+lead = c1.selectbox("A", ids, index=ids.index("soxl") if "soxl" in ids else 0, format_func=label.get, key="lead",
+                    bind="query-params")  # fmt: skip
+others = [a for a in ids if a != lead]
+lag = c2.selectbox("B", others, index=others.index("skhynix") if "skhynix" in others else 0, format_func=label.get,
+                   key="lag", bind="query-params")  # fmt: skip
+lags = analytics.lead_lag(returns_of([lead, lag]), lead, lag, method=method)
+reading = analytics.lead_lag_reading(lags, catalog.get(lead).short, catalog.get(lag).short, unit)
+fig = charts.lag_bars(
+    lags, title=f"{catalog.get(lead).short} vs {catalog.get(lag).short}: correlation by lag", note=sample
+)
+ui.chart(fig, lags, "lead_lag")
+st.info(reading)
+
+st.subheader("Rolling correlation")
+c1, c2, c3, c4 = st.columns([2, 2, 2, 1])
+base = c1.selectbox("Asset", ids, format_func=label.get, key="roll", bind="query-params")
+versus = c2.selectbox(
+    "Against", ["all", *[a for a in ids if a != base]], format_func=lambda a: "all others" if a == "all" else label[a],
+    key="vs", bind="query-params",
+)  # fmt: skip
+window = c3.segmented_control(
+    f"Window ({unit}s)", [20, 60, 120], default=60, key="window", bind="query-params", required=True
+)
+exponential = c4.toggle("Exponential", value=False, key="ewm", bind="query-params", help="span = window")
+targets = [a for a in ids if a != base] if versus == "all" else [versus]
+frames = {
+    b: analytics.rolling_correlation(returns_of([base, b]), base, [b], int(window), exponential)[b] for b in targets
+}
+rolling = pd.DataFrame(frames)
+full = {b: returns_of([base, b]).corr(method=method).loc[base, b] for b in targets}
+fig = charts.line_chart(
+    rolling,
+    title=f"{'Exponentially weighted' if exponential else 'Rolling'} {window}-{unit} correlation with "
+    f"{catalog.get(base).short}",
+    yaxis_title="correlation",
+    labels=ui.trace_labels(data),
+    note="Dotted lines: each pair's full-period correlation. " + (sample or ""),
+)
+for b, value in full.items():
+    fig.add_hline(y=value, line={"dash": "dot", "width": 1, "color": charts.color(b)})
+ui.chart(fig, rolling, "rolling_correlation")

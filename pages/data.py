@@ -55,7 +55,7 @@ else:
         closes,
         title=f"{catalog.get(asset_id).label}: close ({catalog.get(asset_id).unit})",
         yaxis_title=catalog.get(asset_id).currency,
-        sample_assets=frozenset(data.sample_assets),
+        labels=ui.trace_labels(data),
         note=ui.sample_note(data),
     )
     ui.chart(fig, closes, f"close_{asset_id}")

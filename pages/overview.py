@@ -18,15 +18,15 @@ if not ids:
 table = analytics.overview(data.bars, ids)
 for row_ids in (ids[:4], ids[4:]):
     for col, asset_id in zip(st.columns(4), row_ids, strict=False):
-        asset, row = catalog.get(asset_id), table.loc[asset_id]
+        asset, row, fresh = catalog.get(asset_id), table.loc[asset_id], data.freshness[asset_id]
         col.metric(
             asset.label + (" · sample" if asset_id in data.sample_assets else ""),
             ui.format_price(row["last_close"], asset),
             f"{row['day_change_pct']:+.2f}% day",
-            help=f"{asset.name_en} ({asset.unit}). Last data {row['last_date']:%Y-%m-%d}; "
-            f"{row['range_change_pct']:+.1f}% over the range.",
+            help=f"{asset.name_en} ({asset.unit}), {row['range_change_pct']:+.1f}% over the range.",
         )
-        col.caption(f"Range {row['range_change_pct']:+.1f}% · data through {row['last_date']:%Y-%m-%d}")
+        col.caption(("⚠️ " if fresh.stale else "") + f"Range {row['range_change_pct']:+.1f}% · {fresh.note()}")
+table["stale"] = [data.freshness[a].stale for a in table.index]
 
 wide = analytics.to_wide(data.bars, ids)
 rebased, anchor = analytics.rebase(wide)
@@ -37,7 +37,7 @@ fig = charts.line_chart(
     rebased,
     title=f"Normalized prices ({based})",
     yaxis_title="index",
-    sample_assets=frozenset(data.sample_assets),
+    labels=ui.trace_labels(data),
     note=ui.sample_note(data),
     reference=100.0,
 )

@@ -14,7 +14,8 @@ from tests.conftest import ROOT
 
 pytestmark = pytest.mark.browser
 SHOTS = ROOT / "artifacts" / "screenshots"
-PAGES = {"overview": "", "compare": "compare", "correlations": "correlations", "data": "data"}
+PAGES = {"overview": "", "compare": "compare", "correlations": "correlations", "statistics": "statistics",
+         "data": "data"}  # fmt: skip
 
 if CHROMIUM is None:
     if os.environ.get("REQUIRE_BROWSER") == "1":
@@ -73,7 +74,11 @@ def test_every_page_renders_without_error(app_url, page, name):
         legend = " | ".join(_legend(page))
         for asset_id in catalog.COMPARED:
             assert catalog.get(asset_id).short in legend, (asset_id, legend)
-    assert page.locator("[data-testid=stSidebarNavLink]").count() == 4
+    assert page.locator("[data-testid=stSidebarNavLink]").count() == len(PAGES)
+    if name == "correlations":  # heatmap, lead-lag bars and rolling lines all drawn
+        page.wait_for_function("document.querySelectorAll('[data-testid=stPlotlyChart] .main-svg').length >= 6")
+        assert page.locator("[data-testid=stPlotlyChart] .bars path").count() == 11
+        assert page.locator("[data-testid=stPlotlyChart] .scatterlayer .trace").count() >= 6
 
 
 def test_csv_download_parses_with_asset_id_columns(app_url, page, tmp_path):
@@ -89,6 +94,20 @@ def test_csv_download_parses_with_asset_id_columns(app_url, page, tmp_path):
     assert frame.columns.tolist() == ["date", *catalog.COMPARED]
     assert len(frame) > 200
     assert (frame.set_index("date").apply(lambda s: s.dropna().iloc[0]) > 0).all()
+
+
+def test_correlation_csv_round_trips_into_the_numbers_on_screen(app_url, page, tmp_path):
+    page.goto(f"{app_url}/correlations?assets=samsung,skhynix,gold")
+    wait_rendered(page)
+    shown = page.locator("[data-testid=stPlotlyChart]").first.locator("text.heatmap-text, .textpoint text, text")
+    texts = {t for t in shown.evaluate_all("els => els.map(e => e.textContent)") if t and t[0] in "-0.1"}
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download correlation matrix (CSV)").click()
+    path = tmp_path / "matrix.csv"
+    download.value.save_as(path)
+    matrix = pd.read_csv(path, encoding="utf-8-sig", index_col="asset_id")
+    assert list(matrix.columns) == ["samsung", "skhynix", "gold"]
+    assert {f"{v:.2f}" for v in matrix.to_numpy().ravel()} <= texts
 
 
 def test_selection_lives_in_the_url(app_url, page):

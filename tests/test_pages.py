@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from marketdash import catalog
 from tests.conftest import ROOT
 
-PAGES = ["pages/overview.py", "pages/compare.py", "pages/correlations.py", "pages/data.py"]
+PAGES = ["pages/overview.py", "pages/compare.py", "pages/correlations.py", "pages/statistics.py", "pages/data.py"]
 
 
 def run_page(page: str) -> AppTest:
@@ -86,7 +86,7 @@ def test_correlations_heatmap_annotated_with_observations():
     assert heat["texttemplate"] == "%{text}"
     observations = int(at.metric[0].value)
     assert observations > 300
-    assert f"{observations} daily returns on common dates" in spec["layout"]["title"]["text"]
+    assert f"{observations} session returns" in spec["layout"]["title"]["text"]
 
 
 def test_correlations_needs_two_assets():
@@ -110,3 +110,57 @@ def test_data_page_without_keys_says_how_to_add_them(monkeypatch):
     at = run_page("pages/data.py")
     text = " ".join(i.value for i in at.info)
     assert "No KIS keys configured" in text and "KIS_APP_KEY" in text and "secrets.toml" in text
+
+
+@pytest.mark.parametrize("mode", ["common", "kst", "weekly", "monthly"])
+def test_every_alignment_mode_renders_heatmap_lead_lag_and_rolling(mode):
+    at = run_page("pages/correlations.py")
+    at.get("segmented_control")[1].set_value(mode).run()  # [0] is the range
+    assert not at.exception, [e.value for e in at.exception]
+    charts = at.get("plotly_chart")
+    assert len(charts) == 3
+    heat, lags, rolling = (figure(at, i) for i in range(3))
+    assert heat["data"][0]["type"] == "heatmap" and lags["data"][0]["type"] == "bar"
+    assert values(lags["data"][0]["x"]).tolist() == list(range(-5, 6))
+    assert len(rolling["data"]) == 6  # SOXL against the six others
+    assert any(i.value.startswith(("SOXL", "SK hynix")) or "move together" in i.value for i in at.info)
+
+
+def test_kst_alignment_moves_the_lead_lag_peak_to_the_same_session():
+    at = run_page("pages/correlations.py")
+    common = next(i.value for i in at.info if "SOXL" in i.value)
+    assert "leads SK hynix's the next session" in common
+    at.get("segmented_control")[1].set_value("kst").run()
+    aligned = next(i.value for i in at.info if "SOXL" in i.value or "SK hynix" in i.value)
+    assert "same session" in aligned
+
+
+def test_forward_fill_is_stated_when_on():
+    at = run_page("pages/correlations.py")
+    at.number_input(key="ffill").set_value(2).run()
+    assert not at.exception
+    assert any("Forward-fill is on: up to 2 rows" in c.value for c in at.caption)
+
+
+def test_compare_in_krw_shows_the_currency_decomposition():
+    at = run_page("pages/compare.py")
+    at.get("segmented_control")[2].set_value("KRW").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "prices KRW" in figure(at)["layout"]["title"]["text"]
+    table = at.dataframe[0].value
+    assert list(table.index) == ["soxl", "gold", "silver"]
+    row = table.loc["soxl"]
+    assert (1 + row["krw_return_pct"] / 100) == pytest.approx(
+        (1 + row["asset_return_pct"] / 100) * (1 + row["fx_return_pct"] / 100)
+    )
+
+
+def test_statistics_page_table_and_drawdown_chart():
+    at = run_page("pages/statistics.py")
+    table = at.dataframe[0].value
+    assert list(table.index) == list(catalog.COMPARED)
+    assert table.loc["btc", "periods_per_year"] == 365 and table.loc["samsung", "periods_per_year"] == 252
+    assert (table["max_drawdown_pct"] <= 0).all()
+    spec = figure(at)
+    assert len(spec["data"]) == 7
+    assert max(values(t["y"]).max() for t in spec["data"]) <= 1e-9
