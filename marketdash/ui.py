@@ -282,6 +282,26 @@ def missing_notice(data: PriceData, asset_ids: Sequence[str]) -> list[str]:
     return [a for a in asset_ids if a in present]
 
 
+def page_data(
+    asset_ids: Sequence[str], start: dt.date | None, end: dt.date | None, min_assets: int = 1
+) -> tuple[PriceData, list[str]]:
+    """The common start of every page: fetch what is missing, load, explain sample data, timing and gaps.
+
+    Stops the page with a plain message when fewer than `min_assets` assets are chosen or have data in the range.
+    """
+    if len(asset_ids) < min_assets:
+        st.info(f"Choose at least {'one asset' if min_assets == 1 else f'{min_assets} assets'}.")
+        st.stop()
+    refresh_live(asset_ids)
+    data = load_prices(tuple(asset_ids), start, end)
+    data_notice(data)
+    timing_notes(asset_ids)
+    present = missing_notice(data, asset_ids)
+    if len(present) < min_assets:
+        st.stop()
+    return data, present
+
+
 def download_csv(frame: pd.DataFrame, name: str, label: str = "Download CSV") -> None:
     """A CSV button; the bytes are built only when it is clicked (keeps reruns fast)."""
     st.download_button(

@@ -14,17 +14,7 @@ view = c1.segmented_control(
 )
 currency = ui.currency_picker(c2)
 log_y = c3.toggle("Log scale", value=False, key="log", bind="query-params", disabled=view == "% change")
-if not ids:
-    st.info("Choose at least one asset.")
-    st.stop()
-
-ui.refresh_live(ids)
-data = ui.load_prices(tuple(ids), start, end)
-ui.data_notice(data)
-ui.timing_notes(ids)
-ids = ui.missing_notice(data, ids)
-if not ids:
-    st.stop()
+data, ids = ui.page_data(ids, start, end)
 native = analytics.to_wide(data.bars, ids)
 wide = ui.in_currency(native, currency, start, end)
 rebased, anchor = analytics.rebase(wide)

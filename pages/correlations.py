@@ -27,15 +27,7 @@ ffill = c3.number_input(
     "and each filled day counts as a zero return for that asset.",
 )  # fmt: skip
 st.caption(analytics.ALIGNMENTS[mode] + (f" Forward-fill is on: up to {ffill} rows." if ffill else ""))
-if len(ids) < 2:
-    st.info("Choose at least two assets.")
-    st.stop()
-
-ui.refresh_live(ids)
-data = ui.load_prices(tuple(ids), start, end)
-ui.data_notice(data)
-ui.timing_notes(ids)
-ids = ui.missing_notice(data, ids)
+data, ids = ui.page_data(ids, start, end, min_assets=2)
 wide = analytics.to_wide(data.bars, ids)
 span = (wide.index.min().date(), wide.index.max().date()) if len(wide) else None
 krx = calendars.sessions("XKRX", span[0], span[1] + dt.timedelta(days=14)) if span and mode == "kst" else None

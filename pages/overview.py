@@ -7,13 +7,7 @@ from marketdash import analytics, catalog, charts, ui
 st.title("Seven-asset overview · 7개 자산 한눈에 보기")
 ids = list(catalog.COMPARED)
 start, end = ui.range_picker(default="1Y")
-ui.refresh_live(ids)
-data = ui.load_prices(tuple(ids), start, end)
-ui.data_notice(data)
-ui.timing_notes(ids)
-ids = ui.missing_notice(data, ids)
-if not ids:
-    st.stop()
+data, ids = ui.page_data(ids, start, end)
 
 table = analytics.overview(data.bars, ids)
 for row_ids in (ids[:4], ids[4:]):

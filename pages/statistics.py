@@ -12,16 +12,7 @@ currency = ui.currency_picker(c1)
 risk_free = c2.number_input(
     "Risk-free rate (% a year)", min_value=0.0, max_value=20.0, value=0.0, step=0.25, key="rf", bind="query-params"
 )
-if not ids:
-    st.info("Choose at least one asset.")
-    st.stop()
-
-ui.refresh_live(ids)
-data = ui.load_prices(tuple(ids), start, end)
-ui.data_notice(data)
-ids = ui.missing_notice(data, ids)
-if not ids:
-    st.stop()
+data, ids = ui.page_data(ids, start, end)
 wide = ui.in_currency(analytics.to_wide(data.bars, ids), currency, start, end)
 periods = {a: catalog.get(a).periods_per_year for a in ids}
 table = analytics.statistics_table(wide, periods, risk_free / 100)

@@ -17,9 +17,10 @@ import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo
+
+from tests.local_server import LocalServer, QuietHandler
 
 KST = ZoneInfo("Asia/Seoul")
 APP_KEY = "PSk1Tz0TESTAPPKEY0000000000000000001"
@@ -85,7 +86,7 @@ def _fmt(value: float, decimals: int) -> str:
 
 
 @dataclass
-class KisServer:
+class KisServer(LocalServer):
     rps: int = 20
     token_interval: float = 60.0
     gold_market: str = "N"
@@ -151,46 +152,25 @@ class KisServer:
     def start(self) -> KisServer:
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args) -> None:
-                pass
-
-            def _send(self, status: int, body, content_type: str = "application/json; charset=utf-8") -> None:
-                data = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
-                self.send_response(status)
-                self.send_header("content-type", content_type)
-                self.send_header("content-length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+        class Handler(QuietHandler):
+            def _send(self, status: int, body: dict | bytes) -> None:
+                if isinstance(body, bytes):
+                    return self.send_body(status, body, "text/html")
+                self.send_body(status, json.dumps(body, ensure_ascii=False).encode(), "application/json; charset=utf-8")
 
             def do_POST(self) -> None:
-                length = int(self.headers.get("content-length", 0))
-                raw = self.rfile.read(length)
+                raw = self.rfile.read(int(self.headers.get("content-length", 0)))
                 if urlsplit(self.path).path != "/oauth2/tokenP":
                     return self._send(404, {"error_code": "404", "error_description": "not found"})
-                status, body = server.issue(json.loads(raw or b"{}"))
-                self._send(status, body)
+                self._send(*server.issue(json.loads(raw or b"{}")))
 
             def do_GET(self) -> None:
                 url = urlsplit(self.path)
                 params = dict(parse_qsl(url.query, keep_blank_values=True))
-                status, body = server.answer(url.path, params, {k.lower(): v for k, v in self.headers.items()})
-                if isinstance(body, bytes):
-                    return self._send(status, body, "text/html")
-                self._send(status, body)
+                self._send(*server.answer(url.path, params, {k.lower(): v for k, v in self.headers.items()}))
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
+        self.serve(Handler)
         return self
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
     def issue(self, body: dict) -> tuple[int, dict]:
         key, secret = body.get("appkey"), body.get("appsecret")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import os
+import subprocess
+import sys
 
 import pandas as pd
 import pytest
@@ -24,7 +26,7 @@ if CHROMIUM is None:
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
+def app_env(tmp_path_factory) -> dict[str, str]:
     tmp = tmp_path_factory.mktemp("app")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KIS_", "UPBIT_", "BITHUMB_", "DASHBOARD_"))}
     # An empty store, no credentials; the exchanges point at a closed local port, so Bitcoin's live fetch fails
@@ -35,7 +37,12 @@ def app_url(tmp_path_factory):
         UPBIT_BASE_URL="http://127.0.0.1:9",
         BITHUMB_BASE_URL="http://127.0.0.1:9",
     )
-    with streamlit_app(env, log=tmp / "streamlit.log") as url:
+    return env
+
+
+@pytest.fixture(scope="module")
+def app_url(app_env, tmp_path_factory):
+    with streamlit_app(app_env, log=tmp_path_factory.mktemp("log") / "streamlit.log") as url:
         yield url
 
 
@@ -127,4 +134,23 @@ def test_bitcoin_fetch_failure_is_explained_not_raised(app_url, page):
     page.goto(f"{app_url}/")
     wait_rendered(page)
     assert page.get_by_text("live update failed", exact=False).count() > 0
+    assert page.locator("[data-testid=stException]").count() == 0
+
+
+def test_command_line_updates_the_store_while_the_app_reads_it(app_url, app_env, page):
+    """DuckDB locks the file per process: the app must not hold it, so a cron job can write while pages load."""
+    cmd = [sys.executable, "-m", "collectors", "update", "--assets", "usdkrw", "--start", "2016-01-01"]
+    env = {**app_env, "DASHBOARD_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
+    cli = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for path in ("data", "", "data"):
+        page.goto(f"{app_url}/{path}")
+        wait_rendered(page)
+        assert page.locator("[data-testid=stException]").count() == 0
+    out, err = cli.communicate(timeout=120)
+    assert cli.returncode == 0, out + err
+    assert "usdkrw" in out and " ok " in out
+    page.goto(f"{app_url}/data")
+    wait_rendered(page)
+    page.get_by_role("button", name="Update now").click()
+    wait_rendered(page)
     assert page.locator("[data-testid=stException]").count() == 0

@@ -92,7 +92,7 @@ def test_correlations_heatmap_annotated_with_observations():
 def test_correlations_needs_two_assets():
     at = run_page("pages/correlations.py")
     at.multiselect(key="assets").set_value(["gold"]).run()
-    assert any("at least two" in i.value for i in at.info)
+    assert any("at least 2 assets" in i.value for i in at.info)
     assert not at.get("plotly_chart")
 
 

@@ -15,14 +15,15 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
+
+from tests.local_server import LocalServer, QuietHandler
 
 KST = dt.timezone(dt.timedelta(hours=9))
 
 
 @dataclass
-class UpbitServer:
+class UpbitServer(LocalServer):
     venue: str = "upbit"  # "bithumb": naive `to` is KST
     first_day: dt.date = dt.date(2017, 9, 25)
     last_day: dt.date = dt.date(2026, 7, 10)
@@ -133,30 +134,12 @@ class UpbitServer:
     def start(self) -> UpbitServer:
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 url = urlsplit(self.path)
                 status, headers, body = server.answer(url.path, dict(parse_qsl(url.query)))
-                self.send_response(status)
                 ctype = "text/html" if body.startswith(b"<") else "application/json; charset=utf-8"
-                self.send_header("content-type", ctype)
-                self.send_header("content-length", str(len(body)))
-                for k, v in headers.items():
-                    self.send_header(k, v)
-                self.end_headers()
-                self.wfile.write(body)
+                self.send_body(status, body, ctype, headers)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.serve(Handler)
         return self
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
