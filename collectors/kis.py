@@ -104,12 +104,12 @@ MARKET_CODES = {"gold": ("N", "S"), "silver": ("N", "S")}
 
 
 def transform(endpoint: Endpoint, asset: Asset, rows: list) -> list[DailyBar]:
-    """Raw `output2` rows -> bars. Empty objects are dropped; a malformed row raises MalformedValueError."""
+    """Raw `output2` rows -> bars. Empty objects and rows without a date are dropped; a malformed value raises."""
     date_f, open_f, high_f, low_f, close_f, vol_f = endpoint.fields
     bars = []
     for row in rows:
-        if not isinstance(row, dict) or not any(str(v).strip() for v in row.values()):
-            continue
+        if not isinstance(row, dict) or not str(row.get(date_f) or "").strip():
+            continue  # {} or a padding row with blank values
         bars.append(
             DailyBar(
                 asset.id,

@@ -99,8 +99,8 @@ def drop_unfinished(bars: pd.DataFrame, now: dt.datetime) -> pd.DataFrame:
     """Never mix today's unfinished session with closed ones: drop bars dated after their market's last close."""
     if bars.empty:
         return bars
-    cutoff = bars["asset_id"].map(lambda a: pd.Timestamp(catalog.get(a).last_closed_date(now)))
-    return bars.loc[bars["date"] <= cutoff].reset_index(drop=True)
+    cutoffs = {a: pd.Timestamp(catalog.get(a).last_closed_date(now)) for a in bars["asset_id"].unique()}
+    return bars.loc[bars["date"] <= bars["asset_id"].map(cutoffs)].reset_index(drop=True)
 
 
 class MarketService:

@@ -307,3 +307,12 @@ def test_a_refused_issuance_is_reported_again_at_once_not_after_a_minute(server,
         coll.auth.token()
     assert time.monotonic() - started < 1.0
     assert server.token_issues == 0
+
+
+def test_padding_rows_with_blank_values_are_dropped():
+    rows = [
+        {"xymd": "20260707", "clos": "31.2500", "open": "30.6", "high": "31.61", "low": "30.12", "tvol": "1"},
+        {"xymd": "", "clos": "", "open": "", "high": "", "low": "", "tvol": ""},
+        {},
+    ]
+    assert len(transform(ENDPOINTS["overseas_stock"], catalog.get("soxl"), rows)) == 1

@@ -112,3 +112,12 @@ def test_cli_rejects_bad_input_without_traceback(subprocess_env, args):
     out = _cli(subprocess_env, *args)
     assert out.returncode == 2
     assert "Traceback" not in out.stderr and ("Unknown asset" in out.stderr or "not a YYYY-MM-DD" in out.stderr)
+
+
+def test_unfinished_sessions_are_dropped():
+    from marketdash.service import drop_unfinished
+
+    now = dt.datetime(2026, 7, 1, 5, 0, tzinfo=dt.UTC)  # 14:00 KST: KRX still open; the US closed 06-30
+    bars = bars_to_frame(_page("samsung", dt.date(2026, 6, 30), 2) + _page("soxl", dt.date(2026, 6, 30), 2))
+    kept = drop_unfinished(bars, now)
+    assert sorted(zip(kept["asset_id"], kept["date"].dt.day, strict=True)) == [("samsung", 30), ("soxl", 30)]
