@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -120,22 +120,61 @@ def describe(result: UpdateResult) -> str:
 
 
 # -- pickers bound to the URL ------------------------------------------------------------------------------------
-def asset_picker(key: str = "assets", default: Sequence[str] = catalog.COMPARED) -> list[str]:
-    """Multiselect of the compared assets, kept in the URL as ids (`?assets=samsung,btc`); unknown ids are ignored.
-
-    Managed by hand rather than with bind="query-params", which would write the display labels into the URL.
-    """
-    if key not in st.session_state:
+def _seed_from_url(key: str, options: Sequence, default: object, multi: bool = False) -> None:
+    """Once per session, take a widget's starting value from the URL (codes such as `KRW`, `kst`, `samsung`)."""
+    if key in st.session_state:
+        return
+    if multi:
         wanted = {part for item in st.query_params.get_all(key) for part in item.lower().split(",")}
-        st.session_state[key] = [a for a in catalog.COMPARED if a in wanted] or list(default)
+        st.session_state[key] = [o for o in options if str(o).lower() in wanted] or list(default)
+    else:
+        raw = str(st.query_params.get(key, "")).lower()
+        st.session_state[key] = next((o for o in options if str(o).lower() == raw), default)
+
+
+def _publish_to_url(key: str, value: object, default: object) -> None:
+    if value == default or value is None:
+        st.query_params.pop(key, None)
+    else:
+        st.query_params[key] = ",".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
+def choice(
+    label: str,
+    options: Sequence,
+    default: object,
+    key: str,
+    format_func: Callable[[object], str] = str,
+    *,
+    widget: str = "segmented",
+    where: object = st,
+    **kwargs: object,
+) -> object:
+    """A segmented control or selectbox whose value lives in the URL as its code, not its display label.
+
+    Streamlit's bind="query-params" writes the formatted label into the URL; this keeps `?ccy=KRW&align=kst`.
+    """
+    default = default if default in options else options[0]
+    _seed_from_url(key, options, default)
+    if st.session_state[key] not in options:
+        st.session_state[key] = default
+    if widget == "segmented":
+        value = where.segmented_control(label, options, format_func=format_func, key=key, required=True, **kwargs)
+    else:
+        value = where.selectbox(label, options, format_func=format_func, key=key, **kwargs)
+    _publish_to_url(key, value, default)
+    return value
+
+
+def asset_picker(key: str = "assets", default: Sequence[str] = catalog.COMPARED) -> list[str]:
+    """Multiselect of the compared assets, kept in the URL as ids (`?assets=samsung,btc`); unknown ids are ignored."""
+    _seed_from_url(key, catalog.COMPARED, list(default), multi=True)
     chosen = st.multiselect(
         "Assets", options=list(catalog.COMPARED), format_func=lambda a: catalog.get(a).label, key=key
     )
-    if list(chosen) == list(default):
-        st.query_params.pop(key, None)
-    else:
-        st.query_params[key] = ",".join(chosen)
-    return [a for a in catalog.COMPARED if a in chosen]
+    ordered = [a for a in catalog.COMPARED if a in chosen]
+    _publish_to_url(key, ordered, list(default))
+    return ordered
 
 
 def range_bounds(preset: str, today: dt.date) -> dt.date | None:
@@ -173,11 +212,8 @@ def range_picker(default: str = "1Y") -> tuple[dt.date | None, dt.date | None]:
 CURRENCIES = {"native": "Native currency", "KRW": "In KRW", "USD": "In USD"}
 
 
-def currency_picker(where=st) -> str:
-    return where.segmented_control(
-        "Currency", list(CURRENCIES), default="native", format_func=CURRENCIES.get, key="ccy",
-        bind="query-params", required=True,
-    )  # fmt: skip
+def currency_picker(where: object = st) -> str:
+    return choice("Currency", list(CURRENCIES), "native", "ccy", CURRENCIES.get, where=where)
 
 
 def in_currency(wide: pd.DataFrame, currency: str, start: dt.date | None, end: dt.date | None) -> pd.DataFrame:

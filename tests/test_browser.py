@@ -154,3 +154,25 @@ def test_command_line_updates_the_store_while_the_app_reads_it(app_url, app_env,
     page.get_by_role("button", name="Update now").click()
     wait_rendered(page)
     assert page.locator("[data-testid=stException]").count() == 0
+
+
+def test_a_bookmarked_deep_link_works_as_the_first_request_to_a_fresh_server(app_env, browser, tmp_path):
+    """Streamlit runs a v1 `pages/` script directly on a fresh server's first request when its name matches the URL;
+    the entry point must still lay out the page, its navigation and the URL's selections."""
+    with streamlit_app(app_env, log=tmp_path / "streamlit.log") as url:
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+        page.goto(f"{url}/compare?assets=samsung,btc&ccy=KRW&range=3Y")
+        wait_rendered(page)
+        links = page.locator("[data-testid=stSidebarNavLink]").all_inner_texts()
+        assert [link.split("\n")[-1].strip() for link in links] == [
+            "Overview",
+            "Compare",
+            "Correlations",
+            "Risk & return",
+            "Data",
+        ]
+        assert len(_legend(page)) == 2
+        title = page.locator("[data-testid=stPlotlyChart] .gtitle").first.text_content()
+        assert "prices KRW" in title
+        context.close()

@@ -14,13 +14,8 @@ st.title("Correlations · 상관관계")
 ids = ui.asset_picker()
 start, end = ui.range_picker(default="3Y")
 c1, c2, c3 = st.columns([2, 1, 1])
-mode = c1.segmented_control(
-    "Alignment", list(MODES), default="common", format_func=MODES.get, key="align", bind="query-params", required=True
-)
-method = c2.segmented_control(
-    "Method", ["pearson", "spearman"], default="pearson", format_func=str.title, key="method", bind="query-params",
-    required=True,
-)  # fmt: skip
+mode = ui.choice("Alignment", list(MODES), "common", "align", MODES.get, where=c1)
+method = ui.choice("Method", ["pearson", "spearman"], "pearson", "method", str.title, where=c2)
 ffill = c3.number_input(
     "Forward-fill up to", min_value=0, max_value=5, value=0, step=1, key="ffill", bind="query-params",
     help="0 = never fill (recommended). Otherwise a missing close is carried over at most this many rows, "
@@ -69,11 +64,9 @@ with st.expander("Returns used"):
 st.subheader("Lead-lag")
 label = {a: catalog.get(a).label for a in ids}
 c1, c2 = st.columns(2)
-lead = c1.selectbox("A", ids, index=ids.index("soxl") if "soxl" in ids else 0, format_func=label.get, key="lead",
-                    bind="query-params")  # fmt: skip
+lead = ui.choice("A", ids, "soxl", "lead", label.get, widget="select", where=c1)
 others = [a for a in ids if a != lead]
-lag = c2.selectbox("B", others, index=others.index("skhynix") if "skhynix" in others else 0, format_func=label.get,
-                   key="lag", bind="query-params")  # fmt: skip
+lag = ui.choice("B", others, "skhynix", "lag", label.get, widget="select", where=c2)
 lags = analytics.lead_lag(returns_of([lead, lag]), lead, lag, method=method)
 reading = analytics.lead_lag_reading(lags, catalog.get(lead).short, catalog.get(lag).short, unit)
 fig = charts.lag_bars(
@@ -84,10 +77,10 @@ st.info(reading)
 
 st.subheader("Rolling correlation")
 c1, c2, c3, c4 = st.columns([2, 2, 2, 1])
-base = c1.selectbox("Asset", ids, format_func=label.get, key="roll", bind="query-params")
-versus = c2.selectbox(
-    "Against", ["all", *[a for a in ids if a != base]], format_func=lambda a: "all others" if a == "all" else label[a],
-    key="vs", bind="query-params",
+base = ui.choice("Asset", ids, "soxl", "roll", label.get, widget="select", where=c1)
+versus = ui.choice(
+    "Against", ["all", *[a for a in ids if a != base]], "all", "vs",
+    lambda a: "all others" if a == "all" else label[a], widget="select", where=c2,
 )  # fmt: skip
 window = c3.segmented_control(
     f"Window ({unit}s)", [20, 60, 120], default=60, key="window", bind="query-params", required=True
