@@ -88,8 +88,6 @@ class HttpClient:
         self.backoff = backoff
         self.max_backoff = max_backoff
         self.session = session or requests.Session()
-        self.calls = 0
-        self._count_lock = threading.Lock()
 
     def _delay(self, attempt: int, hint: float | None) -> float:
         exp = min(self.max_backoff, self.backoff * 2 ** (attempt - 1))
@@ -116,8 +114,6 @@ class HttpClient:
         transport_failures = 0  # a host that does not answer at all gets fewer tries than one that answers badly
         for attempt in range(1, self.max_attempts + 1):
             self.throttle.wait()
-            with self._count_lock:
-                self.calls += 1
             try:
                 resp = self.session.request(
                     method, url, params=params, json=json, headers=headers, timeout=self.timeout

@@ -32,11 +32,8 @@ class MalformedValueError(ValueError):
     """A wire value that is not a number or date; carries the field so the message says where."""
 
 
-def parse_decimal(raw: object, field: str, *, required: bool = True, scale: int = 0) -> float | None:
-    """Parse a numeric wire string exactly ("75800", " 31.2500", "+2.86") via Decimal, never via float text.
-
-    `scale` shifts the decimal point (futures quote 19225 with scale -1 is 1922.5).
-    """
+def parse_decimal(raw: object, field: str, *, required: bool = True) -> float | None:
+    """Parse a numeric wire string exactly ("75800", " 31.2500", "+2.86") via Decimal, never via float text."""
     text = "" if raw is None else str(raw).strip().replace(",", "")
     if not text:
         if required:
@@ -48,7 +45,7 @@ def parse_decimal(raw: object, field: str, *, required: bool = True, scale: int 
         raise MalformedValueError(f"'{field}' is not a number: {text[:20]!r}") from None
     if not value.is_finite():
         raise MalformedValueError(f"'{field}' is not a finite number: {text[:20]!r}")
-    return float(value.scaleb(scale))
+    return float(value)
 
 
 def parse_yyyymmdd(raw: object, field: str) -> dt.date:

@@ -6,11 +6,10 @@ from marketdash.records import DailyBar, MalformedValueError, bars_to_frame, par
 
 
 @pytest.mark.parametrize(
-    ("raw", "scale", "expected"),
-    [("75800", 0, 75800.0), (" 31.2500", 0, 31.25), ("+2.86", 0, 2.86), ("19225", -1, 1922.5), ("1,234", 0, 1234.0)],
+    ("raw", "expected"), [("75800", 75800.0), (" 31.2500", 31.25), ("+2.86", 2.86), ("1,234", 1234.0), (0.1, 0.1)]
 )
-def test_parse_decimal_is_exact(raw, scale, expected):
-    assert parse_decimal(raw, "f", scale=scale) == expected
+def test_parse_decimal_is_exact(raw, expected):
+    assert parse_decimal(raw, "f") == expected
 
 
 @pytest.mark.parametrize("raw", ["abc", "1e", "NaN", "Infinity"])
