@@ -146,29 +146,23 @@ class MarketService:
             return list(pool.map(lambda a: self.update_one(a, start, end, progress), asset_ids))
 
     def _fetch_range(
-        self,
-        asset: catalog.Asset,
-        start: dt.date | None,
-        end: dt.date | None,
-        now: dt.datetime,
+        self, asset: catalog.Asset, start: dt.date | None, end: dt.date | None, now: dt.datetime
     ) -> tuple[dt.date, dt.date]:
         """Full history from `start` on an empty store, else from the last stored date less a small overlap."""
         end = min(end or asset.last_closed_date(now), asset.last_closed_date(now))
-        first_last = self._span(asset.id)
-        if first_last is None or (start is not None and start < first_last[0]):
+        first, last, _ = self._stored(asset.id)
+        if first is None or last is None or (start is not None and start < first):
             return start or dt.date.fromisoformat(DEFAULT_START), end
-        return max(first_last[1] - dt.timedelta(days=OVERLAP_DAYS), start or dt.date.min), end
+        return max(last - dt.timedelta(days=OVERLAP_DAYS), start or dt.date.min), end
 
-    def _span(self, asset_id: str) -> tuple[dt.date, dt.date] | None:
+    def _stored(self, asset_id: str) -> tuple[dt.date | None, dt.date | None, int]:
+        """First date, last date and rows the user's store holds for an asset."""
         cov = self.store.coverage()
         row = cov[(cov["asset_id"] == asset_id) & (cov["rows"] > 0)]
         if row.empty:
-            return None
-        return pd.Timestamp(row["first_date"].iloc[0]).date(), pd.Timestamp(row["last_date"].iloc[0]).date()
-
-    def _count(self, asset_id: str) -> int:
-        cov = self.store.coverage()
-        return int(cov.loc[cov["asset_id"] == asset_id, "rows"].sum())
+            return None, None, 0
+        first, last, rows = row[["first_date", "last_date", "rows"]].iloc[0]
+        return pd.Timestamp(first).date(), pd.Timestamp(last).date(), int(rows)
 
     def update_one(
         self,
@@ -190,7 +184,7 @@ class MarketService:
         started = utcnow()
         try:
             lo, hi = self._fetch_range(asset, start, end, dt.datetime.now(dt.UTC))
-            before = self._count(asset_id)
+            before = self._stored(asset_id)[2]
         except StoreBusyError as exc:
             return UpdateResult(asset_id, collector.source, "error", message=str(exc), kind="store busy")
         if lo > hi:
@@ -243,8 +237,7 @@ class MarketService:
                     message,
                 )
             )
-            after = self._count(asset_id)
-            span = self._span(asset_id)
+            first, last, after = self._stored(asset_id)
         except (StoreBusyError, ValueError) as exc:
             return UpdateResult(asset_id, collector.source, "error", message=str(exc), kind="store")
         if progress:
@@ -252,7 +245,7 @@ class MarketService:
         sources = sorted({b.source for b in bars}) or [collector.source]
         return UpdateResult(
             asset_id, "+".join(sources), status, after - before, written, lo, hi,
-            span[0] if span else None, span[1] if span else None, message, kind,
+            first, last, message, kind,
         )  # fmt: skip
 
     def stale_assets(self, asset_ids: Sequence[str], now: dt.datetime | None = None) -> list[str]:
