@@ -9,6 +9,7 @@ import datetime as dt
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -29,6 +30,7 @@ _RANGE_DAYS = {
     "5Y": 5 * 365 + 1,
 }
 LIVE_CHECK_EVERY = 60.0  # seconds between checks for missing days, per process and asset set
+UPDATE_WORKERS = 3  # series fetched at once; they share each source's throttle, as in the command line
 
 
 @st.cache_resource(show_spinner=False)
@@ -79,19 +81,26 @@ def refresh_live(asset_ids: Sequence[str], force: bool = False) -> list[UpdateRe
     todo = [a for a in asset_ids if a in svc.collectors()] if force else svc.stale_assets(asset_ids)
     if not todo:
         return []
-    results = []
+    done: dict[str, float] = dict.fromkeys(todo, 0.0)  # written by worker threads, read here: Streamlit
+    latest: dict[str, str] = {}  # elements may only be touched from the script's own thread
+
+    def progress(asset_id: str, fraction: float, text: str) -> None:
+        done[asset_id], latest[asset_id] = fraction, text
+
     with st.status(f"Updating {len(todo)} series…", expanded=force) as box:
         bar = st.progress(0.0)
-        for i, asset_id in enumerate(todo):
-            label = catalog.get(asset_id).label
-
-            def progress(_asset: str, done: float, text: str, i: int = i, label: str = label) -> None:
-                bar.progress(min((i + done) / len(todo), 1.0), text=f"{label}: {text}")
-
-            result = svc.update_one(asset_id, progress=progress)
-            results.append(result)
+        with ThreadPoolExecutor(max_workers=1) as runner:
+            job = runner.submit(svc.update, todo, progress=progress, workers=UPDATE_WORKERS)
+            while not job.done():
+                current = next((a for a in reversed(todo) if 0 < done[a] < 1), None)
+                text = f"{catalog.get(current).label}: {latest.get(current, '')}" if current else "starting…"
+                bar.progress(min(sum(done.values()) / len(todo), 1.0), text=text)
+                time.sleep(0.2)
+            results = job.result()
+        bar.progress(1.0, text="done")
+        for result in results:
             icon = "✅" if result.ok else "⚠️"
-            st.write(f"{icon} **{label}**: {describe(result)}")
+            st.write(f"{icon} **{catalog.get(result.asset_id).label}**: {describe(result)}")
         failed = [r for r in results if not r.ok]
         box.update(
             label=f"Updated {len(results) - len(failed)} of {len(results)} series"
@@ -221,7 +230,15 @@ def in_currency(wide: pd.DataFrame, currency: str, start: dt.date | None, end: d
     if currency == "native" or wide.empty:
         return wide
     lookback = start - dt.timedelta(days=14) if start else None
-    fx = load_prices((catalog.FX_ASSET,), lookback, end).bars
+    refresh_live([catalog.FX_ASSET])
+    fx_data = load_prices((catalog.FX_ASSET,), lookback, end)
+    fx = fx_data.bars
+    if fx.empty:
+        st.warning("No USD/KRW rates for this range: prices are shown in their own currencies.")
+        return wide
+    names = {"kis": "KIS (Seoul close)", "ecb": "ECB reference rates (14:15 CET)"}
+    sources = ", ".join(names.get(s, s) for s in sorted(fx["source"].unique()))
+    st.caption(f"USD/KRW: {sources}, {fx_data.freshness[catalog.FX_ASSET].note()}.")
     assets = [catalog.get(a) for a in wide.columns]
     return analytics.convert(
         wide,

@@ -58,3 +58,12 @@ def test_wrong_secret_is_explained_in_plain_words(live_env, monkeypatch):
     samsung = next(line for line in lines if "Samsung" in line)
     assert "KIS rejected the app secret (EGW00105)" in samsung and "Check the KIS app key/secret" in samsung
     assert all("not-the-secret" not in m.value for m in at.markdown)
+
+
+def test_krw_view_fetches_usdkrw_from_kis_and_says_so(live_env):
+    kis, _ = live_env
+    at = run_page("pages/compare_page.py")
+    at.get("segmented_control")[2].set_value("KRW").run()
+    assert not at.exception
+    assert any(c.value.startswith("USD/KRW: KIS (Seoul close)") for c in at.caption)
+    assert any(p.get("FID_INPUT_ISCD") == "FX@KRW" for _, p in kis.calls)
