@@ -1,20 +1,47 @@
-"""Seven-Asset Market Dashboard: the entry point. `streamlit run app.py`.
+"""Seven-Asset Market Dashboard, `streamlit run app.py`: the Overview page, a card per asset and the normalized chart.
 
-Page files are named `*_page.py` while their URLs are `/compare`, `/correlations`, …: on a server's first request,
-Streamlit still treats `pages/` as a v1 multipage folder and would run a page whose file name matches the URL
-directly, without this entry point (no layout, no navigation). With different names, a deep link to a fresh server
-falls through to this script, whose st.navigation then opens the intended page.
+The other pages live in `pages/` (Streamlit's multipage folder), so a bookmarked `/compare?...` opens that page
+directly, even as a fresh server's first request; every page draws the same sidebar through `ui.setup_page`.
 """
 
 import streamlit as st
 
-st.set_page_config(page_title="Seven-Asset Market Dashboard", page_icon=":material/monitoring:", layout="wide")
+from marketdash import analytics, catalog, charts, ui
 
-pages = [
-    st.Page("pages/overview_page.py", title="Overview", icon=":material/dashboard:", url_path="overview", default=True),
-    st.Page("pages/compare_page.py", title="Compare", icon=":material/show_chart:", url_path="compare"),
-    st.Page("pages/correlations_page.py", title="Correlations", icon=":material/grid_on:", url_path="correlations"),
-    st.Page("pages/statistics_page.py", title="Risk & return", icon=":material/query_stats:", url_path="statistics"),
-    st.Page("pages/data_page.py", title="Data", icon=":material/database:", url_path="data"),
-]
-st.navigation(pages).run()
+ui.setup_page("Overview")
+
+st.title("Seven-asset overview · 7개 자산 한눈에 보기")
+ids = list(catalog.COMPARED)
+start, end = ui.range_picker(default="1Y")
+data, ids = ui.page_data(ids, start, end)
+
+table = analytics.overview(data.bars, ids)
+for row_ids in (ids[:4], ids[4:]):
+    for col, asset_id in zip(st.columns(4), row_ids, strict=False):
+        asset, row, fresh = catalog.get(asset_id), table.loc[asset_id], data.freshness[asset_id]
+        col.metric(
+            asset.label + (" · sample" if asset_id in data.sample_assets else ""),
+            ui.format_price(row["last_close"], asset),
+            f"{row['day_change_pct']:+.2f}% day",
+            help=f"{asset.name_en} ({asset.unit}), {row['range_change_pct']:+.1f}% over the range.",
+        )
+        col.caption(("⚠️ " if fresh.stale else "") + f"Range {row['range_change_pct']:+.1f}% · {fresh.note()}")
+table["stale"] = [data.freshness[a].stale for a in table.index]
+
+wide = analytics.to_wide(data.bars, ids)
+rebased, anchor = analytics.rebase(wide)
+based = (
+    f"100 = close on {anchor:%Y-%m-%d}, the first date all traded" if anchor is not None else "100 = each first close"
+)
+fig = charts.line_chart(
+    rebased,
+    title=f"Normalized prices ({based})",
+    yaxis_title="index",
+    labels=ui.trace_labels(data),
+    note=ui.sample_note(data),
+    reference=100.0,
+)
+ui.chart(fig, rebased, "overview_normalized")
+st.subheader("Summary")
+ui.show_table(table)
+ui.download_csv(table, "overview_summary", "Download summary (CSV)")

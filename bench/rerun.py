@@ -48,11 +48,9 @@ def main() -> None:
         os.environ.update(MARKET_DB=str(Path(tmp) / "market.duckdb"), DASHBOARD_OFFLINE="1")
         for key in ("KIS_APP_KEY", "KIS_APP_SECRET"):
             os.environ.pop(key, None)
-        compare = time_reruns("pages/compare_page.py", [(0, "Max"), (0, "5Y"), (1, "% change"), (1, "Rebased to 100")],
+        compare = time_reruns("pages/1_compare.py", [(0, "Max"), (0, "5Y"), (1, "% change"), (1, "Rebased to 100")],
                               args.runs)  # fmt: skip
-        correl = time_reruns(
-            "pages/correlations_page.py", [(0, "Max"), (0, "5Y"), (1, "kst"), (1, "common")], args.runs
-        )
+        correl = time_reruns("pages/2_correlations.py", [(0, "Max"), (0, "5Y"), (1, "kst"), (1, "common")], args.runs)
     for name, xs in (("Compare", compare), ("Correlations", correl)):
         print(f"{name:<13} rerun (script, 7 assets, up to Max range): median {statistics.median(xs) * 1000:5.0f} ms, "
               f"max {max(xs) * 1000:5.0f} ms, n={len(xs)}")  # fmt: skip

@@ -33,6 +33,28 @@ LIVE_CHECK_EVERY = 60.0  # seconds between checks for missing days, per process 
 UPDATE_WORKERS = 3  # series fetched at once; they share each source's throttle, as in the command line
 
 
+PAGES = (
+    ("app.py", "Overview", ":material/dashboard:"),
+    ("pages/1_compare.py", "Compare", ":material/show_chart:"),
+    ("pages/2_correlations.py", "Correlations", ":material/grid_on:"),
+    ("pages/3_statistics.py", "Risk & return", ":material/query_stats:"),
+    ("pages/4_data.py", "Data", ":material/database:"),
+)
+
+
+def setup_page(title: str) -> None:
+    """Every page's first call: wide layout, browser title, and the sidebar's named links to every page.
+
+    Streamlit's own file-name navigation is hidden (.streamlit/config.toml): it would label the first page "app".
+    """
+    st.set_page_config(page_title=f"{title} · Seven-Asset Market Dashboard", page_icon=":material/monitoring:",
+                       layout="wide")  # fmt: skip
+    with st.sidebar:
+        st.markdown("**Seven-Asset Market Dashboard**")
+        for path, label, icon in PAGES:
+            st.page_link(path, label=label, icon=icon)
+
+
 @st.cache_resource(show_spinner=False)
 def get_service() -> MarketService:
     return MarketService(load_settings())

@@ -81,7 +81,7 @@ def test_every_page_renders_without_error(app_url, page, name):
         legend = " | ".join(_legend(page))
         for asset_id in catalog.COMPARED:
             assert catalog.get(asset_id).short in legend, (asset_id, legend)
-    assert page.locator("[data-testid=stSidebarNavLink]").count() == len(PAGES)
+    assert page.locator("[data-testid=stPageLink-NavLink]").count() == len(PAGES)
     if name == "correlations":  # heatmap, lead-lag bars and rolling lines all drawn
         page.wait_for_function("document.querySelectorAll('[data-testid=stPlotlyChart] .main-svg').length >= 6")
         assert page.locator("[data-testid=stPlotlyChart] .bars path").count() == 11
@@ -157,21 +157,17 @@ def test_command_line_updates_the_store_while_the_app_reads_it(app_url, app_env,
 
 
 def test_a_bookmarked_deep_link_works_as_the_first_request_to_a_fresh_server(app_env, browser, tmp_path):
-    """Streamlit runs a v1 `pages/` script directly on a fresh server's first request when its name matches the URL;
-    the entry point must still lay out the page, its navigation and the URL's selections."""
+    """A bookmark opened on a freshly started server: the page's layout, named links and the URL's selections,
+    and no "page not found" dialog (which st.navigation beside a pages/ folder showed)."""
     with streamlit_app(app_env, log=tmp_path / "streamlit.log") as url:
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         page = context.new_page()
         page.goto(f"{url}/compare?assets=samsung,btc&ccy=KRW&range=3Y")
         wait_rendered(page)
-        links = page.locator("[data-testid=stSidebarNavLink]").all_inner_texts()
-        assert [link.split("\n")[-1].strip() for link in links] == [
-            "Overview",
-            "Compare",
-            "Correlations",
-            "Risk & return",
-            "Data",
-        ]
+        links = page.locator("[data-testid=stPageLink-NavLink]").all_inner_texts()
+        names = ["Overview", "Compare", "Correlations", "Risk & return", "Data"]
+        assert [link.split("\n")[-1].strip() for link in links] == names
+        assert page.locator("[role=dialog]").count() == 0
         assert len(_legend(page)) == 2
         title = page.locator("[data-testid=stPlotlyChart] .gtitle").first.text_content()
         assert "prices KRW" in title

@@ -29,17 +29,17 @@ def live_env(monkeypatch, tmp_path):
 
 def test_with_keys_pages_show_live_data_without_the_sample_banner(live_env):
     kis, upbit = live_env
-    at = run_page("pages/overview_page.py")
+    at = run_page("app.py")
     assert not any("Sample data" in w.value for w in at.warning)
     assert [m.label for m in at.metric] == [catalog.get(a).label for a in catalog.COMPARED]
     assert kis.token_issues == 1 and upbit.calls
-    at.switch_page("pages/compare_page.py").run()
+    at.switch_page("pages/1_compare.py").run()
     assert not at.exception
     assert "Sample data" not in at.get("plotly_chart")[0].proto.spec
 
 
 def test_update_now_reports_each_series(live_env):
-    at = run_page("pages/data_page.py")
+    at = run_page("pages/4_data.py")
     at.button[0].click().run()
     assert not at.exception
     lines = [m.value for m in at.markdown if m.value.startswith(("✅", "⚠️"))]
@@ -51,7 +51,7 @@ def test_update_now_reports_each_series(live_env):
 
 def test_wrong_secret_is_explained_in_plain_words(live_env, monkeypatch):
     monkeypatch.setenv("KIS_APP_SECRET", "not-the-secret")
-    at = run_page("pages/data_page.py")
+    at = run_page("pages/4_data.py")
     at.button[0].click().run()
     assert not at.exception
     lines = [m.value for m in at.markdown if m.value.startswith("⚠️")]
@@ -62,7 +62,7 @@ def test_wrong_secret_is_explained_in_plain_words(live_env, monkeypatch):
 
 def test_krw_view_fetches_usdkrw_from_kis_and_says_so(live_env):
     kis, _ = live_env
-    at = run_page("pages/compare_page.py")
+    at = run_page("pages/1_compare.py")
     at.get("segmented_control")[2].set_value("KRW").run()
     assert not at.exception
     assert any(c.value.startswith("USD/KRW: KIS (Seoul close)") for c in at.caption)

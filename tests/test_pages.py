@@ -13,11 +13,11 @@ from marketdash import catalog
 from tests.conftest import ROOT
 
 PAGES = [
-    "pages/overview_page.py",
-    "pages/compare_page.py",
-    "pages/correlations_page.py",
-    "pages/statistics_page.py",
-    "pages/data_page.py",
+    "app.py",
+    "pages/1_compare.py",
+    "pages/2_correlations.py",
+    "pages/3_statistics.py",
+    "pages/4_data.py",
 ]
 
 
@@ -52,12 +52,12 @@ def test_page_runs_shows_sample_notice_chart_and_download(page):
     assert labels and all("CSV" in label for label in labels)
 
 
-@pytest.mark.parametrize("page", ["pages/overview_page.py", "pages/compare_page.py"])
+@pytest.mark.parametrize("page", ["app.py", "pages/1_compare.py"])
 def test_normalized_chart_has_all_seven_assets_at_100_on_a_common_date(page):
     spec = figure(run_page(page))
     names = [t["name"] for t in spec["data"]]
     assert names == [f"{catalog.get(a).label} (sample)" for a in catalog.COMPARED]
-    anchor = spec["layout"]["title"]["text"].split(" on " if page.endswith("compare_page.py") else "close on ")[1][:10]
+    anchor = spec["layout"]["title"]["text"].split(" on " if page.endswith("1_compare.py") else "close on ")[1][:10]
     for trace in spec["data"]:
         xs = [x[:10] for x in trace["x"]]
         ys = values(trace["y"])
@@ -72,7 +72,7 @@ def test_overview_shows_a_card_per_asset():
 
 
 def test_compare_pct_change_and_fewer_assets():
-    at = run_page("pages/compare_page.py")
+    at = run_page("pages/1_compare.py")
     at.multiselect(key="assets").set_value(["samsung", "btc"]).run()
     at.get("segmented_control")[1].set_value("% change").run()
     assert not at.exception
@@ -83,7 +83,7 @@ def test_compare_pct_change_and_fewer_assets():
 
 
 def test_correlations_heatmap_annotated_with_observations():
-    at = run_page("pages/correlations_page.py")
+    at = run_page("pages/2_correlations.py")
     spec = figure(at)
     heat = spec["data"][0]
     assert heat["type"] == "heatmap"
@@ -96,14 +96,14 @@ def test_correlations_heatmap_annotated_with_observations():
 
 
 def test_correlations_needs_two_assets():
-    at = run_page("pages/correlations_page.py")
+    at = run_page("pages/2_correlations.py")
     at.multiselect(key="assets").set_value(["gold"]).run()
     assert any("at least 2 assets" in i.value for i in at.info)
     assert not at.get("plotly_chart")
 
 
 def test_data_page_explains_how_to_add_keys_and_lists_every_asset():
-    at = run_page("pages/data_page.py")
+    at = run_page("pages/4_data.py")
     assert any("DASHBOARD_OFFLINE" in i.value for i in at.info)
     frame = at.dataframe[0].value
     assert list(frame.index) == list(catalog.ASSETS)
@@ -113,14 +113,14 @@ def test_data_page_without_keys_says_how_to_add_them(monkeypatch):
     monkeypatch.delenv("DASHBOARD_OFFLINE")
     monkeypatch.setenv("UPBIT_BASE_URL", "http://127.0.0.1:9")
     monkeypatch.setenv("BITHUMB_BASE_URL", "http://127.0.0.1:9")
-    at = run_page("pages/data_page.py")
+    at = run_page("pages/4_data.py")
     text = " ".join(i.value for i in at.info)
     assert "No KIS keys configured" in text and "KIS_APP_KEY" in text and "secrets.toml" in text
 
 
 @pytest.mark.parametrize("mode", ["common", "kst", "weekly", "monthly"])
 def test_every_alignment_mode_renders_heatmap_lead_lag_and_rolling(mode):
-    at = run_page("pages/correlations_page.py")
+    at = run_page("pages/2_correlations.py")
     at.get("segmented_control")[1].set_value(mode).run()  # [0] is the range
     assert not at.exception, [e.value for e in at.exception]
     charts = at.get("plotly_chart")
@@ -133,7 +133,7 @@ def test_every_alignment_mode_renders_heatmap_lead_lag_and_rolling(mode):
 
 
 def test_kst_alignment_moves_the_lead_lag_peak_to_the_same_session():
-    at = run_page("pages/correlations_page.py")
+    at = run_page("pages/2_correlations.py")
     common = next(i.value for i in at.info if "SOXL" in i.value)
     assert "leads SK hynix's the next session" in common
     at.get("segmented_control")[1].set_value("kst").run()
@@ -142,14 +142,14 @@ def test_kst_alignment_moves_the_lead_lag_peak_to_the_same_session():
 
 
 def test_forward_fill_is_stated_when_on():
-    at = run_page("pages/correlations_page.py")
+    at = run_page("pages/2_correlations.py")
     at.number_input(key="ffill").set_value(2).run()
     assert not at.exception
     assert any("Forward-fill is on: up to 2 rows" in c.value for c in at.caption)
 
 
 def test_compare_in_krw_shows_the_currency_decomposition():
-    at = run_page("pages/compare_page.py")
+    at = run_page("pages/1_compare.py")
     at.get("segmented_control")[2].set_value("KRW").run()
     assert not at.exception, [e.value for e in at.exception]
     assert "prices KRW" in figure(at)["layout"]["title"]["text"]
@@ -162,7 +162,7 @@ def test_compare_in_krw_shows_the_currency_decomposition():
 
 
 def test_statistics_page_table_and_drawdown_chart():
-    at = run_page("pages/statistics_page.py")
+    at = run_page("pages/3_statistics.py")
     table = at.dataframe[0].value
     assert list(table.index) == list(catalog.COMPARED)
     assert table.loc["btc", "periods_per_year"] == 365 and table.loc["samsung", "periods_per_year"] == 252

@@ -150,7 +150,7 @@ def test_offline_app_shows_bitcoin_from_the_store(upbit, monkeypatch):
     monkeypatch.setenv("DASHBOARD_OFFLINE", "1")
     from tests.test_pages import run_page
 
-    at = run_page("pages/overview_page.py")
+    at = run_page("app.py")
     card = next(m for m in at.metric if m.label.startswith("Bitcoin"))
     assert "sample" not in card.label
     assert any(f"data through {END}" in c.value for c in at.caption)

@@ -5,6 +5,8 @@ import streamlit as st
 
 from marketdash import analytics, catalog, charts, ui
 
+ui.setup_page("Compare")
+
 st.title("Compare · 수익률 비교")
 ids = ui.asset_picker()
 start, end = ui.range_picker(default="1Y")

@@ -7,6 +7,8 @@ import streamlit as st
 
 from marketdash import analytics, calendars, catalog, charts, ui
 
+ui.setup_page("Correlations")
+
 MODES = {"common": "Common dates", "kst": "KST session alignment", "weekly": "Weekly", "monthly": "Monthly"}
 UNIT = {"common": "session", "kst": "session", "weekly": "week", "monthly": "month"}
 

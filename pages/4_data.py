@@ -4,6 +4,8 @@ import streamlit as st
 
 from marketdash import catalog, charts, ui
 
+ui.setup_page("Data")
+
 st.title("Data store · 데이터 저장소")
 svc = ui.service()
 settings = svc.settings

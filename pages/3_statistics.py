@@ -4,6 +4,8 @@ import streamlit as st
 
 from marketdash import analytics, catalog, charts, ui
 
+ui.setup_page("Risk & return")
+
 st.title("Risk & return · 위험과 수익")
 ids = ui.asset_picker()
 start, end = ui.range_picker(default="5Y")
