@@ -389,6 +389,13 @@ def download_csv(frame: pd.DataFrame, name: str, label: str = "Download CSV") ->
     )
 
 
+def table_on_demand(frame: pd.DataFrame, name: str, what: str) -> None:
+    """A long table drawn only when asked for (it would be re-sent on every rerun), its CSV always offered."""
+    if st.toggle(f"Show {what}", value=False, key=f"show-{name}"):
+        show_table(frame)
+    download_csv(frame, name, f"Download {what} (CSV)")
+
+
 def chart(fig: go.Figure, data_for_csv: pd.DataFrame, name: str) -> None:
     """A chart and the CSV of exactly the numbers it draws."""
     st.plotly_chart(fig, key=f"chart-{name}")

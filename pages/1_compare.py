@@ -48,6 +48,4 @@ if currency == "KRW" and usd_assets:
     ui.show_table(decomposition)
     ui.download_csv(decomposition, "compare_currency_decomposition", "Download decomposition (CSV)")
 
-with st.expander(f"Closing prices ({ui.unit_label(currency)})"):
-    ui.show_table(wide)
-    ui.download_csv(wide, f"compare_closes_{currency.lower()}", "Download closes (CSV)")
+ui.table_on_demand(wide, f"compare_closes_{currency.lower()}", f"closing prices ({ui.unit_label(currency)})")

@@ -59,9 +59,7 @@ pairs = analytics.correlation_table(returns, method)
 with st.expander("Every pair with its 95% confidence interval"):
     ui.show_table(pairs)
     ui.download_csv(pairs, "correlation_pairs", "Download pairs (CSV)")
-with st.expander("Returns used"):
-    ui.show_table(returns)
-    ui.download_csv(returns, "correlation_returns", "Download returns (CSV)")
+ui.table_on_demand(returns, "correlation_returns", "returns used")
 
 st.subheader("Lead-lag")
 label = {a: catalog.get(a).label for a in ids}
@@ -81,7 +79,7 @@ st.subheader("Rolling correlation")
 c1, c2, c3, c4 = st.columns([2, 2, 2, 1])
 base = ui.choice("Asset", ids, "soxl", "roll", label.get, widget="select", where=c1)
 versus = ui.choice(
-    "Against", ["all", *[a for a in ids if a != base]], "all", "vs",
+    "Against", ["all", *[a for a in ids if a != base]], "skhynix" if base != "skhynix" else "all", "vs",
     lambda a: "all others" if a == "all" else label[a], widget="select", where=c2,
 )  # fmt: skip
 window = c3.segmented_control(

@@ -128,7 +128,9 @@ def test_every_alignment_mode_renders_heatmap_lead_lag_and_rolling(mode):
     heat, lags, rolling = (figure(at, i) for i in range(3))
     assert heat["data"][0]["type"] == "heatmap" and lags["data"][0]["type"] == "bar"
     assert values(lags["data"][0]["x"]).tolist() == list(range(-5, 6))
-    assert len(rolling["data"]) == 6  # SOXL against the six others
+    assert [t["name"] for t in rolling["data"]] == ["SK hynix SK하이닉스 (sample)"]  # default pair: SOXL vs SK hynix
+    at.selectbox(key="vs").set_value("all").run()
+    assert len(figure(at, 2)["data"]) == 6  # SOXL against the six others
     assert any(i.value.startswith(("SOXL", "SK hynix")) or "move together" in i.value for i in at.info)
 
 
