@@ -126,10 +126,13 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
+BUSY_TIMEOUT = 15.0  # seconds to wait for another process's lock before saying the store is busy
+
+
 class Store:
-    def __init__(self, path: Path | str, busy_timeout: float = 15.0) -> None:
+    def __init__(self, path: Path | str, busy_timeout: float | None = None) -> None:
         self.path = Path(path)
-        self.busy_timeout = busy_timeout
+        self.busy_timeout = BUSY_TIMEOUT if busy_timeout is None else busy_timeout
         self._schema_ready = False
 
     @contextmanager

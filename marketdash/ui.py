@@ -8,8 +8,9 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -19,6 +20,7 @@ from marketdash import analytics, catalog
 from marketdash.config import ConfigError, load_settings
 from marketdash.exports import csv_bytes
 from marketdash.service import MarketService, PriceData, UpdateResult
+from marketdash.store import StoreBusyError
 
 RANGES = ("1M", "3M", "6M", "YTD", "1Y", "3Y", "5Y", "Max", "Custom")
 _RANGE_DAYS = {
@@ -70,20 +72,40 @@ def service() -> MarketService:
         raise  # unreachable: st.stop() raises
 
 
+@contextmanager
+def store_errors_in_plain_words() -> Iterator[None]:
+    """A store held by another program past our wait stops the page with a sentence, not a traceback."""
+    try:
+        yield
+    except StoreBusyError as exc:
+        st.error(f"{exc}", icon=":material/hourglass_top:")
+        st.stop()
+
+
 @st.cache_data(ttl=600, show_spinner="Loading prices…", max_entries=64)
-def load_prices(asset_ids: tuple[str, ...], start: dt.date | None, end: dt.date | None) -> PriceData:
+def _cached_prices(asset_ids: tuple[str, ...], start: dt.date | None, end: dt.date | None) -> PriceData:
     """Cached by small keys (ids and dates), never by frames; errors are raised, so they are never cached."""
     return get_service().load(asset_ids, start, end)
 
 
+def load_prices(asset_ids: tuple[str, ...], start: dt.date | None, end: dt.date | None) -> PriceData:
+    with store_errors_in_plain_words():
+        return _cached_prices(asset_ids, start, end)
+
+
 @st.cache_data(ttl=60, show_spinner=False)
-def load_coverage() -> pd.DataFrame:
+def _cached_coverage() -> pd.DataFrame:
     return get_service().coverage()
 
 
+def load_coverage() -> pd.DataFrame:
+    with store_errors_in_plain_words():
+        return _cached_coverage()
+
+
 def clear_caches() -> None:
-    load_prices.clear()
-    load_coverage.clear()
+    _cached_prices.clear()
+    _cached_coverage.clear()
 
 
 @st.cache_resource(show_spinner=False)
@@ -100,7 +122,8 @@ def refresh_live(asset_ids: Sequence[str], force: bool = False) -> list[UpdateRe
         if not force and time.monotonic() - checked.get(key, -1e9) < LIVE_CHECK_EVERY:
             return []
         checked[key] = time.monotonic()
-    todo = [a for a in asset_ids if a in svc.collectors()] if force else svc.stale_assets(asset_ids)
+    with store_errors_in_plain_words():
+        todo = [a for a in asset_ids if a in svc.collectors()] if force else svc.stale_assets(asset_ids)
     if not todo:
         return []
     done: dict[str, float] = dict.fromkeys(todo, 0.0)  # written by worker threads, read here: Streamlit

@@ -172,3 +172,31 @@ def test_statistics_page_table_and_drawdown_chart():
     spec = figure(at)
     assert len(spec["data"]) == 7
     assert max(values(t["y"]).max() for t in spec["data"]) <= 1e-9
+
+
+def test_a_store_locked_by_another_program_is_a_sentence_not_a_traceback(monkeypatch, isolated_env):
+    import subprocess
+    import sys
+
+    import marketdash.store
+
+    monkeypatch.setattr(marketdash.store, "BUSY_TIMEOUT", 0.5)
+    path = isolated_env / "market.duckdb"
+    marketdash.store.Store(path).last_dates()  # create the file
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, time; c = duckdb.connect({str(path)!r}); print(1, flush=True); time.sleep(30)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        holder.stdout.readline()
+        for page in ("app.py", "pages/4_data.py"):
+            at = run_page(page)
+            assert any("in use by another program" in e.value for e in at.error), page
+    finally:
+        holder.kill()
+        holder.wait()
