@@ -254,8 +254,12 @@ def range_picker(default: str = "1Y") -> tuple[dt.date | None, dt.date | None]:
     if preset != "Custom":
         return range_bounds(preset or default, today), None
     col1, col2 = st.columns(2)
-    start = col1.date_input("From", value=today - dt.timedelta(days=366), key="start", bind="query-params")
-    end = col2.date_input("To", value=today, key="end", bind="query-params")
+    earliest = dt.date(1990, 1, 1)  # Streamlit's default floor is ten years back, before most of the history
+    start = col1.date_input(
+        "From", value=today - dt.timedelta(days=366), min_value=earliest, max_value=today, key="start",
+        bind="query-params",
+    )  # fmt: skip
+    end = col2.date_input("To", value=today, min_value=earliest, max_value=today, key="end", bind="query-params")
     if start and end and start > end:
         st.warning("The start date is after the end date; they were swapped.")
         start, end = end, start

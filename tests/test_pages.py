@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 
 import numpy as np
@@ -200,3 +201,13 @@ def test_a_store_locked_by_another_program_is_a_sentence_not_a_traceback(monkeyp
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_a_range_with_no_data_says_so():
+    at = run_page("pages/1_compare.py")
+    at.get("segmented_control")[0].set_value("Custom").run()
+    at.date_input(key="start").set_value(dt.date(2010, 1, 1)).run()
+    at.date_input(key="end").set_value(dt.date(2010, 3, 1)).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(i.value.startswith("No data in this date range for: KOSPI 200") for i in at.info)
+    assert not at.get("plotly_chart")
