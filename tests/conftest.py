@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -45,3 +48,16 @@ def clear_streamlit_caches():
 def subprocess_env() -> dict[str, str]:
     """Environment for child processes: the repo importable, our isolated variables kept."""
     return {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
+@contextmanager
+def held_by_another_process(path: Path, seconds: float) -> Iterator[subprocess.Popen]:
+    """Another process opens the DuckDB file (taking its lock) for `seconds`; yields once it holds it."""
+    code = f"import duckdb, time; c = duckdb.connect({str(path)!r}); print('held', flush=True); time.sleep({seconds})"
+    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        yield holder
+    finally:
+        holder.kill()
+        holder.wait()

@@ -11,7 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from marketdash import catalog
-from tests.conftest import ROOT
+from tests.conftest import ROOT, held_by_another_process
 
 PAGES = [
     "app.py",
@@ -176,31 +176,15 @@ def test_statistics_page_table_and_drawdown_chart():
 
 
 def test_a_store_locked_by_another_program_is_a_sentence_not_a_traceback(monkeypatch, isolated_env):
-    import subprocess
-    import sys
-
     import marketdash.store
 
     monkeypatch.setattr(marketdash.store, "BUSY_TIMEOUT", 0.5)
     path = isolated_env / "market.duckdb"
     marketdash.store.Store(path).last_dates()  # create the file
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            f"import duckdb, time; c = duckdb.connect({str(path)!r}); print(1, flush=True); time.sleep(30)",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        holder.stdout.readline()
+    with held_by_another_process(path, seconds=30):
         for page in ("app.py", "pages/4_data.py"):
             at = run_page(page)
             assert any("in use by another program" in e.value for e in at.error), page
-    finally:
-        holder.kill()
-        holder.wait()
 
 
 def test_a_range_with_no_data_says_so():

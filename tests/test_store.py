@@ -9,6 +9,7 @@ import pytest
 
 from marketdash.records import DailyBar, bars_to_frame
 from marketdash.store import FetchAttempt, Store, StoreBusyError, utcnow
+from tests.conftest import held_by_another_process
 
 
 def _bars(asset_id: str, start: dt.date, n: int, close0: float = 100.0, source: str = "kis") -> pd.DataFrame:
@@ -122,21 +123,8 @@ def test_two_processes_write_the_same_file_without_errors(tmp_path):
 def test_a_lock_held_too_long_is_a_clear_error(tmp_path):
     path = tmp_path / "held.duckdb"
     Store(path).upsert_bars(_bars("samsung", dt.date(2026, 1, 1), 2))
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            f"import duckdb, time; c = duckdb.connect({str(path)!r}); print('held', flush=True); time.sleep(3)",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "held"
+    with held_by_another_process(path, seconds=3):
         with pytest.raises(StoreBusyError, match="in use by another program"):
             Store(path, busy_timeout=0.5).read_bars()
         # A patient reader gets through once the other process lets go.
         assert len(Store(path, busy_timeout=20).read_bars()) == 2
-    finally:
-        holder.kill()
-        holder.wait()
