@@ -1,4 +1,6 @@
-"""Command line (SPEC.md): `python -m collectors update|status`. Safe to run from cron while the app is open."""
+"""Command line (SPEC.md): `python -m collectors update|status|check|export|import`. Safe to run from cron while
+the app is open. Exit codes: 0 done, 1 some asset failed (or `check` found problems), 2 bad input or a store that
+cannot be used."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from tqdm import tqdm
 from marketdash import catalog
 from marketdash.config import ConfigError, load_settings
 from marketdash.service import MarketService
-from marketdash.store import StoreBusyError
+from marketdash.store import StoreError
 
 
 def _date(text: str) -> dt.date:
@@ -36,7 +38,15 @@ def _parser() -> argparse.ArgumentParser:
     update.add_argument("--db", type=Path, help="DuckDB file (default: MARKET_DB or data/market.duckdb)")
     update.add_argument("--workers", type=int, default=3, help="assets fetched at once (they share rate limits)")
     status = sub.add_parser("status", help="per asset: first/last date, rows, source, last attempt and its result")
-    status.add_argument("--db", type=Path, help="DuckDB file (default: MARKET_DB or data/market.duckdb)")
+    check = sub.add_parser("check", help="integrity report: missing sessions, bad prices, days from a worse source")
+    export = sub.add_parser("export", help="back the store up as Parquet files (DuckDB EXPORT DATABASE)")
+    export.add_argument("--to", type=Path, required=True, dest="folder", help="an empty or new folder")
+    restore = sub.add_parser("import", help="merge a backup made by `export` into the store")
+    restore.add_argument(
+        "--from", type=Path, required=True, dest="folder", help="the folder `export` wrote, or the Data page's ZIP"
+    )
+    for command in (status, check, export, restore):
+        command.add_argument("--db", type=Path, help="DuckDB file (default: MARKET_DB or data/market.duckdb)")
     return parser
 
 
@@ -78,6 +88,45 @@ def _status(svc: MarketService) -> int:
     return 0
 
 
+def _check(svc: MarketService) -> int:
+    report = svc.check()
+    if report.empty:
+        print(f"store OK: {svc.settings.market_db}")
+        return 0
+    for row in report.itertuples():
+        dates = row.dates.split()
+        shown = " ".join(dates[:12]) + (f" … (+{len(dates) - 12} more)" if len(dates) > 12 else "")
+        print(f"{row.asset_id:<9} {row.problem:<17} {row.count:>5}  {shown}")
+        print(f"{'':<9} {row.detail}")
+    return 1
+
+
+def _export(svc: MarketService, args: argparse.Namespace) -> int:
+    counts = svc.store.export_to(args.folder)
+    print(
+        f"exported {svc.settings.market_db} to {args.folder}: " + ", ".join(f"{t} {n} rows" for t, n in counts.items())
+    )
+    return 0
+
+
+def _import(svc: MarketService, args: argparse.Namespace) -> int:
+    taken = svc.import_backup(args.folder)
+    print(
+        f"imported {args.folder} into {svc.settings.market_db}: "
+        + ", ".join(f"{t} +{n} rows" for t, n in taken.items())
+    )
+    return 0
+
+
+COMMANDS = {
+    "update": _update,
+    "status": lambda svc, _: _status(svc),
+    "check": lambda svc, _: _check(svc),
+    "export": _export,
+    "import": _import,
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -86,8 +135,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.db:
             settings = dataclasses.replace(settings, market_db=args.db)
         svc = MarketService(settings)
-        return _update(svc, args) if args.command == "update" else _status(svc)
-    except (ConfigError, catalog.UnknownAssetError, StoreBusyError) as exc:
+        problem = svc.store_problem()
+        if problem:
+            print(f"error: {problem}", file=sys.stderr)
+            return 2
+        return COMMANDS[args.command](svc, args)
+    except (ConfigError, catalog.UnknownAssetError, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

@@ -7,20 +7,24 @@ failure and never replaces a stored bar; sample bars live in their own store fil
 from __future__ import annotations
 
 import datetime as dt
+import io
 import logging
+import tempfile
 import threading
+import zipfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
 
 from collectors.base import Collector
-from collectors.errors import CollectorError
-from marketdash import calendars, catalog
+from collectors.errors import CollectorError, NoDataError
+from marketdash import calendars, catalog, integrity
 from marketdash.config import DEFAULT_START, Settings, mask
 from marketdash.records import DailyBar, bars_to_frame
-from marketdash.store import FetchAttempt, Store, StoreBusyError, utcnow
+from marketdash.store import Store, StoreError, StoreUnreadableError
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +93,7 @@ class PriceData:
     origin: dict[str, str]
     notes: dict[str, str] = field(default_factory=dict)
     freshness: dict[str, Freshness] = field(default_factory=dict)
+    store_problem: str | None = None  # the user's store cannot be opened: why, and the way out
 
     @property
     def sample_assets(self) -> list[str]:
@@ -101,6 +106,47 @@ def drop_unfinished(bars: pd.DataFrame, now: dt.datetime) -> pd.DataFrame:
         return bars
     cutoffs = {a: pd.Timestamp(catalog.get(a).last_closed_date(now)) for a in bars["asset_id"].unique()}
     return bars.loc[bars["date"] <= bars["asset_id"].map(cutoffs)].reset_index(drop=True)
+
+
+class _RangeFetch:
+    """One asset's ranges fetched page by page, each page stored at once; counts what was written and from where."""
+
+    def __init__(
+        self,
+        store: Store,
+        collector: Collector,
+        asset: catalog.Asset,
+        ranges: list[tuple[dt.date, dt.date]],
+        progress: Progress | None,
+        stored_from: dt.date | None,
+    ) -> None:
+        self.store, self.collector, self.asset, self.ranges, self.progress = store, collector, asset, ranges, progress
+        self.stored_from = stored_from
+        self.written = 0
+        self.sources: set[str] = set()
+        self._total_days = sum((hi - lo).days + 1 for lo, hi in ranges)
+        self._done_days = 0
+
+    def run(self) -> None:
+        for lo, hi in self.ranges:
+            try:
+                for page in self.collector.pages(self.asset, lo, hi):
+                    self._store_page([b for b in page if lo <= b.date <= hi], lo, hi)
+            except NoDataError:
+                if self.stored_from is None or hi >= self.stored_from:
+                    raise
+                # Nothing before the first stored day: the source's history starts there. Not a failure.
+            self._done_days += (hi - lo).days + 1
+
+    def _store_page(self, page: list[DailyBar], lo: dt.date, hi: dt.date) -> None:
+        if not page:
+            return
+        self.written += self.store.upsert_bars(bars_to_frame(page))
+        self.sources.update(b.source for b in page)
+        if self.progress:
+            oldest = min(b.date for b in page)
+            done = self._done_days + (hi - max(oldest, lo)).days + 1
+            self.progress(self.asset.id, min(done / self._total_days, 1.0), f"{oldest} .. {hi}")
 
 
 class MarketService:
@@ -139,21 +185,49 @@ class MarketService:
         progress: Progress | None = None,
         workers: int = 1,
     ) -> list[UpdateResult]:
-        """Fetch what is missing for each asset; assets run in `workers` threads sharing each source's throttle."""
-        if workers <= 1 or len(asset_ids) <= 1:
-            return [self.update_one(a, start, end, progress) for a in asset_ids]
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            return list(pool.map(lambda a: self.update_one(a, start, end, progress), asset_ids))
+        """Fetch what is missing for each asset. Each source runs in its own threads (`workers` of them for a
+        source with several series, sharing its rate budget), so one source's wait (KIS's one-token-a-minute
+        rule, a rate limit) never holds up another's series (Bitcoin)."""
+        live = self.collectors()
+        groups: dict[str, list[str]] = {}
+        for asset_id in asset_ids:
+            groups.setdefault(getattr(live.get(asset_id), "source", "-"), []).append(asset_id)
 
-    def _fetch_range(
+        def run(ids: list[str]) -> list[UpdateResult]:
+            if workers <= 1 or len(ids) <= 1:
+                return [self.update_one(a, start, end, progress) for a in ids]
+            with ThreadPoolExecutor(max_workers=min(workers, len(ids))) as pool:
+                return list(pool.map(lambda a: self.update_one(a, start, end, progress), ids))
+
+        if len(groups) <= 1:
+            return run(list(asset_ids))
+        with ThreadPoolExecutor(max_workers=len(groups)) as pool:
+            done = {r.asset_id: r for results in pool.map(run, groups.values()) for r in results}
+        return [done[a] for a in asset_ids]
+
+    def fetch_ranges(
         self, asset: catalog.Asset, start: dt.date | None, end: dt.date | None, now: dt.datetime
-    ) -> tuple[dt.date, dt.date]:
-        """Full history from `start` on an empty store, else from the last stored date less a small overlap."""
-        end = min(end or asset.last_closed_date(now), asset.last_closed_date(now))
+    ) -> list[tuple[dt.date, dt.date]]:
+        """What to fetch, newest first: the days after the last stored one (less a small overlap), then any history
+        before the first stored day that was asked for and never completed (a `--start` earlier than the store, a
+        backfill killed or failed halfway). An empty store fetches from `start` (default DEFAULT_START)."""
+        last_closed = asset.last_closed_date(now)
+        end = min(end or last_closed, last_closed)
         first, last, _ = self._stored(asset.id)
-        if first is None or last is None or (start is not None and start < first):
-            return start or dt.date.fromisoformat(DEFAULT_START), end
-        return max(last - dt.timedelta(days=OVERLAP_DAYS), start or dt.date.min), end
+        if first is None or last is None:
+            lo = start or dt.date.fromisoformat(DEFAULT_START)
+            return [(lo, end)] if lo <= end else []
+        ranges = []
+        tail_lo = max(last - dt.timedelta(days=OVERLAP_DAYS), start or dt.date.min)
+        if tail_lo <= end:
+            ranges.append((tail_lo, end))
+        asked, completed = self.store.requested_history(asset.id)
+        goal = start or asked
+        if goal is not None and goal < first and not (completed is not None and completed <= goal):
+            head_end = min(first - dt.timedelta(days=1), end)
+            if len(calendars.sessions(asset.calendar, goal, head_end)):  # a session before the first stored day
+                ranges.append((goal, head_end))
+        return ranges
 
     def _stored(self, asset_id: str) -> tuple[dt.date | None, dt.date | None, int]:
         """First date, last date and rows the user's store holds for an asset."""
@@ -171,81 +245,54 @@ class MarketService:
         end: dt.date | None = None,
         progress: Progress | None = None,
     ) -> UpdateResult:
+        """Fetch what is missing for one asset, storing each page as it arrives (its own transaction), so a run
+        killed halfway keeps every page it fetched and the next run resumes where it stopped."""
         asset = catalog.get(asset_id)
         collector = self.collectors().get(asset_id)
         if collector is None:
-            return UpdateResult(
-                asset_id,
-                "-",
-                "error",
-                message=self.why_not_live(asset_id),
-                kind="not configured",
-            )
-        started = utcnow()
+            return UpdateResult(asset_id, "-", "error", message=self.why_not_live(asset_id), kind="not configured")
+        stored_from = stored_to = None
         try:
-            lo, hi = self._fetch_range(asset, start, end, dt.datetime.now(dt.UTC))
-            before = self._stored(asset_id)[2]
-        except StoreBusyError as exc:
-            return UpdateResult(asset_id, collector.source, "error", message=str(exc), kind="store busy")
-        if lo > hi:
+            stored_from, stored_to, before = self._stored(asset_id)
+            ranges = self.fetch_ranges(asset, start, end, dt.datetime.now(dt.UTC))
+            if not ranges:
+                return UpdateResult(
+                    asset_id, collector.source, "skipped", first_date=stored_from, last_date=stored_to,
+                    message="up to date",
+                )  # fmt: skip
+            lo, hi = min(r[0] for r in ranges), max(r[1] for r in ranges)
+            attempt = self.store.begin_attempt(asset_id, collector.source, lo, hi)
+        except StoreError as exc:
             return UpdateResult(
-                asset_id,
-                collector.source,
-                "skipped",
-                start=lo,
-                end=hi,
-                message="up to date",
-            )
+                asset_id, collector.source, "error", first_date=stored_from, last_date=stored_to, message=str(exc),
+                kind="store",
+            )  # fmt: skip
 
-        bars: list[DailyBar] = []
+        fetch = _RangeFetch(self.store, collector, asset, ranges, progress, stored_from)
         status, message, kind = "ok", "", ""
         try:
-            for page in collector.pages(asset, lo, hi):
-                bars.extend(page)
-                if progress and page:
-                    oldest = min(b.date for b in page)
-                    done = 1.0 if hi <= lo else (hi - oldest).days / (hi - lo).days
-                    progress(asset_id, min(max(done, 0.0), 1.0), f"{oldest} .. {hi}")
+            fetch.run()
+        except StoreError as exc:
+            status, message, kind = "error", str(exc), "store"
         except CollectorError as exc:
             status, message, kind = "error", str(exc), exc.kind
         except Exception as exc:  # a bug or an unforeseen reply: keep what arrived, report without a traceback
             log.exception("update of %s failed", asset_id)
-            status, message, kind = (
-                "error",
-                f"unexpected {type(exc).__name__}: {exc}",
-                "unexpected",
-            )
+            status, message, kind = "error", f"unexpected {type(exc).__name__}: {exc}", "unexpected"
         message = mask(message, self.settings.secrets())
-
-        written = 0
+        if status == "ok" and fetch.written == 0 and (hi - lo).days >= 7:
+            status, kind = "error", "no data"
+            message = f"the source returned no bars between {lo} and {hi}"
         try:
-            frame = bars_to_frame(b for b in bars if lo <= b.date <= hi)
-            written = self.store.upsert_bars(frame)
-            if status == "ok" and written == 0 and (hi - lo).days >= 7:
-                status, kind = "error", "no data"
-                message = f"the source returned no bars between {lo} and {hi}"
-            self.store.log_fetch(
-                FetchAttempt(
-                    asset_id,
-                    collector.source,
-                    started,
-                    utcnow(),
-                    lo,
-                    hi,
-                    written,
-                    status,
-                    message,
-                )
-            )
+            self.store.end_attempt(attempt, fetch.written, status, message)
             first, last, after = self._stored(asset_id)
-        except (StoreBusyError, ValueError) as exc:
+        except StoreError as exc:
             return UpdateResult(asset_id, collector.source, "error", message=str(exc), kind="store")
         if progress:
             progress(asset_id, 1.0, message or "done")
-        sources = sorted({b.source for b in bars}) or [collector.source]
+        source = "+".join(sorted(fetch.sources)) or collector.source
         return UpdateResult(
-            asset_id, "+".join(sources), status, after - before, written, lo, hi,
-            first, last, message, kind,
+            asset_id, source, status, after - before, fetch.written, lo, hi, first, last, message, kind,
         )  # fmt: skip
 
     def stale_assets(self, asset_ids: Sequence[str], now: dt.datetime | None = None) -> list[str]:
@@ -293,8 +340,13 @@ class MarketService:
         start: dt.date | None = None,
         end: dt.date | None = None,
     ) -> PriceData:
-        """Bars of the range: the user's store for assets it holds, sample bars for the others (labelled)."""
-        held = self.store.last_dates()
+        """Bars of the range: the user's store for assets it holds, sample bars for the others (labelled).
+
+        A store that cannot be opened at all (not a DuckDB file, another version's format) leaves every asset on
+        sample data, with the store's problem in `store_problem` for the page to say.
+        """
+        problem = self.store_problem()
+        held = {} if problem else self.store.last_dates()
         real_ids = [a for a in asset_ids if a in held]
         sample_ids = [a for a in asset_ids if a not in held]
         frames = [self.store.read_bars(real_ids, start, end)] if real_ids else []
@@ -305,10 +357,12 @@ class MarketService:
             sample_last = self.sample_store.last_dates()
             last_dates.update({a: sample_last.get(a) for a in sample_ids})
             frames.append(self.sample_store.read_bars(sample_ids, start, end))
-            attempts, live = self.store.last_attempts(), self.collectors()
+            attempts, live = ({} if problem else self.store.last_attempts()), self.collectors()
             for a in sample_ids:
                 tried = attempts.get(a)
-                if tried and tried.status == "error":
+                if problem:
+                    notes[a] = "your data store cannot be opened (see above)"
+                elif tried and tried.status == "error":
                     notes[a] = f"live update failed: {tried.message}"
                 else:
                     notes[a] = "not fetched yet" if a in live else self.why_not_live(a)
@@ -316,7 +370,39 @@ class MarketService:
         bars = pd.concat(filled, ignore_index=True) if filled else self.store.read_bars([])
         bars = drop_unfinished(bars, dt.datetime.now(dt.UTC))
         origin = {a: ("store" if a in held else "sample") for a in asset_ids}
-        return PriceData(bars, origin, notes, freshness(last_dates))
+        return PriceData(bars, origin, notes, freshness(last_dates), problem)
+
+    def store_problem(self) -> str | None:
+        """Why the user's store cannot be opened, in one sentence; None when it can (or does not exist yet)."""
+        try:
+            self.store.last_dates()
+        except StoreUnreadableError as exc:
+            return str(exc)
+        return None
+
+    def backup_zip(self) -> bytes:
+        """The whole store as one ZIP of its Parquet export (what `python -m collectors export` writes)."""
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp) / "market-store"
+            self.store.export_to(folder)
+            buffer = io.BytesIO()
+            with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+                for path in sorted(folder.iterdir()):
+                    archive.write(path, f"market-store/{path.name}")
+        return buffer.getvalue()
+
+    def import_backup(self, path: Path) -> dict[str, int]:
+        """Merge a backup into the store: a folder `export` wrote, or the ZIP the Data page offers."""
+        if not zipfile.is_zipfile(path):
+            return self.store.import_from(path)
+        with tempfile.TemporaryDirectory() as tmp, zipfile.ZipFile(path) as archive:
+            archive.extractall(tmp)
+            schema = next(Path(tmp).rglob("schema.sql"), None)
+            return self.store.import_from(schema.parent if schema else Path(tmp))
+
+    def check(self) -> pd.DataFrame:
+        """The integrity report of the user's store (integrity.check)."""
+        return integrity.check(self.store.read_bars())
 
     def coverage(self) -> pd.DataFrame:
         """The user's store per asset (SPEC 'status'), every catalog asset listed even when empty."""

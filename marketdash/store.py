@@ -9,6 +9,7 @@ process is waited for briefly, then reported as StoreBusyError.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import random
 import threading
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from marketdash.records import BAR_COLUMNS
@@ -55,44 +57,103 @@ WHERE excluded.source_rank <= prices.source_rank
 
 _SCHEMA_LOCK = threading.Lock()
 _OPEN_LOCK = threading.Lock()
-_OPEN: dict[Path, list] = {}  # resolved path -> [instance, calls in flight]
+_OPEN: dict[Path, list] = {}  # resolved path -> [instance, calls in flight, read-only reason or ""]
+_DUCKDB_MAGIC = b"DUCK"  # bytes 8..12 of every DuckDB database file
+_WAY_OUT = (
+    "Move it aside, set MARKET_DB to another file, or restore a backup into a new file with "
+    "`python -m collectors import --from DIR`."
+)
 
 
-def _acquire(path: Path, busy_timeout: float) -> duckdb.DuckDBPyConnection:
+class StoreError(RuntimeError):
+    """The store cannot do what was asked; str() is a plain sentence naming the file and the way out."""
+
+
+class StoreBusyError(StoreError):
+    """Another process kept the store locked for longer than we wait."""
+
+
+class StoreUnreadableError(StoreError):
+    """MARKET_DB is not a DuckDB store we can open: a directory, a CSV, a damaged file, another DuckDB's format."""
+
+
+class StoreWriteError(StoreError):
+    """The store can be read but not written (read-only file or disk, disk full): nothing stored was changed."""
+
+
+def _check_file(path: Path) -> None:
+    """Refuse what is not a DuckDB file before DuckDB sees it: DuckDB 2.0 "opens" a CSV as an in-memory database
+    whose writes silently go nowhere."""
+    if path.is_dir():
+        raise StoreUnreadableError(f"The data store {path} is a directory, not a DuckDB file. {_WAY_OUT}")
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(12)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise StoreUnreadableError(f"The data store {path} cannot be read ({exc.strerror}). {_WAY_OUT}") from None
+    if head and head[8:12] != _DUCKDB_MAGIC:
+        what = "a text file such as a CSV" if _looks_like_text(head) else "some other kind of file"
+        raise StoreUnreadableError(f"The data store {path} is not a DuckDB database: it looks like {what}. {_WAY_OUT}")
+
+
+def _looks_like_text(head: bytes) -> bool:
+    try:
+        return head.decode("utf-8").isprintable() or b"\n" in head
+    except UnicodeDecodeError:
+        return False
+
+
+def _is_read_only_error(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return "read-only file system" in text or "permission denied" in text
+
+
+def _acquire(path: Path, busy_timeout: float) -> tuple[duckdb.DuckDBPyConnection, str]:
     """Open the file once per process (threads share it through cursors), waiting while another process holds it.
 
     DuckDB refuses a second attach of one file racing in from another thread, and a second process cannot open the
-    file at all while this one holds it: so the instance lives only while some call is using it.
+    file at all while this one holds it: so the instance lives only while some call is using it. A file that can be
+    read but not written is opened read-only, with the reason returned beside it.
     """
     key = path.resolve()
     with _OPEN_LOCK:
         entry = _OPEN.get(key)
         if entry is None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            entry = _OPEN[key] = [_open_with_retry(path, busy_timeout), 0]
-        entry[1] += 1
-        return entry[0]
+            _check_file(path)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreUnreadableError(
+                    f"The folder of the data store {path} cannot be created ({exc.strerror}). {_WAY_OUT}"
+                ) from None
+            entry = _OPEN[key] = [*_open_with_retry(path, busy_timeout), 0]
+        entry[2] += 1
+        return entry[0], entry[1]
 
 
 def _release(path: Path) -> None:
     key = path.resolve()
     with _OPEN_LOCK:
         entry = _OPEN[key]
-        entry[1] -= 1
-        if entry[1] == 0:
+        entry[2] -= 1
+        if entry[2] == 0:
             del _OPEN[key]
             entry[0].close()
 
 
-def _open_with_retry(path: Path, busy_timeout: float) -> duckdb.DuckDBPyConnection:
+def _open_with_retry(path: Path, busy_timeout: float) -> tuple[duckdb.DuckDBPyConnection, str]:
     deadline = time.monotonic() + busy_timeout
     delay = 0.01
     while True:
         try:
-            return duckdb.connect(str(path))
-        except duckdb.IOException as exc:
-            if "lock" not in str(exc).lower():
-                raise
+            return duckdb.connect(str(path)), ""
+        except duckdb.Error as exc:
+            if _is_read_only_error(exc) and path.is_file():
+                return _open_read_only(path, exc)
+            if not isinstance(exc, duckdb.IOException) or "lock" not in str(exc).lower():
+                raise _unreadable(path, exc) from None
             if time.monotonic() >= deadline:
                 raise StoreBusyError(
                     f"The data store {path.name} is in use by another program "
@@ -102,8 +163,29 @@ def _open_with_retry(path: Path, busy_timeout: float) -> duckdb.DuckDBPyConnecti
             delay = min(delay * 2, 0.25)
 
 
-class StoreBusyError(RuntimeError):
-    """Another process kept the store locked for longer than we wait."""
+def _open_read_only(path: Path, cause: Exception) -> tuple[duckdb.DuckDBPyConnection, str]:
+    reason = "the file or its disk is read-only" if "read-only" in str(cause).lower() else "permission denied"
+    try:
+        return duckdb.connect(str(path), read_only=True), reason
+    except duckdb.Error as exc:
+        raise _unreadable(path, exc) from None
+
+
+def _unreadable(path: Path, exc: Exception) -> StoreUnreadableError:
+    """DuckDB's own reason, first line only and without the file name it repeats."""
+    reason = str(exc).splitlines()[0].replace(f'"{path}"', "it").replace(str(path), "it")
+    if "version" in reason.lower():
+        reason += " (written by another DuckDB version: export it with that version, then import it here)"
+    return StoreUnreadableError(f"The data store {path} cannot be opened: {reason}. {_WAY_OUT}")
+
+
+def _disk_problem(exc: Exception) -> str | None:
+    text = str(exc).lower()
+    if "no space left" in text or "disk is full" in text or "file too large" in text:
+        return "the disk is full"
+    if _is_read_only_error(exc):
+        return "the file or its disk is read-only"
+    return None
 
 
 @dataclass(frozen=True)
@@ -129,6 +211,18 @@ def utcnow() -> dt.datetime:
 BUSY_TIMEOUT = 15.0  # seconds to wait for another process's lock before saying the store is busy
 
 
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+    """Roll back, tolerating an instance a fatal I/O error already invalidated (it is reopened on the next call)."""
+    with contextlib.suppress(duckdb.Error):
+        con.execute("ROLLBACK")
+
+
+# The latest attempt per asset; one still running (or killed) has no finished_at yet.
+_LATEST = (
+    "QUALIFY row_number() OVER (PARTITION BY asset_id ORDER BY coalesce(finished_at, started_at) DESC, id DESC) = 1"
+)
+
+
 class Store:
     def __init__(self, path: Path | str, busy_timeout: float | None = None) -> None:
         self.path = Path(path)
@@ -136,13 +230,18 @@ class Store:
         self._schema_ready = False
 
     @contextmanager
-    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+    def connect(self, *, write: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         """A cursor on this process's one open instance of the file, which is closed when no call uses it."""
-        con = _acquire(self.path, self.busy_timeout)
+        con, read_only = _acquire(self.path, self.busy_timeout)
         try:
+            if write and read_only:
+                raise StoreWriteError(
+                    f"Could not save to the data store {self.path}: {read_only}. Nothing stored was changed and "
+                    "pages still read it; make the file writable or set MARKET_DB to a writable place."
+                )
             cursor = con.cursor()
             try:
-                if not self._schema_ready:
+                if not self._schema_ready and not read_only:
                     self._create_schema(cursor)
                 yield cursor
             finally:
@@ -170,23 +269,30 @@ class Store:
         sql: str,
         params: Sequence | None = None,
         frame: pd.DataFrame | None = None,
-    ) -> None:
-        """Run one write in a transaction, retrying a conflict with another writer of this process."""
+    ) -> list[tuple]:
+        """Run one write in a transaction, retrying a conflict with another writer of this process; returns what the
+        statement returned (RETURNING rows)."""
         for attempt in range(6):
-            with self.connect() as con:
+            with self.connect(write=True) as con:
                 try:
                     con.execute("BEGIN TRANSACTION")
                     if frame is not None:
                         con.register("incoming", frame)
-                    con.execute(sql, params)
+                    returned = con.execute(sql, params).fetchall()
                     con.execute("COMMIT")
-                    return
-                except duckdb.TransactionException:
-                    con.execute("ROLLBACK")
-                    if attempt == 5:
+                    return returned
+                except duckdb.Error as exc:
+                    _rollback(con)
+                    problem = _disk_problem(exc)  # a full disk fails the WAL write, often only at COMMIT
+                    if problem is not None:
+                        raise StoreWriteError(
+                            f"Could not save to the data store {self.path}: {problem}. Nothing stored was changed; "
+                            "free some space or set MARKET_DB to another disk, then update again."
+                        ) from None
+                    if not isinstance(exc, duckdb.TransactionException) or attempt == 5:
                         raise
                 except BaseException:
-                    con.execute("ROLLBACK")
+                    _rollback(con)
                     raise
             time.sleep(0.02 * (attempt + 1) * (1 + random.random()))
 
@@ -198,8 +304,9 @@ class Store:
         if missing:
             raise ValueError(f"bars lack columns {sorted(missing)}")
         frame = bars.loc[:, list(BAR_COLUMNS)].drop_duplicates(["asset_id", "date"], keep="last").copy()
-        if frame["close"].isna().any() or (frame["close"] <= 0).any():
-            raise ValueError("refusing bars without a positive close")
+        close = frame["close"].astype("float64")
+        if not (np.isfinite(close) & (close > 0)).all():
+            raise ValueError("refusing bars without a positive, finite close")
         frame["date"] = pd.to_datetime(frame["date"])
         frame["fetched_at"] = utcnow()
         frame["source_rank"] = frame["source"].map(SOURCE_RANK).fillna(0).astype("int32")
@@ -237,28 +344,40 @@ class Store:
             rows = con.execute("SELECT asset_id, max(date) FROM prices GROUP BY asset_id").fetchall()
         return {asset_id: last for asset_id, last in rows}
 
+    def begin_attempt(self, asset_id: str, source: str, start_date: dt.date | None, end_date: dt.date | None) -> int:
+        """Log an attempt before it fetches anything, so one killed halfway is still on record (status 'running')."""
+        sql = (
+            "INSERT INTO fetch_log (asset_id, source, started_at, start_date, end_date, rows, status, message)"
+            " VALUES (?, ?, ?, ?, ?, 0, 'running', '') RETURNING id"
+        )
+        return self._write(sql, [asset_id, source, utcnow(), start_date, end_date])[0][0]
+
+    def end_attempt(self, attempt_id: int, rows: int, status: str, message: str) -> None:
+        sql = "UPDATE fetch_log SET finished_at = ?, rows = ?, status = ?, message = ? WHERE id = ?"
+        self._write(sql, [utcnow(), rows, status, message[:2000], attempt_id])
+
     def log_fetch(self, attempt: FetchAttempt) -> None:
         sql = (
             "INSERT INTO fetch_log (asset_id, source, started_at, finished_at, start_date, end_date, rows, status,"
             " message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
         )
         a = attempt
-        params = [
-            a.asset_id,
-            a.source,
-            a.started_at,
-            a.finished_at,
-            a.start_date,
-            a.end_date,
-            a.rows,
-        ]
-        self._write(sql, [*params, a.status, a.message[:2000]])
+        params = [a.asset_id, a.source, a.started_at, a.finished_at, a.start_date, a.end_date, a.rows, a.status]
+        self._write(sql, [*params, a.message[:2000]])
+
+    def requested_history(self, asset_id: str) -> tuple[dt.date | None, dt.date | None]:
+        """The earliest start any attempt asked for, and the earliest start of one that finished 'ok': the source
+        has nothing before what the store holds once an attempt from that start has completed."""
+        sql = "SELECT min(start_date), min(start_date) FILTER (WHERE status = 'ok') FROM fetch_log WHERE asset_id = ?"
+        with self.connect() as con:
+            asked, completed = con.execute(sql, [asset_id]).fetchone()
+        return asked, completed
 
     def last_attempts(self) -> dict[str, FetchAttempt]:
         """The latest fetch attempt per asset."""
-        sql = """
+        sql = f"""
             SELECT asset_id, source, started_at, finished_at, start_date, end_date, rows, status, message
-            FROM fetch_log QUALIFY row_number() OVER (PARTITION BY asset_id ORDER BY finished_at DESC, id DESC) = 1
+            FROM fetch_log {_LATEST}
         """
         with self.connect() as con:
             rows = con.execute(sql).fetchall()
@@ -266,7 +385,7 @@ class Store:
 
     def coverage(self) -> pd.DataFrame:
         """Per asset: first and last date, rows, sources, and the latest attempt with its result."""
-        sql = """
+        sql = f"""
             WITH c AS (
                 SELECT asset_id, min(date) AS first_date, max(date) AS last_date, count(*) AS rows,
                        string_agg(DISTINCT source, ', ' ORDER BY source) AS sources
@@ -274,10 +393,89 @@ class Store:
             l AS (
                 SELECT asset_id, finished_at AS last_attempt, status AS last_status, message AS last_message
                 FROM fetch_log
-                QUALIFY row_number() OVER (PARTITION BY asset_id ORDER BY finished_at DESC, id DESC) = 1)
+                {_LATEST})
             SELECT coalesce(c.asset_id, l.asset_id) AS asset_id, first_date, last_date, coalesce(rows, 0) AS rows,
                    sources, last_attempt, last_status, last_message
             FROM c FULL OUTER JOIN l ON c.asset_id = l.asset_id ORDER BY 1
         """
         with self.connect() as con:
             return con.execute(sql).df()
+
+    # -- backups -------------------------------------------------------------------------------------------------
+    def export_to(self, folder: Path) -> dict[str, int]:
+        """EXPORT DATABASE as Parquet into an empty folder: a backup any later DuckDB can import. Rows per table."""
+        if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+            raise StoreError(f"Export needs an empty folder, and {folder} is not one: choose a new folder.")
+        folder.mkdir(parents=True, exist_ok=True)
+        with self.connect() as con:
+            con.execute(f"EXPORT DATABASE {_sql_text(folder)} (FORMAT parquet)")
+            return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
+
+    def import_from(self, folder: Path) -> dict[str, int]:
+        """Merge an export into this store: a day is taken only where the store has none, or one from a worse
+        source, or an older fetch of an equally good one; attempts not yet logged are added. Rows taken per table."""
+        tables = read_export(folder)
+        prices = tables["prices"].copy()
+        prices["source_rank"] = prices["source"].map(SOURCE_RANK).fillna(0).astype("int32")
+        before = self.row_counts()
+        self._write(_IMPORT_PRICES, frame=prices.loc[:, [*BAR_COLUMNS, "fetched_at", "source_rank"]])
+        log = tables["fetch_log"]
+        if not log.empty:
+            self._write(_IMPORT_LOG, frame=log.loc[:, list(_LOG_COLUMNS)])
+        after = self.row_counts()
+        return {t: after[t] - before[t] for t in TABLES}
+
+    def row_counts(self) -> dict[str, int]:
+        with self.connect() as con:
+            return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
+
+    def table(self, name: str) -> pd.DataFrame:
+        """A whole table, ordered by its key (exports, round-trip checks)."""
+        order = {"prices": "asset_id, date", "fetch_log": "id"}[name]
+        with self.connect() as con:
+            return con.execute(f"SELECT * FROM {name} ORDER BY {order}").df()
+
+
+TABLES = ("prices", "fetch_log")
+_LOG_COLUMNS = (
+    "asset_id", "source", "started_at", "finished_at", "start_date", "end_date", "rows", "status", "message",
+)  # fmt: skip
+_IMPORT_PRICES = """
+INSERT INTO prices
+SELECT asset_id, CAST(date AS DATE), open, high, low, close, volume, currency, source, fetched_at, source_rank
+FROM incoming
+ON CONFLICT (asset_id, date) DO UPDATE SET
+    open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close,
+    volume = excluded.volume, currency = excluded.currency, source = excluded.source,
+    fetched_at = excluded.fetched_at, source_rank = excluded.source_rank
+WHERE excluded.source_rank < prices.source_rank
+   OR (excluded.source_rank = prices.source_rank AND excluded.fetched_at > prices.fetched_at)
+"""
+_IMPORT_LOG = f"""
+INSERT INTO fetch_log ({", ".join(_LOG_COLUMNS)})
+SELECT {", ".join(_LOG_COLUMNS)} FROM incoming i
+WHERE NOT EXISTS (
+    SELECT 1 FROM fetch_log f
+    WHERE f.asset_id = i.asset_id AND f.source IS NOT DISTINCT FROM i.source AND f.started_at = i.started_at
+)
+"""
+
+
+def _sql_text(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def read_export(folder: Path) -> dict[str, pd.DataFrame]:
+    """The tables of an EXPORT DATABASE folder, read by IMPORT DATABASE into a throwaway in-memory database."""
+    if not (folder / "schema.sql").is_file() or not (folder / "load.sql").is_file():
+        raise StoreError(
+            f"{folder} is not a store backup: it lacks schema.sql and load.sql (made by `python -m collectors export`)."
+        )
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute(f"IMPORT DATABASE {_sql_text(folder)}")
+        return {t: con.execute(f"SELECT * FROM {t}").df() for t in TABLES}
+    except duckdb.Error as exc:
+        raise StoreError(f"The backup in {folder} cannot be read: {str(exc).splitlines()[0]}") from None
+    finally:
+        con.close()

@@ -20,7 +20,7 @@ from marketdash import analytics, catalog
 from marketdash.config import ConfigError, load_settings
 from marketdash.exports import csv_bytes
 from marketdash.service import MarketService, PriceData, UpdateResult
-from marketdash.store import StoreBusyError
+from marketdash.store import StoreBusyError, StoreError
 
 RANGES = ("1M", "3M", "6M", "YTD", "1Y", "3Y", "5Y", "Max", "Custom")
 _RANGE_DAYS = {
@@ -74,12 +74,21 @@ def service() -> MarketService:
 
 @contextmanager
 def store_errors_in_plain_words() -> Iterator[None]:
-    """A store held by another program past our wait stops the page with a sentence, not a traceback."""
+    """A store held by another program past our wait, or one that cannot be used, stops the page with a sentence."""
     try:
         yield
     except StoreBusyError as exc:
         st.error(f"{exc}", icon=":material/hourglass_top:")
         st.stop()
+    except StoreError as exc:
+        st.error(f"{exc}", icon=":material/database_off:")
+        st.stop()
+
+
+def store_problem() -> str | None:
+    """Why the user's store cannot be opened (a sentence with the way out), or None; a busy store stops the page."""
+    with store_errors_in_plain_words():
+        return service().store_problem()
 
 
 @st.cache_data(ttl=600, show_spinner="Loading prices…", max_entries=64)
@@ -103,9 +112,33 @@ def load_coverage() -> pd.DataFrame:
         return _cached_coverage()
 
 
+@st.cache_data(ttl=60, show_spinner="Checking the store…")
+def _cached_integrity() -> pd.DataFrame:
+    return get_service().check()
+
+
+def load_integrity() -> pd.DataFrame:
+    with store_errors_in_plain_words():
+        return _cached_integrity()
+
+
+def store_backup_button() -> None:
+    """The whole store as one ZIP, built only when clicked; `python -m collectors import --from` takes it back."""
+    st.download_button(
+        "⬇ Download the whole store (ZIP of Parquet files)",
+        data=lambda: get_service().backup_zip(),
+        file_name=f"market-store-{dt.date.today():%Y%m%d}.zip",
+        mime="application/zip",
+        key="dl-store",
+        on_click="ignore",
+        help="A backup: `python -m collectors import --from FILE.zip` merges it into any store.",
+    )
+
+
 def clear_caches() -> None:
     _cached_prices.clear()
     _cached_coverage.clear()
+    _cached_integrity.clear()
 
 
 @st.cache_resource(show_spinner=False)
@@ -122,6 +155,8 @@ def refresh_live(asset_ids: Sequence[str], force: bool = False) -> list[UpdateRe
         if not force and time.monotonic() - checked.get(key, -1e9) < LIVE_CHECK_EVERY:
             return []
         checked[key] = time.monotonic()
+    if store_problem():  # nothing could be saved; the page says why (data_notice, the Data page)
+        return []
     with store_errors_in_plain_words():
         todo = [a for a in asset_ids if a in svc.collectors()] if force else svc.stale_assets(asset_ids)
     if not todo:
@@ -326,6 +361,8 @@ def sample_note(data: PriceData) -> str | None:
 
 def data_notice(data: PriceData) -> None:
     """A plain banner when sample data is on the page, with why those assets are not live (grouped by reason)."""
+    if data.store_problem:
+        st.error(data.store_problem, icon=":material/database_off:")
     if not data.sample_assets:
         return
     by_reason: dict[str, list[str]] = {}

@@ -12,6 +12,9 @@ settings = svc.settings
 live = svc.collectors()
 
 st.caption(f"Store: `{settings.market_db}` · sample data (never mixed into it): `{settings.sample_db.name}`")
+problem = ui.store_problem()
+if problem:
+    st.error(problem, icon=":material/database_off:")
 if settings.offline:
     st.info("Offline mode (DASHBOARD_OFFLINE=1): nothing is fetched; pages show what the store holds.")
 elif not settings.has_kis:
@@ -25,15 +28,27 @@ elif not settings.has_kis:
 if st.button(
     "Update now",
     type="primary",
-    disabled=not live,
+    disabled=not live or bool(problem),
     help="Fetch the missing days of every live series",
 ):
     ui.refresh_live(list(catalog.ASSETS), force=True)
 
-st.subheader("Coverage")
-coverage = ui.load_coverage()
-ui.show_table(coverage.set_index("asset_id"))
-ui.download_csv(coverage.set_index("asset_id"), "store_coverage", "Download coverage (CSV)")
+if not problem:
+    st.subheader("Coverage")
+    coverage = ui.load_coverage()
+    ui.show_table(coverage.set_index("asset_id"))
+    ui.download_csv(coverage.set_index("asset_id"), "store_coverage", "Download coverage (CSV)")
+    ui.store_backup_button()
+
+    st.subheader("Integrity")
+    if st.toggle("Check the store", key="check", help="Missing sessions, impossible prices, days from a worse source"):
+        report = ui.load_integrity()
+        if report.empty:
+            st.success("No problems found: no missing sessions, bad prices or days a better source covers.")
+        else:
+            st.warning(f"{len(report)} problems found; each row lists its dates.")
+            ui.show_table(report.set_index("asset_id"))
+            ui.download_csv(report.set_index("asset_id"), "store_integrity", "Download integrity report (CSV)")
 
 st.subheader("Stored bars")
 asset_id = st.selectbox(

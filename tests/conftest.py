@@ -61,3 +61,9 @@ def held_by_another_process(path: Path, seconds: float) -> Iterator[subprocess.P
     finally:
         holder.kill()
         holder.wait()
+
+
+def run_cli(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """`python -m collectors ARGS` in a child process; output captured as text."""
+    cmd = [sys.executable, "-m", "collectors", *args]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)

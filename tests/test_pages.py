@@ -50,7 +50,7 @@ def test_page_runs_shows_sample_notice_chart_and_download(page):
     title = figure(at)["layout"]["title"]["text"]
     assert "Sample data, not real prices" in title
     labels = [b.proto.label for b in at.get("download_button")]
-    assert labels and all("CSV" in label for label in labels)
+    assert labels and all("CSV" in label or "whole store" in label for label in labels)
 
 
 @pytest.mark.parametrize("page", ["app.py", "pages/1_compare.py"])

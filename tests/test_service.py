@@ -1,6 +1,4 @@
 import datetime as dt
-import subprocess
-import sys
 
 import pytest
 
@@ -9,6 +7,7 @@ from marketdash import catalog
 from marketdash.config import load_settings
 from marketdash.records import DailyBar, bars_to_frame
 from marketdash.service import OVERLAP_DAYS, MarketService
+from tests.conftest import run_cli
 
 
 class ScriptedSource:
@@ -86,22 +85,16 @@ def test_asset_without_live_source_says_how_to_get_one(monkeypatch):
     assert result.status == "error" and "KIS_APP_KEY" in result.message
 
 
-def _cli(env, *args):
-    return subprocess.run(
-        [sys.executable, "-m", "collectors", *args], capture_output=True, text=True, env=env, timeout=120
-    )
-
-
 def test_cli_update_and_status(subprocess_env, tmp_path):
     db = tmp_path / "cli.duckdb"
-    ok = _cli(subprocess_env, "update", "--assets", "usdkrw", "--start", "2024-01-01", "--db", str(db))
+    ok = run_cli(subprocess_env, "update", "--assets", "usdkrw", "--start", "2024-01-01", "--db", str(db))
     assert ok.returncode == 0, ok.stderr
     line = ok.stdout.strip().splitlines()[-1]
     assert line.startswith("usdkrw") and " ok " in line and "2024-01-02 .." in line
-    failed = _cli(subprocess_env, "update", "--assets", "usdkrw,samsung", "--db", str(db))
+    failed = run_cli(subprocess_env, "update", "--assets", "usdkrw,samsung", "--db", str(db))
     assert failed.returncode == 1
     assert "samsung   error" in failed.stdout and "usdkrw    skipped" not in failed.stdout
-    status = _cli(subprocess_env, "status", "--db", str(db))
+    status = run_cli(subprocess_env, "status", "--db", str(db))
     assert status.returncode == 0
     row = next(r for r in status.stdout.splitlines() if r.strip().startswith("usdkrw"))
     assert "2024-01-02" in row and "ecb" in row and "ok" in row
@@ -109,7 +102,7 @@ def test_cli_update_and_status(subprocess_env, tmp_path):
 
 @pytest.mark.parametrize("args", [("update", "--assets", "nvda"), ("update", "--start", "2024-13-01")])
 def test_cli_rejects_bad_input_without_traceback(subprocess_env, args):
-    out = _cli(subprocess_env, *args)
+    out = run_cli(subprocess_env, *args)
     assert out.returncode == 2
     assert "Traceback" not in out.stderr and ("Unknown asset" in out.stderr or "not a YYYY-MM-DD" in out.stderr)
 

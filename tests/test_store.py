@@ -52,9 +52,10 @@ def test_a_failing_write_keeps_every_stored_row(store):
 
 def test_rows_without_a_close_are_refused_before_touching_the_store(store):
     store.upsert_bars(_bars("gold", dt.date(2026, 1, 1), 3))
-    broken = _bars("gold", dt.date(2026, 1, 1), 3).assign(close=float("nan"))
-    with pytest.raises(ValueError, match="positive close"):
-        store.upsert_bars(broken)
+    for bad in (float("nan"), float("inf"), 0.0):
+        broken = _bars("gold", dt.date(2026, 1, 1), 3).assign(close=bad)
+        with pytest.raises(ValueError, match="positive, finite close"):
+            store.upsert_bars(broken)
     assert store.read_bars(["gold"])["close"].tolist() == [100.0, 101.0, 102.0]
 
 
