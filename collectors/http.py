@@ -1,6 +1,8 @@
 """The HTTP layer every live source shares: one session, a throttle shared by threads, bounded retries with jitter.
 
-Sources decide what a reply means (`retry_delay`); this module decides how to wait and when to give up.
+Sources decide what a reply means (`retry_delay`); this module decides how to wait and when to give up. A retry
+waits in its own thread: one call's bad luck (a gateway's 502) does not pause the calls of other threads; a source
+that asks everyone to slow down says so to the throttle itself.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import requests
@@ -29,13 +31,15 @@ class Throttle:
         self._next = 0.0
         self._lock = threading.Lock()
 
-    def wait(self) -> None:
+    def wait(self) -> float:
+        """Block until this client's next slot; returns the send time (wall clock)."""
         with self._lock:
             now = time.monotonic()
             slot = max(now, self._next)
             self._next = slot + self.interval
         if slot > now:
             time.sleep(slot - now)
+        return time.time()
 
     def slow_down(self, factor: float = 0.5, floor: float = 1.0) -> None:
         """The source said 'too many': from now on ask `factor` times as often, never below `floor` per second."""
@@ -48,12 +52,21 @@ class Throttle:
             self._next = max(self._next, time.monotonic() + seconds)
 
 
+class Pacer(Protocol):
+    """What HttpClient needs of a throttle: a send slot, and a pause for everyone when a source asks for one."""
+
+    def wait(self) -> float: ...
+
+    def hold(self, seconds: float) -> None: ...
+
+
 @dataclass(frozen=True)
 class Reply:
     status: int
     headers: Mapping[str, str]
     body: Any  # parsed JSON, or None when the body was not JSON
     text: str  # the start of the raw body, for messages
+    sent_at: float = 0.0  # wall-clock send time, as the throttle granted it
 
     def json(self, service: str) -> Any:
         if self.body is None:
@@ -78,10 +91,11 @@ class HttpClient:
         backoff: float = 0.5,
         max_backoff: float = 10.0,
         session: requests.Session | None = None,
+        throttle: Pacer | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.service = service
-        self.throttle = Throttle(max_rps)
+        self.throttle = throttle or Throttle(max_rps)
         self.timeout = timeout
         self.max_attempts = max_attempts
         self.transport_attempts = min(transport_attempts, max_attempts)
@@ -113,7 +127,7 @@ class HttpClient:
         host = urlsplit(self.base_url).netloc
         transport_failures = 0  # a host that does not answer at all gets fewer tries than one that answers badly
         for attempt in range(1, self.max_attempts + 1):
-            self.throttle.wait()
+            sent_at = self.throttle.wait()
             try:
                 resp = self.session.request(
                     method, url, params=params, json=json, headers=headers, timeout=self.timeout
@@ -127,7 +141,7 @@ class HttpClient:
                 transport_failures += 1
                 problem, hint = f"Cannot connect to {self.service} ({host})", None
             else:
-                reply = _reply(resp)
+                reply = _reply(resp, sent_at)
                 hint = retry_delay(reply) if retry_delay else None
                 if hint is None and reply.body is None and reply.status >= 500:
                     hint = 0.0  # a gateway's HTML error page: transient
@@ -138,13 +152,13 @@ class HttpClient:
                 raise NetworkError(f"{problem} after {attempt} attempts")
             delay = self._delay(attempt, hint)
             log.info("%s %s: %s; retry %d in %.2f s", self.service, path, problem, attempt, delay)
-            self.throttle.hold(delay)
+            time.sleep(delay)
         raise AssertionError("unreachable")
 
 
-def _reply(resp: requests.Response) -> Reply:
+def _reply(resp: requests.Response, sent_at: float) -> Reply:
     try:
         body = resp.json()
     except ValueError:
         body = None
-    return Reply(resp.status_code, resp.headers, body, resp.text[:300] if body is None else "")
+    return Reply(resp.status_code, resp.headers, body, resp.text[:300] if body is None else "", sent_at)

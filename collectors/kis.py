@@ -13,6 +13,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from collectors.errors import (
     AuthError,
@@ -23,7 +24,8 @@ from collectors.errors import (
     SubscriptionError,
 )
 from collectors.http import HttpClient, Reply
-from collectors.kis_auth import KisAuth
+from collectors.kis_auth import MIN_ISSUE_INTERVAL, KisAuth, cache_lock, key_slot
+from collectors.limiter import SharedLimiter
 from marketdash.catalog import Asset
 from marketdash.config import Secret, Settings
 from marketdash.records import DailyBar, MalformedValueError, parse_decimal, parse_yyyymmdd
@@ -166,23 +168,56 @@ class KisCollector:
         return f"KisCollector(host={self.http.base_url!r}, app_key='***')"
 
     @classmethod
-    def from_settings(cls, settings: Settings, **http_options) -> KisCollector:
+    def from_settings(cls, settings: Settings) -> KisCollector:
         if not settings.has_kis:
             raise AuthError("KIS_APP_KEY and KIS_APP_SECRET are not set")
-        http = HttpClient(settings.kis_base_url, service="KIS", max_rps=settings.kis_max_rps, **http_options)
-        auth = KisAuth(http, settings.kis_app_key, settings.kis_app_secret, settings.kis_token_cache)
-        return cls(http, auth, settings.kis_app_key, settings.kis_app_secret)
+        return cls.connect(
+            settings.kis_base_url, settings.kis_app_key, settings.kis_app_secret, settings.kis_token_cache,
+            max_rps=settings.kis_max_rps,
+        )  # fmt: skip
+
+    @classmethod
+    def connect(
+        cls,
+        base_url: str,
+        app_key: Secret,
+        app_secret: Secret,
+        token_cache: Path,
+        *,
+        max_rps: float,
+        min_issue_interval: float = MIN_ISSUE_INTERVAL,
+        max_wait: float = 75.0,
+        **http_options,
+    ) -> KisCollector:
+        """Wire one key's transport: the token cache and the rate budget beside it share one file lock, so every
+        process using this key on this host keeps to one budget and one token."""
+        lock = cache_lock(token_cache)
+        limiter = SharedLimiter(
+            Path(str(token_cache) + ".rate"), lock, key_slot(base_url, app_key), ceiling=max_rps,
+            floor=min(0.5, max_rps),
+        )  # fmt: skip
+        http_options = {"backoff": 0.25, **http_options}
+        http = HttpClient(base_url, service="KIS", max_rps=max_rps, throttle=limiter, **http_options)
+        # The token endpoint has its own rule (one a minute) and is not a data call: it stays out of the budget,
+        # whose estimate of the key's limit counts the calls sent in the second before a refusal.
+        token_http = HttpClient(base_url, service="KIS", max_rps=1.0, **http_options)
+        auth = KisAuth(token_http, app_key, app_secret, token_cache, min_issue_interval=min_issue_interval,
+                       max_wait=max_wait, lock=lock)  # fmt: skip
+        return cls(http, auth, app_key, app_secret)
 
     def _retry_rate_limit(self, reply: Reply) -> float | None:
-        """EGW00201 (too many requests a second) comes as HTTP 500 or 200: slow down, wait a second, try again.
+        """EGW00201 (too many requests a second) comes as HTTP 500 or 200: tell the key's budget, then retry.
 
-        It means someone else shares this app key's budget (the app and a cron job, a new account's lower limit).
+        It means the key's limit is lower than the rate we ran at (a new account's first days), or someone outside
+        this budget shares the key. The budget settles under what the key accepted; the retry waits for its slot.
         """
         body = reply.body if isinstance(reply.body, dict) else {}
         if body.get("msg_cd") != RATE_LIMITED:
             return None
-        self.http.throttle.slow_down(factor=0.8)
-        return 1.0
+        refused = getattr(self.http.throttle, "refused", None)
+        if refused is not None:
+            refused(reply.sent_at)
+        return 0.2
 
     def _call(self, endpoint: Endpoint, params: dict[str, str]) -> dict:
         """One page: renews the token once on EGW00123/EGW00121; any other rt_cd != "0" becomes a typed error."""

@@ -59,6 +59,22 @@ def parse_expiry(body: dict, now: dt.datetime) -> dt.datetime:
         raise BadResponseError("KIS token reply has neither a readable expiry time nor expires_in") from None
 
 
+def key_slot(base_url: str, app_key: Secret) -> str:
+    """The cache entry of one app key on one host (real and paper keys and tokens differ), not the key itself."""
+    return hashlib.sha256(f"{base_url.rstrip('/')}|{app_key.reveal()}".encode()).hexdigest()[:16]
+
+
+def cache_lock(cache_path: Path) -> FileLock:
+    """The lock every process takes around the token cache and the rate budget beside it (collectors/limiter.py).
+
+    Only the file lock is shared: the rate budget takes it on every call, so it polls every 2 ms, not 50.
+    """
+    return FileLock(str(cache_path) + ".lock", timeout=300, poll_interval=0.002)
+
+
+EGW00133_RETRY = (1.0, 2.0, 4.0, 8.0, 15.0, 15.0, 15.0, 15.0)  # another client took this minute's token: ask again
+
+
 class KisAuth:
     def __init__(
         self,
@@ -69,6 +85,7 @@ class KisAuth:
         *,
         min_issue_interval: float = MIN_ISSUE_INTERVAL,
         max_wait: float = 75.0,
+        lock: FileLock | None = None,
     ) -> None:
         self.http = http
         self._app_key = app_key
@@ -77,9 +94,9 @@ class KisAuth:
         self.min_issue_interval = min_issue_interval
         self.max_wait = max_wait
         self.issued = 0  # issuances by this object: the tests count them
-        self._slot = hashlib.sha256(f"{http.base_url}|{app_key.reveal()}".encode()).hexdigest()[:16]
+        self._slot = key_slot(http.base_url, app_key)
         self._thread_lock = threading.Lock()
-        self._file_lock = FileLock(str(self.cache_path) + ".lock", timeout=max_wait + 30)
+        self._file_lock = lock or cache_lock(self.cache_path)
 
     def __repr__(self) -> str:
         return f"KisAuth(host={self.http.base_url!r}, app_key='***', cache={str(self.cache_path)!r})"
@@ -112,26 +129,35 @@ class KisAuth:
 
     # -- issuance ------------------------------------------------------------------------------------------------
     def _get(self, rejected: str | None) -> str:
-        with self._thread_lock, self._file_lock:
-            cache = self._read_cache()
-            entry = cache.get(self._slot) or {}
-            now = dt.datetime.now(dt.UTC)
-            cached = self._cached(entry)
-            if cached and cached.usable(now) and cached.access_token != rejected:
-                return cached.access_token
-            last_issue = float(entry.get("last_issue_at", 0.0))
-            wait = last_issue + self.min_issue_interval - time.time()
-            failed = entry.get("last_error")
-            if wait > 0 and isinstance(failed, dict):
-                # The last issuance within the minute was refused (wrong secret, …): say so again at once rather
-                # than wait a minute to hear the same answer.
-                raise AuthError(str(failed.get("message", "")), code=str(failed.get("code", "")))
-            if wait > 0:
-                if wait > self.max_wait:
-                    raise AuthError("KIS allows one token per minute; try again in a minute.", code="EGW00133")
-                log.info("waiting %.0f s: KIS issues at most one token per minute", wait)
-                time.sleep(wait)
-            return self._issue(entry, cache)
+        """The cached token, or a new one at the first moment KIS's one-a-minute rule allows. The wait happens
+        outside the locks, so the rate budget (same file lock) and other threads are never held up by it."""
+        foreign_refusals = 0
+        waited = 0.0
+        while True:
+            with self._thread_lock, self._file_lock:
+                cache = self._read_cache()
+                entry = cache.get(self._slot) or {}
+                cached = self._cached(entry)
+                if cached and cached.usable(dt.datetime.now(dt.UTC)) and cached.access_token != rejected:
+                    return cached.access_token
+                wait = float(entry.get("last_issue_at", 0.0)) + self.min_issue_interval - time.time()
+                failed = entry.get("last_error")
+                if wait > 0 and isinstance(failed, dict):
+                    # The last issuance within the minute was refused (wrong secret, …): say so again at once rather
+                    # than wait a minute to hear the same answer.
+                    raise AuthError(str(failed.get("message", "")), code=str(failed.get("code", "")))
+                if wait <= 0:
+                    token = self._issue(entry, cache)
+                    if token:
+                        return token
+                    # EGW00133 although our cache says the minute is over: another client took it. Ask again soon.
+                    wait = EGW00133_RETRY[min(foreign_refusals, len(EGW00133_RETRY) - 1)]
+                    foreign_refusals += 1
+            if waited + wait > self.max_wait:
+                raise AuthError(_token_error("EGW00133", ""), code="EGW00133")
+            log.info("waiting %.1f s: KIS issues at most one token per minute", wait)
+            time.sleep(wait)
+            waited += wait
 
     def _cached(self, entry: dict) -> CachedToken | None:
         try:
@@ -139,44 +165,49 @@ class KisAuth:
         except (KeyError, TypeError, ValueError):
             return None
 
-    def _issue(self, entry: dict, cache: dict) -> str:
+    def _issue(self, entry: dict, cache: dict) -> str | None:
+        """One issuance request; None when KIS answered EGW00133 (someone outside this cache took the minute)."""
         body = {
             "grant_type": "client_credentials",
             "appkey": self._app_key.reveal(),
             "appsecret": self._app_secret.reveal(),
         }
-        for attempt in range(2):
-            entry["last_issue_at"] = time.time()
+        previous = entry.get("last_issue_at")
+        entry["last_issue_at"] = time.time()  # claims the minute for every process while the request is out
+        cache[self._slot] = entry
+        self._write_cache(cache)
+        reply = self.http.request("POST", TOKEN_PATH, json=body, headers={"content-type": "application/json"})
+        # KIS stamped the issuance somewhere between our send and this moment: counting the minute from now is the
+        # earliest safe start of the next one.
+        entry["last_issue_at"] = time.time()
+        data = reply.json("KIS")
+        if not isinstance(data, dict):
+            raise BadResponseError("KIS token reply is not a JSON object")
+        if reply.status == 200 and data.get("access_token"):
+            now = dt.datetime.now(dt.UTC)
+            expires = parse_expiry(data, now)
+            entry.update(access_token=data["access_token"], expires_at=expires.isoformat())
+            entry.pop("last_error", None)
             cache[self._slot] = entry
             self._write_cache(cache)
-            reply = self.http.request("POST", TOKEN_PATH, json=body, headers={"content-type": "application/json"})
-            data = reply.json("KIS")
-            if not isinstance(data, dict):
-                raise BadResponseError("KIS token reply is not a JSON object")
-            if reply.status == 200 and data.get("access_token"):
-                now = dt.datetime.now(dt.UTC)
-                expires = parse_expiry(data, now)
-                entry.update(access_token=data["access_token"], expires_at=expires.isoformat())
-                entry.pop("last_error", None)
-                cache[self._slot] = entry
-                self._write_cache(cache)
-                self.issued += 1
-                log.info("issued a KIS token valid until %s", expires.astimezone(KST).strftime("%Y-%m-%d %H:%M KST"))
-                return data["access_token"]
-            code = str(data.get("error_code") or data.get("msg_cd") or reply.status)
-            text = str(data.get("error_description") or data.get("msg1") or "")[:200]
-            if code == "EGW00133" and attempt == 0 and self.min_issue_interval <= self.max_wait:
-                # Someone outside this cache (another machine, an old script) took this minute's token.
-                log.info("EGW00133: waiting %.0f s before asking again", self.min_issue_interval)
-                time.sleep(self.min_issue_interval)
-                continue
-            error = AuthError(_token_error(code, text), code=code)
-            if code != "EGW00133":
-                entry["last_error"] = {"code": code, "message": str(error)}
-                cache[self._slot] = entry
-                self._write_cache(cache)
-            raise error
-        raise AuthError(_token_error("EGW00133", ""), code="EGW00133")
+            self.issued += 1
+            log.info("issued a KIS token valid until %s", expires.astimezone(KST).strftime("%Y-%m-%d %H:%M KST"))
+            return data["access_token"]
+        code = str(data.get("error_code") or data.get("msg_cd") or reply.status)
+        text = str(data.get("error_description") or data.get("msg1") or "")[:200]
+        if code == "EGW00133":
+            if previous is None:
+                entry.pop("last_issue_at", None)
+            else:
+                entry["last_issue_at"] = previous  # a refusal is not an issuance
+            cache[self._slot] = entry
+            self._write_cache(cache)
+            return None
+        error = AuthError(_token_error(code, text), code=code)
+        entry["last_error"] = {"code": code, "message": str(error)}
+        cache[self._slot] = entry
+        self._write_cache(cache)
+        raise error
 
 
 def _token_error(code: str, text: str) -> str:

@@ -17,7 +17,7 @@ KIS_HOSTS = {
     "real": "https://openapi.koreainvestment.com:9443",
     "paper": "https://openapivts.koreainvestment.com:29443",
 }
-KIS_DEFAULT_RPS = {"real": 18.0, "paper": 2.0}
+KIS_DEFAULT_RPS = {"real": 20.0, "paper": 2.0}  # ceilings: the shared budget learns a lower limit (limiter.py)
 UPBIT_DEFAULT_URL = "https://api.upbit.com"
 BITHUMB_DEFAULT_URL = "https://api.bithumb.com"
 DEFAULT_START = "2015-01-01"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import random
 import threading
 import time
 import uuid
@@ -100,12 +101,18 @@ class KisServer(LocalServer):
     fail_after: int | None = None  # after this many data calls, every call answers HTML 502
     slow_next: int = 0  # the next N data calls are answered after `slow_seconds`
     slow_seconds: float = 0.0
+    html_502_share: float = 0.0  # this share of data calls (seeded, repeatable) answers an HTML 502 page
+    first_token_dies_after: int | None = None  # the first token issued is refused (EGW00123) after this many calls
 
     def __post_init__(self) -> None:
         self.tokens: dict[str, tuple[str, dt.datetime]] = {}
         self.last_issue: dict[str, float] = {}
         self.windows: dict[str, deque] = {}
         self.lock = threading.Lock()
+        self.random = random.Random(20260702)
+        self.served_502 = 0
+        self._first_token: str | None = None
+        self._first_token_uses = 0
         self._days = {us: trading_days(us, self.history_start, self.today) for us in (False, True)}
 
     # -- data ----------------------------------------------------------------------------------------------------
@@ -190,6 +197,7 @@ class KisServer(LocalServer):
             token = "eyJ0eXAiOiJKV1Qi." + uuid.uuid4().hex + uuid.uuid4().hex
             expires = dt.datetime.now(dt.UTC) + dt.timedelta(hours=24)
             self.tokens[token] = (key, expires)
+            self._first_token = self._first_token or token
         return 200, {
             "access_token": token,
             "token_type": "Bearer",
@@ -213,6 +221,10 @@ class KisServer(LocalServer):
                 return self._error(500, "EGW00121", "유효하지 않은 token 입니다.")
             if owner[1] < dt.datetime.now(dt.UTC):
                 return self._error(500, "EGW00123", "기간이 만료된 token 입니다.")
+            if token == self._first_token and self.first_token_dies_after is not None:
+                if self._first_token_uses >= self.first_token_dies_after:
+                    return self._error(500, "EGW00123", "기간이 만료된 token 입니다.")
+                self._first_token_uses += 1
             window = self.windows.setdefault(key, deque())
             now = time.monotonic()
             while window and now - window[0] >= 1.0:
@@ -228,8 +240,9 @@ class KisServer(LocalServer):
                     502,
                     b"<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>",
                 )
-            if self.html_502_next > 0:
-                self.html_502_next -= 1
+            if self.html_502_next > 0 or self.random.random() < self.html_502_share:
+                self.html_502_next = max(0, self.html_502_next - 1)
+                self.served_502 += 1
                 return 502, b"<html><body><h1>502 Bad Gateway</h1></body></html>"
             slow = self.slow_seconds if self.slow_next > 0 else 0.0
             self.slow_next = max(0, self.slow_next - 1)
@@ -267,3 +280,16 @@ class KisServer(LocalServer):
         if kind == "stock" and len(page) < cap:
             page.append({})  # KIS pads short pages with empty objects
         return 200, {**ok, "output1": {"hts_kor_isnm": code}, "output2": page}
+
+
+def cli_env(server: KisServer, tmp_path, **extra: str) -> dict[str, str]:
+    """A child process's environment: online, KIS keys for this server, the token cache under tmp_path."""
+    import os
+
+    from tests.conftest import ROOT
+
+    env = {k: v for k, v in os.environ.items() if k != "DASHBOARD_OFFLINE"}
+    env.update(PYTHONPATH=str(ROOT), KIS_BASE_URL=server.url, KIS_APP_KEY=APP_KEY, KIS_APP_SECRET=APP_SECRET,
+               KIS_TOKEN_CACHE=str(tmp_path / "token.json"))  # fmt: skip
+    env.update(extra)
+    return env

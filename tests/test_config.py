@@ -8,7 +8,7 @@ from marketdash.config import KIS_HOSTS, ConfigError, Secret, load_settings, mas
 def test_defaults_without_anything(tmp_path):
     s = load_settings({}, tmp_path / "none.toml")
     assert not s.has_kis
-    assert s.kis_env == "real" and s.kis_base_url == KIS_HOSTS["real"] and s.kis_max_rps == 18
+    assert s.kis_env == "real" and s.kis_base_url == KIS_HOSTS["real"] and s.kis_max_rps == 20
     assert s.upbit_base_url == "https://api.upbit.com"
     assert s.market_db.name == "market.duckdb" and s.sample_db.name == "sample.duckdb"
     assert not s.offline

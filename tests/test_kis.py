@@ -6,7 +6,6 @@ import dataclasses
 import datetime as dt
 import json
 import logging
-import os
 import stat
 import subprocess
 import sys
@@ -17,14 +16,13 @@ from pathlib import Path
 import pytest
 
 from collectors.errors import AuthError, NetworkError, NoDataError
-from collectors.http import HttpClient
 from collectors.kis import ENDPOINTS, KisCollector, transform
-from collectors.kis_auth import KisAuth
 from marketdash import catalog
 from marketdash.config import Secret, load_settings
 from marketdash.service import MarketService
 from marketdash.store import Store
-from tests.kis_server import APP_KEY, APP_SECRET, PAPER_KEY, KisServer
+from tests.conftest import run_cli
+from tests.kis_server import APP_KEY, APP_SECRET, PAPER_KEY, KisServer, cli_env
 
 KIS_ASSETS = {"kospi200": "2001", "samsung": "005930", "skhynix": "000660", "soxl": "SOXL", "gold": "NYGOLD",
               "silver": "NYSILV", "usdkrw": "FX@KRW"}  # fmt: skip
@@ -38,12 +36,12 @@ def server():
     srv.stop()
 
 
-def make_collector(server: KisServer, tmp_path: Path, *, key=APP_KEY, secret=APP_SECRET, rps=50.0, timeout=(2, 5),
+def make_collector(server: KisServer, tmp_path: Path, *, key=APP_KEY, secret=APP_SECRET, rps=20.0, timeout=(2, 5),
                    min_issue=0.3, max_wait=5.0, attempts=4) -> KisCollector:  # fmt: skip
-    http = HttpClient(server.url, service="KIS", max_rps=rps, timeout=timeout, max_attempts=attempts, backoff=0.05)
-    auth = KisAuth(http, Secret(key), Secret(secret), tmp_path / "token.json", min_issue_interval=min_issue,
-                   max_wait=max_wait)  # fmt: skip
-    return KisCollector(http, auth, Secret(key), Secret(secret))
+    return KisCollector.connect(
+        server.url, Secret(key), Secret(secret), tmp_path / "token.json", max_rps=rps, min_issue_interval=min_issue,
+        max_wait=max_wait, timeout=timeout, max_attempts=attempts, backoff=0.05,
+    )  # fmt: skip
 
 
 def stored(store: Store, asset_id: str) -> list[tuple]:
@@ -84,25 +82,11 @@ def test_transform_soxl_dailyprice_payload():
 
 
 # -- the command line, end to end ------------------------------------------------------------------------------------
-def _cli_env(server: KisServer, tmp_path: Path, **extra) -> dict[str, str]:
-    from tests.conftest import ROOT
-
-    env = {k: v for k, v in os.environ.items() if k != "DASHBOARD_OFFLINE"}
-    env.update(PYTHONPATH=str(ROOT), KIS_BASE_URL=server.url, KIS_APP_KEY=APP_KEY, KIS_APP_SECRET=APP_SECRET,
-               KIS_TOKEN_CACHE=str(tmp_path / "token.json"), KIS_MAX_RPS="18", **extra)  # fmt: skip
-    return env
-
-
-def _run(env: dict, *args: str) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "collectors", *args]
-    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
-
-
 def test_cli_backfills_every_series_exactly_with_one_token_then_only_new_days(server, tmp_path):
     db = tmp_path / "m.duckdb"
-    env = _cli_env(server, tmp_path)
+    env = cli_env(server, tmp_path)
     ids = ",".join(KIS_ASSETS)
-    first = _run(env, "update", "--assets", ids, "--start", "2016-01-01", "--end", str(TODAY), "--db", str(db))
+    first = run_cli(env, "update", "--assets", ids, "--start", "2016-01-01", "--end", str(TODAY), "--db", str(db))
     assert first.returncode == 0, first.stdout + first.stderr
     assert server.token_issues == 1
     store = Store(db)
@@ -111,7 +95,7 @@ def test_cli_backfills_every_series_exactly_with_one_token_then_only_new_days(se
     assert len(first.stdout.strip().splitlines()) == len(KIS_ASSETS)
 
     before = len(server.calls)
-    second = _run(env, "update", "--assets", ids, "--end", str(TODAY), "--db", str(db))
+    second = run_cli(env, "update", "--assets", ids, "--end", str(TODAY), "--db", str(db))
     assert second.returncode == 0, second.stdout + second.stderr
     per_series = Counter(p.get("FID_INPUT_ISCD") or p.get("SYMB") for _, p in server.calls[before:])
     assert per_series and max(per_series.values()) <= 2, per_series
@@ -121,7 +105,7 @@ def test_cli_backfills_every_series_exactly_with_one_token_then_only_new_days(se
 
 
 def test_two_processes_share_one_token(server, tmp_path):
-    env = _cli_env(server, tmp_path)
+    env = cli_env(server, tmp_path)
     procs = [
         subprocess.Popen(
             [
@@ -155,10 +139,10 @@ def test_two_processes_share_one_token(server, tmp_path):
 
 def test_no_secret_in_output_logs_or_errors(server, tmp_path, caplog):
     caplog.set_level(logging.DEBUG)
-    env = _cli_env(server, tmp_path)
-    ok = _run(env, "update", "--assets", "samsung", "--start", "2026-06-01", "--end", str(TODAY),
+    env = cli_env(server, tmp_path)
+    ok = run_cli(env, "update", "--assets", "samsung", "--start", "2026-06-01", "--end", str(TODAY),
               "--db", str(tmp_path / "a.duckdb"))  # fmt: skip
-    bad = _run({**env, "KIS_APP_SECRET": APP_SECRET[:-4] + "AAAA", "KIS_TOKEN_CACHE": str(tmp_path / "t2.json")},
+    bad = run_cli({**env, "KIS_APP_SECRET": APP_SECRET[:-4] + "AAAA", "KIS_TOKEN_CACHE": str(tmp_path / "t2.json")},
                "update", "--assets", "samsung", "--db", str(tmp_path / "b.duckdb"))  # fmt: skip
     assert ok.returncode == 0 and bad.returncode == 1
     assert "EGW00105" in bad.stdout and "app secret" in bad.stdout

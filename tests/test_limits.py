@@ -1,0 +1,117 @@
+"""One budget per KIS key (issue 10): a low limit learned once and remembered, shared by threads and processes, and
+a rerun with --start that fetches only what is missing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import stat
+import subprocess
+import sys
+from collections import Counter
+
+import pytest
+
+from collectors.kis import KisCollector
+from marketdash.config import Secret, load_settings
+from marketdash.service import MarketService
+from tests.conftest import run_cli
+from tests.kis_server import APP_KEY, APP_SECRET, KisServer, cli_env
+
+TODAY = dt.date(2026, 7, 10)
+
+
+@pytest.fixture
+def server():
+    srv = KisServer(today=TODAY).start()
+    yield srv
+    srv.stop()
+
+
+def _collector(server: KisServer, tmp_path, rps: float = 20.0) -> KisCollector:
+    return KisCollector.connect(server.url, Secret(APP_KEY), Secret(APP_SECRET), tmp_path / "token.json",
+                                max_rps=rps, min_issue_interval=0.3, max_wait=5.0, backoff=0.05)  # fmt: skip
+
+
+def _refusal_share(server: KisServer) -> float:
+    return server.rate_limited / (len(server.calls) + server.rate_limited)
+
+
+def test_a_3_per_second_key_is_learned_once_and_remembered(server, tmp_path):
+    server.rps = 3
+    first = _collector(server, tmp_path)
+    ids = ["kospi200", "samsung", "skhynix"]
+    svc = MarketService(load_settings(), collectors=dict.fromkeys(ids, first))
+    results = svc.update(ids, start=dt.date(2020, 7, 1), end=TODAY, workers=3)  # the issue's run: about 60 calls
+    assert all(r.ok for r in results), [r.message for r in results]
+    calls = len(server.calls) + server.rate_limited
+    assert calls >= 55
+    assert _refusal_share(server) <= 0.05, (server.rate_limited, calls)
+    learned = first.http.throttle.rate
+    assert 2.0 <= learned < 3.0
+
+    # The next process starts at the learned rate: not one refusal.
+    server.calls.clear()
+    server.rate_limited = 0
+    second = _collector(server, tmp_path)
+    assert second.http.throttle.rate == pytest.approx(learned)
+    svc2 = MarketService(load_settings({"MARKET_DB": str(tmp_path / "second.duckdb")}), collectors={"gold": second})
+    assert svc2.update_one("gold", start=dt.date(2025, 10, 1), end=TODAY).ok
+    assert server.rate_limited == 0 and len(server.calls) >= 3
+    state = tmp_path / "token.json.rate"
+    assert stat.S_IMODE(state.stat().st_mode) == 0o600
+    assert APP_KEY not in state.read_text() and APP_SECRET not in state.read_text()
+
+
+def test_a_20_per_second_key_is_used_nearly_fully_without_refusals(server, tmp_path):
+    coll = _collector(server, tmp_path)
+    svc = MarketService(load_settings(), collectors={"kospi200": coll})
+    assert svc.update_one("kospi200", start=dt.date(2019, 1, 1), end=TODAY).ok  # about 38 pages of 50 rows
+    assert _refusal_share(server) <= 0.01
+    assert coll.http.throttle.rate == pytest.approx(20.0)
+
+
+def test_two_processes_share_one_20_per_second_budget(server, tmp_path):
+    env = cli_env(server, tmp_path, KIS_MAX_RPS="20")
+
+    def start(name: str, assets: str) -> subprocess.Popen:
+        cmd = [sys.executable, "-m", "collectors", "update", "--assets", assets, "--start", "2019-01-01",
+               "--end", str(TODAY), "--db", str(tmp_path / f"{name}.duckdb")]  # fmt: skip
+        return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    procs = [start("app", "kospi200,samsung"), start("cron", "skhynix,usdkrw")]
+    outputs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    calls = len(server.calls) + server.rate_limited
+    assert calls >= 60
+    assert _refusal_share(server) <= 0.01, (server.rate_limited, calls)
+    assert server.token_issues == 1
+    budget = json.loads((tmp_path / "token.json.rate").read_text())
+    assert len(budget) == 1  # one key on one host: one budget, whichever process used it
+
+
+def test_a_rerun_with_start_makes_at_most_two_calls_per_series(server, tmp_path):
+    env = cli_env(server, tmp_path)
+    ids = "kospi200,samsung,skhynix,soxl,gold,silver,usdkrw"
+    args = ("update", "--assets", ids, "--start", "2016-01-01", "--end", str(TODAY), "--db", str(tmp_path / "m.db"))
+    first = run_cli(env, *args)
+    assert first.returncode == 0, first.stdout + first.stderr
+    before = len(server.calls)
+    second = run_cli(env, *args)
+    assert second.returncode == 0, second.stdout + second.stderr
+    per_series = Counter(p.get("FID_INPUT_ISCD") or p.get("SYMB") for _, p in server.calls[before:])
+    assert set(per_series) == {"2001", "005930", "000660", "SOXL", "NYGOLD", "NYSILV", "FX@KRW"}
+    assert max(per_series.values()) <= 2, per_series
+    assert "+0 new" in second.stdout
+
+
+def test_an_earlier_start_fetches_only_the_older_days(server, tmp_path):
+    coll = _collector(server, tmp_path)
+    svc = MarketService(load_settings(), collectors={"samsung": coll})
+    assert svc.update_one("samsung", start=dt.date(2025, 1, 1), end=TODAY).ok
+    before = len(server.calls)
+    result = svc.update_one("samsung", start=dt.date(2024, 1, 1), end=TODAY)
+    assert result.ok and result.new_rows == len(server.expected("005930", dt.date(2024, 1, 1), dt.date(2024, 12, 31)))
+    ends = [p["FID_INPUT_DATE_2"] for _, p in server.calls[before:]]
+    assert ends[0] == TODAY.strftime("%Y%m%d")  # the new days first (one call) ...
+    assert all(e < "20250101" for e in ends[1:]) and len(ends) <= 4  # ... then only the year before the store
