@@ -30,6 +30,7 @@ from filelock import FileLock
 log = logging.getLogger(__name__)
 
 MARGIN = 0.02  # space calls 2 % wider than the rate: network jitter must not put rate + 1 calls in one second
+LATE_OK = 0.004  # seconds a send may lag its slot and still count as sent on time (well under MARGIN's 20 ms)
 PROBE_EVERY = 20.0  # seconds without a refusal before the rate is raised by PROBE_STEP
 PROBE_STEP = 1.1
 MAX_PROBE_EVERY = 600.0  # each refused probe doubles the wait before the next one, up to this
@@ -87,7 +88,9 @@ class SharedLimiter:
                 interval = (1 + MARGIN) / entry["rate"]
                 ready = max(float(entry.get("last_send", 0.0)) + interval, float(entry.get("hold_until", 0.0)))
                 if now >= ready:
-                    entry["last_send"] = now
+                    # A wake-up a few ms late counts as on time (the margin covers it); lateness beyond that is
+                    # real and spaces the next call from it, so no second ever holds rate + 1 calls.
+                    entry["last_send"] = ready if now - ready < LATE_OK else now
                     entry["sends"] = [t for t in entry.get("sends", []) if t > now - WINDOW] + [now]
                     self._write(data, entry)
                     return now

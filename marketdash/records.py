@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from dataclasses import astuple, dataclass, fields
+from dataclasses import dataclass, fields
 from decimal import Decimal, InvalidOperation
+from operator import attrgetter
 
 import pandas as pd
 
@@ -58,7 +59,8 @@ def parse_yyyymmdd(raw: object, field: str) -> dt.date:
 
 def bars_to_frame(bars: Iterable[DailyBar]) -> pd.DataFrame:
     """Bars -> a frame with the store's columns, one row per (asset_id, date), later duplicates winning."""
-    frame = pd.DataFrame([astuple(b) for b in bars], columns=list(BAR_COLUMNS))
+    row = attrgetter(*BAR_COLUMNS)  # not dataclasses.astuple, which deep-copies every field (20x slower)
+    frame = pd.DataFrame([row(b) for b in bars], columns=list(BAR_COLUMNS))
     if frame.empty:
         return frame.astype({"date": "datetime64[ns]", "close": "float64"})
     frame["date"] = pd.to_datetime(frame["date"])

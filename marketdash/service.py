@@ -221,13 +221,35 @@ class MarketService:
         tail_lo = max(last - dt.timedelta(days=OVERLAP_DAYS), start or dt.date.min)
         if tail_lo <= end:
             ranges.append((tail_lo, end))
+        head = self._head(asset, start, first, end)
+        return [*ranges, head] if head else ranges
+
+    def _head(
+        self, asset: catalog.Asset, start: dt.date | None, first: dt.date, end: dt.date
+    ) -> tuple[dt.date, dt.date] | None:
+        """History before the first stored day that was asked for (`start`, else the earliest start any attempt
+        asked for) and that no attempt from that far back has completed; None when there is none to fetch."""
         asked, completed = self.store.requested_history(asset.id)
         goal = start or asked
-        if goal is not None and goal < first and not (completed is not None and completed <= goal):
-            head_end = min(first - dt.timedelta(days=1), end)
-            if len(calendars.sessions(asset.calendar, goal, head_end)):  # a session before the first stored day
-                ranges.append((goal, head_end))
-        return ranges
+        if goal is None or goal >= first or (completed is not None and completed <= goal):
+            return None
+        head_end = min(first - dt.timedelta(days=1), end)
+        if not len(calendars.sessions(asset.calendar, goal, head_end)):  # no session before the first stored day
+            return None
+        return goal, head_end
+
+    def history_gaps(self, asset_ids: Sequence[str], start: dt.date | None = None) -> list[str]:
+        """Assets with a live source and some stored days whose history does not yet reach back to `start`
+        (default DEFAULT_START): what a backfill behind the page still has to fetch."""
+        goal = start or dt.date.fromisoformat(DEFAULT_START)
+        live, now = self.collectors(), dt.datetime.now(dt.UTC)
+        gaps = []
+        for asset_id in asset_ids:
+            first, _, _ = self._stored(asset_id) if asset_id in live else (None, None, 0)
+            asset = catalog.get(asset_id)
+            if first is not None and self._head(asset, goal, first, asset.last_closed_date(now)):
+                gaps.append(asset_id)
+        return gaps
 
     def _stored(self, asset_id: str) -> tuple[dt.date | None, dt.date | None, int]:
         """First date, last date and rows the user's store holds for an asset."""

@@ -2,13 +2,15 @@
 
 DuckDB locks the whole file per process, even against read-only opens, and refuses one connection used by two
 threads at once. So a process opens the file only while some call is in flight, each call works on its own cursor,
-and the file is closed when the last call ends: the app never holds the file between calls, the command-line
-collector can write while the app is open, and Streamlit's threads never share a connection. A lock held by another
-process is waited for briefly, then reported as StoreBusyError.
+and the file is closed LINGER seconds after the last call ends (a backfill writing page after page does not pay an
+open and a checkpoint per page): the app never holds the file between bursts of calls, the command-line collector
+can write while the app is open, and Streamlit's threads never share a connection. A lock held by another process
+is waited for briefly, then reported as StoreBusyError.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import datetime as dt
 import random
@@ -57,7 +59,18 @@ WHERE excluded.source_rank <= prices.source_rank
 
 _SCHEMA_LOCK = threading.Lock()
 _OPEN_LOCK = threading.Lock()
-_OPEN: dict[Path, list] = {}  # resolved path -> [instance, calls in flight, read-only reason or ""]
+LINGER = 0.25  # seconds an unused instance stays open before the file is released to other processes
+
+
+@dataclass
+class _Instance:
+    con: duckdb.DuckDBPyConnection
+    read_only: str  # why the file could only be opened read-only, or ""
+    calls: int = 0  # calls in flight
+    generation: int = 0  # bumped each time calls falls to 0: a close timer acts only on its own generation
+
+
+_OPEN: dict[Path, _Instance] = {}  # resolved path -> this process's one open instance
 _DUCKDB_MAGIC = b"DUCK"  # bytes 8..12 of every DuckDB database file
 _WAY_OUT = (
     "Move it aside, set MARKET_DB to another file, or restore a backup into a new file with "
@@ -120,7 +133,9 @@ def _acquire(path: Path, busy_timeout: float) -> tuple[duckdb.DuckDBPyConnection
     key = path.resolve()
     with _OPEN_LOCK:
         entry = _OPEN.get(key)
-        if entry is None:
+        if entry is not None:
+            entry.generation += 1  # a close timer already started for this instance is void
+        else:
             _check_file(path)
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
@@ -128,19 +143,40 @@ def _acquire(path: Path, busy_timeout: float) -> tuple[duckdb.DuckDBPyConnection
                 raise StoreUnreadableError(
                     f"The folder of the data store {path} cannot be created ({exc.strerror}). {_WAY_OUT}"
                 ) from None
-            entry = _OPEN[key] = [*_open_with_retry(path, busy_timeout), 0]
-        entry[2] += 1
-        return entry[0], entry[1]
+            entry = _OPEN[key] = _Instance(*_open_with_retry(path, busy_timeout))
+        entry.calls += 1
+        return entry.con, entry.read_only
 
 
 def _release(path: Path) -> None:
     key = path.resolve()
     with _OPEN_LOCK:
         entry = _OPEN[key]
-        entry[2] -= 1
-        if entry[2] == 0:
-            del _OPEN[key]
-            entry[0].close()
+        entry.calls -= 1
+        if entry.calls == 0:
+            entry.generation += 1
+            timer = threading.Timer(LINGER, _close_if_idle, (key, entry.generation))
+            timer.daemon = True
+            timer.start()
+
+
+@atexit.register
+def _close_all() -> None:
+    """Instances still lingering when the process exits are closed cleanly (a checkpoint, no leaked handles)."""
+    with _OPEN_LOCK:
+        for entry in _OPEN.values():
+            with contextlib.suppress(duckdb.Error):
+                entry.con.close()
+        _OPEN.clear()
+
+
+def _close_if_idle(key: Path, generation: int) -> None:
+    with _OPEN_LOCK:
+        entry = _OPEN.get(key)
+        if entry is None or entry.calls or entry.generation != generation:
+            return
+        del _OPEN[key]
+        entry.con.close()
 
 
 def _open_with_retry(path: Path, busy_timeout: float) -> tuple[duckdb.DuckDBPyConnection, str]:

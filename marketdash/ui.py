@@ -19,6 +19,7 @@ import streamlit as st
 from marketdash import analytics, catalog
 from marketdash.config import ConfigError, load_settings
 from marketdash.exports import csv_bytes
+from marketdash.jobs import HistoryJob
 from marketdash.service import MarketService, PriceData, UpdateResult
 from marketdash.store import StoreBusyError, StoreError
 
@@ -146,8 +147,12 @@ def _live_checks() -> tuple[threading.Lock, dict[tuple[str, ...], float]]:
     return threading.Lock(), {}
 
 
-def refresh_live(asset_ids: Sequence[str], force: bool = False) -> list[UpdateResult]:
-    """Fetch missing days for assets with a live source, with progress; checked at most once a minute."""
+def refresh_live(asset_ids: Sequence[str], force: bool = False, start: dt.date | None = None) -> list[UpdateResult]:
+    """Fetch missing days for assets with a live source, with progress; checked at most once a minute.
+
+    An asset with nothing stored gets the range on screen (from `start`) now, so the page draws in seconds; the rest
+    of its history follows behind the page (fill_history_behind). `force` (the Data page's button) fetches all.
+    """
     svc = service()
     lock, checked = _live_checks()
     key = tuple(asset_ids)
@@ -170,7 +175,7 @@ def refresh_live(asset_ids: Sequence[str], force: bool = False) -> list[UpdateRe
     with st.status(f"Updating {len(todo)} series…", expanded=force) as box:
         bar = st.progress(0.0)
         with ThreadPoolExecutor(max_workers=1) as runner:
-            job = runner.submit(svc.update, todo, progress=progress, workers=UPDATE_WORKERS)
+            job = runner.submit(svc.update, todo, None if force else start, progress=progress, workers=UPDATE_WORKERS)
             while not job.done():
                 current = next((a for a in reversed(todo) if 0 < done[a] < 1), None)
                 text = f"{catalog.get(current).label}: {latest.get(current, '')}" if current else "starting…"
@@ -190,6 +195,49 @@ def refresh_live(asset_ids: Sequence[str], force: bool = False) -> list[UpdateRe
         )
     clear_caches()
     return results
+
+
+@st.cache_resource(show_spinner=False)
+def _history() -> dict:
+    """The process's one backfill behind the pages, and when pages last looked for history to fill."""
+    return {"lock": threading.Lock(), "job": None, "checked": -1e9}
+
+
+def fill_history_behind(asset_ids: Sequence[str]) -> None:
+    """Start the backfill of what the shown assets' history lacks (once a minute at most, one job per process), and
+    show its progress; the page reruns once when it ends, so its charts reach back as far as the store now does."""
+    svc, holder = service(), _history()
+    with holder["lock"]:
+        job: HistoryJob | None = holder["job"]
+        idle = job is None or not job.running
+        if idle and time.monotonic() - holder["checked"] >= LIVE_CHECK_EVERY:
+            holder["checked"] = time.monotonic()
+            with store_errors_in_plain_words():
+                gaps = [] if svc.store_problem() else svc.history_gaps(asset_ids)
+            if gaps:
+                job = holder["job"] = HistoryJob(svc, gaps, workers=UPDATE_WORKERS, on_done=clear_caches).begin()
+    if job is None:
+        return
+    if job.running:
+        _history_progress()
+    elif st.session_state.get("history_seen") != job.id:
+        st.session_state["history_seen"] = job.id
+        for result in job.failures():
+            st.warning(f"**{catalog.get(result.asset_id).label}**, older history: {describe(result)}")
+        if job.error:
+            st.warning(f"Filling in the history stopped: {job.error}")
+
+
+@st.fragment(run_every=1.0)
+def _history_progress() -> None:
+    job: HistoryJob | None = _history()["job"]
+    if job is None or not job.running:
+        st.rerun()  # the whole page, once: its charts now reach as far back as the store does
+    names = ", ".join(catalog.get(a).short for a in job.assets)
+    st.progress(
+        job.fraction,
+        text=f"Filling in the history since {job.start} behind the page ({names}): {job.fraction:.0%} · {job.status()}",
+    )
 
 
 def describe(result: UpdateResult) -> str:
@@ -314,7 +362,7 @@ def in_currency(wide: pd.DataFrame, currency: str, start: dt.date | None, end: d
     if currency == "native" or wide.empty:
         return wide
     lookback = start - dt.timedelta(days=14) if start else None
-    refresh_live([catalog.FX_ASSET])
+    refresh_live([catalog.FX_ASSET], start=lookback)
     fx_data = load_prices((catalog.FX_ASSET,), lookback, end)
     fx = fx_data.bars
     if fx.empty:
@@ -431,7 +479,8 @@ def page_data(
     if len(asset_ids) < min_assets:
         st.info(f"Choose at least {'one asset' if min_assets == 1 else f'{min_assets} assets'}.")
         st.stop()
-    refresh_live(asset_ids)
+    refresh_live(asset_ids, start=start)
+    fill_history_behind(asset_ids)
     data = load_prices(tuple(asset_ids), start, end)
     data_notice(data)
     timing_notes(asset_ids)

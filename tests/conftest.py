@@ -53,7 +53,13 @@ def subprocess_env() -> dict[str, str]:
 @contextmanager
 def held_by_another_process(path: Path, seconds: float) -> Iterator[subprocess.Popen]:
     """Another process opens the DuckDB file (taking its lock) for `seconds`; yields once it holds it."""
-    code = f"import duckdb, time; c = duckdb.connect({str(path)!r}); print('held', flush=True); time.sleep({seconds})"
+    code = (
+        "import duckdb, time\n"
+        "for _ in range(100):  # this test process may still be releasing it (store.LINGER)\n"
+        f"    try: c = duckdb.connect({str(path)!r}); break\n"
+        "    except duckdb.IOException: time.sleep(0.05)\n"
+        f"print('held', flush=True); time.sleep({seconds})"
+    )
     holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"

@@ -113,11 +113,19 @@ class KisServer(LocalServer):
         self.served_502 = 0
         self._first_token: str | None = None
         self._first_token_uses = 0
+        self._rows: dict[str, list[dict[str, str]]] = {}
         self._days = {us: trading_days(us, self.history_start, self.today) for us in (False, True)}
 
     # -- data ----------------------------------------------------------------------------------------------------
     def rows(self, code: str) -> list[dict[str, str]]:
-        """The series' bars oldest first as wire strings (the truth tests compare the store with)."""
+        """The series' bars oldest first as wire strings (the truth tests compare the store with); built once per
+        series, so answering a call costs the server little of the GIL it shares with the client under test."""
+        with self.lock:
+            if code not in self._rows:
+                self._rows[code] = self._build_rows(code)
+            return self._rows[code]
+
+    def _build_rows(self, code: str) -> list[dict[str, str]]:
         s = SERIES[code]
         out = []
         for i, day in enumerate(self._days[s.us_calendar]):

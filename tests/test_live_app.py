@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import pytest
 
 from marketdash import catalog
+from marketdash.store import Store
 from tests.kis_server import APP_KEY, APP_SECRET, KisServer
 from tests.test_pages import run_page
 from tests.upbit_server import UpbitServer
@@ -67,3 +69,30 @@ def test_krw_view_fetches_usdkrw_from_kis_and_says_so(live_env):
     assert not at.exception
     assert any(c.value.startswith("USD/KRW: KIS (Seoul close)") for c in at.caption)
     assert any(p.get("FID_INPUT_ISCD") == "FX@KRW" for _, p in kis.calls)
+
+
+def test_first_open_fetches_the_range_on_screen_then_the_history_behind_it(live_env):
+    from marketdash import ui
+
+    kis, _ = live_env
+    at = run_page("app.py")  # Overview's default range: 1Y
+    assert at.get("plotly_chart")
+    one_year_back = (dt.date.today() - dt.timedelta(days=366)).strftime("%Y%m%d")
+    firsts = {}
+    for _, params in kis.calls:
+        firsts.setdefault(params.get("FID_INPUT_ISCD") or params.get("SYMB"), params)
+    # Each series' first call asked for the range on screen only (SOXL's endpoint takes an end date alone).
+    assert {p["FID_INPUT_DATE_1"] for p in firsts.values() if "FID_INPUT_DATE_1" in p} == {one_year_back}
+
+    job = ui._history()["job"]
+    assert job is not None and set(job.assets) >= {"kospi200", "samsung", "btc"}
+    deadline = dt.datetime.now() + dt.timedelta(seconds=90)
+    while job.running and dt.datetime.now() < deadline:
+        time.sleep(0.2)
+    assert not job.running and not job.failures() and not job.error
+    store = Store(ui.service().settings.market_db)
+    cov = store.coverage().set_index("asset_id")
+    for asset_id in ("kospi200", "samsung", "gold"):  # the server's history starts 2025-06-02
+        assert cov.loc[asset_id, "first_date"].date() <= dt.date(2025, 6, 3), asset_id
+    assert cov.loc["btc", "first_date"].date() == dt.date(2025, 1, 1)
+    assert kis.rate_limited == 0 and kis.token_issues == 1

@@ -1,0 +1,81 @@
+"""Work that runs behind the pages: one history backfill at a time per server process.
+
+The first live open fetches only the range on screen (a few calls a series) so the page draws in seconds; the rest
+of each series' history is fetched here, in a thread, while every open page shows its progress. Nothing here
+touches Streamlit: pages read `fraction` and `status` and rerun when `running` turns false.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import logging
+import threading
+from collections.abc import Callable, Sequence
+
+from marketdash import catalog
+from marketdash.config import DEFAULT_START
+from marketdash.service import MarketService, UpdateResult
+
+log = logging.getLogger(__name__)
+_IDS = itertools.count(1)
+
+
+class HistoryJob:
+    """Fetch the history of `asset_ids` back to `start` in a daemon thread; `on_done` runs when it ends."""
+
+    def __init__(
+        self,
+        service: MarketService,
+        asset_ids: Sequence[str],
+        *,
+        start: dt.date | None = None,
+        workers: int = 3,
+        on_done: Callable[[], None] | None = None,
+    ) -> None:
+        self.id = next(_IDS)
+        self.service = service
+        self.assets = list(asset_ids)
+        self.start = start or dt.date.fromisoformat(DEFAULT_START)
+        self.workers = workers
+        self.on_done = on_done
+        self.results: list[UpdateResult] = []
+        self.error = ""
+        self._done = dict.fromkeys(self.assets, 0.0)  # written by worker threads, read by pages
+        self._latest: dict[str, str] = {}
+        self._thread = threading.Thread(target=self._run, name=f"history-{self.id}", daemon=True)
+
+    def begin(self) -> HistoryJob:
+        self._thread.start()
+        return self
+
+    def _progress(self, asset_id: str, fraction: float, text: str) -> None:
+        self._done[asset_id], self._latest[asset_id] = fraction, text
+
+    def _run(self) -> None:
+        try:
+            self.results = self.service.update(self.assets, self.start, progress=self._progress, workers=self.workers)
+        except Exception as exc:  # a bug must not die silently in a thread: the pages say it
+            log.exception("history backfill failed")
+            self.error = f"{type(exc).__name__}: {exc}"
+        finally:
+            if self.on_done:
+                self.on_done()
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    @property
+    def fraction(self) -> float:
+        return min(sum(self._done.values()) / max(len(self._done), 1), 1.0)
+
+    def status(self) -> str:
+        """Which series it is on and how far back it has got."""
+        current = next((a for a in reversed(self.assets) if 0 < self._done[a] < 1), None)
+        if current is None:
+            return "starting…"
+        return f"{catalog.get(current).label}: {self._latest.get(current, '')}"
+
+    def failures(self) -> list[UpdateResult]:
+        return [r for r in self.results if not r.ok]
