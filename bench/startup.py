@@ -92,9 +92,12 @@ def main() -> None:
     def fmt(xs: list[float]) -> str:
         return f"median {statistics.median(xs):6.2f} s  (min {min(xs):.2f}, max {max(xs):.2f}, n={len(xs)})"
 
+    hello = statistics.median(ref)
     print(f"streamlit run -> first chart, dashboard, fresh sample store : {fmt(cold)}")
     print(f"streamlit run -> first chart, dashboard, sample store exists: {fmt(warm)}")
     print(f"streamlit run -> first chart, hello-world one-chart app      : {fmt(ref)}")
+    print(f"ratio to hello-world, newcomer (empty store)  : {statistics.median(cold) / hello:.2f}  (goal <= 1.2)")
+    print(f"ratio to hello-world, sample store already built: {statistics.median(warm) / hello:.2f}  (goal <= 1.1)")
     print(f"Compare rerun, 7 assets, range change (click -> redrawn)     : {fmt(compare)}")
     print(f"Correlations rerun, 7 assets, range change (click -> redrawn): {fmt(correlations)}")
 

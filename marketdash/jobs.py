@@ -11,6 +11,7 @@ import datetime as dt
 import itertools
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 
 from marketdash import catalog
@@ -22,7 +23,8 @@ _IDS = itertools.count(1)
 
 
 class HistoryJob:
-    """Fetch the history of `asset_ids` back to `start` in a daemon thread; `on_done` runs when it ends."""
+    """Fetch the history of `asset_ids` back to `start` in a daemon thread, `delay` seconds after `begin()`;
+    `on_done` runs when it ends."""
 
     def __init__(
         self,
@@ -32,6 +34,7 @@ class HistoryJob:
         start: dt.date | None = None,
         workers: int = 3,
         on_done: Callable[[], None] | None = None,
+        delay: float = 0.0,
     ) -> None:
         self.id = next(_IDS)
         self.service = service
@@ -39,6 +42,7 @@ class HistoryJob:
         self.start = start or dt.date.fromisoformat(DEFAULT_START)
         self.workers = workers
         self.on_done = on_done
+        self.delay = delay
         self.results: list[UpdateResult] = []
         self.error = ""
         self._done = dict.fromkeys(self.assets, 0.0)  # written by worker threads, read by pages
@@ -53,6 +57,7 @@ class HistoryJob:
         self._done[asset_id], self._latest[asset_id] = fraction, text
 
     def _run(self) -> None:
+        time.sleep(self.delay)  # the page that asked draws first: it shares this process's one GIL
         try:
             self.results = self.service.update(self.assets, self.start, progress=self._progress, workers=self.workers)
         except Exception as exc:  # a bug must not die silently in a thread: the pages say it

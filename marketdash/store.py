@@ -45,7 +45,7 @@ CREATE TABLE IF NOT EXISTS fetch_log (
 );
 """
 
-_UPSERT = """
+_MERGE_PRICES = """
 INSERT INTO prices
 SELECT asset_id, CAST(date AS DATE), open, high, low, close, volume, currency, source, fetched_at, source_rank
 FROM incoming
@@ -53,8 +53,15 @@ ON CONFLICT (asset_id, date) DO UPDATE SET
     open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close,
     volume = excluded.volume, currency = excluded.currency, source = excluded.source,
     fetched_at = excluded.fetched_at, source_rank = excluded.source_rank
-WHERE excluded.source_rank <= prices.source_rank
+WHERE {keep_when}
 """
+# A fetch revises a day from an equal or better source; an import takes a day only from a better source, or a
+# newer fetch of an equally good one.
+_UPSERT = _MERGE_PRICES.format(keep_when="excluded.source_rank <= prices.source_rank")
+_IMPORT_PRICES = _MERGE_PRICES.format(
+    keep_when="excluded.source_rank < prices.source_rank"
+    " OR (excluded.source_rank = prices.source_rank AND excluded.fetched_at > prices.fetched_at)"
+)
 
 
 _SCHEMA_LOCK = threading.Lock()
@@ -264,6 +271,14 @@ class Store:
         self.path = Path(path)
         self.busy_timeout = BUSY_TIMEOUT if busy_timeout is None else busy_timeout
         self._schema_ready = False
+
+    def close(self) -> None:
+        """Release this process's instance of the file now if no call is using it (instead of after LINGER)."""
+        with _OPEN_LOCK:
+            entry = _OPEN.get(self.path.resolve())
+            if entry is not None and not entry.calls:
+                del _OPEN[self.path.resolve()]
+                entry.con.close()
 
     @contextmanager
     def connect(self, *, write: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -476,17 +491,6 @@ TABLES = ("prices", "fetch_log")
 _LOG_COLUMNS = (
     "asset_id", "source", "started_at", "finished_at", "start_date", "end_date", "rows", "status", "message",
 )  # fmt: skip
-_IMPORT_PRICES = """
-INSERT INTO prices
-SELECT asset_id, CAST(date AS DATE), open, high, low, close, volume, currency, source, fetched_at, source_rank
-FROM incoming
-ON CONFLICT (asset_id, date) DO UPDATE SET
-    open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close,
-    volume = excluded.volume, currency = excluded.currency, source = excluded.source,
-    fetched_at = excluded.fetched_at, source_rank = excluded.source_rank
-WHERE excluded.source_rank < prices.source_rank
-   OR (excluded.source_rank = prices.source_rank AND excluded.fetched_at > prices.fetched_at)
-"""
 _IMPORT_LOG = f"""
 INSERT INTO fetch_log ({", ".join(_LOG_COLUMNS)})
 SELECT {", ".join(_LOG_COLUMNS)} FROM incoming i

@@ -34,6 +34,7 @@ _RANGE_DAYS = {
 }
 LIVE_CHECK_EVERY = 60.0  # seconds between checks for missing days, per process and asset set
 UPDATE_WORKERS = 3  # series fetched at once; they share each source's throttle, as in the command line
+HISTORY_DELAY = 0.5  # seconds before the backfill behind a page starts: the page's own script and charts go first
 
 
 PAGES = (
@@ -162,6 +163,8 @@ def refresh_live(asset_ids: Sequence[str], force: bool = False, start: dt.date |
         checked[key] = time.monotonic()
     if store_problem():  # nothing could be saved; the page says why (data_notice, the Data page)
         return []
+    if force:
+        _wait_for_history()  # the same series and the same budget: never two fetches of one series at once
     with store_errors_in_plain_words():
         todo = [a for a in asset_ids if a in svc.collectors()] if force else svc.stale_assets(asset_ids)
     if not todo:
@@ -215,7 +218,9 @@ def fill_history_behind(asset_ids: Sequence[str]) -> None:
             with store_errors_in_plain_words():
                 gaps = [] if svc.store_problem() else svc.history_gaps(asset_ids)
             if gaps:
-                job = holder["job"] = HistoryJob(svc, gaps, workers=UPDATE_WORKERS, on_done=clear_caches).begin()
+                job = holder["job"] = HistoryJob(
+                    svc, gaps, workers=UPDATE_WORKERS, on_done=clear_caches, delay=HISTORY_DELAY
+                ).begin()
     if job is None:
         return
     if job.running:
@@ -226,6 +231,17 @@ def fill_history_behind(asset_ids: Sequence[str]) -> None:
             st.warning(f"**{catalog.get(result.asset_id).label}**, older history: {describe(result)}")
         if job.error:
             st.warning(f"Filling in the history stopped: {job.error}")
+
+
+def _wait_for_history() -> None:
+    job: HistoryJob | None = _history()["job"]
+    if job is None or not job.running:
+        return
+    bar = st.progress(job.fraction, text="Waiting for the history backfill in progress…")
+    while job.running:
+        bar.progress(job.fraction, text=f"Waiting for the history backfill in progress: {job.status()}")
+        time.sleep(0.2)
+    bar.empty()
 
 
 @st.fragment(run_every=1.0)

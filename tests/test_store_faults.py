@@ -33,7 +33,9 @@ def _bad_store(kind: str, tmp_path: Path) -> Path:
     elif kind == "directory":
         path.mkdir()
     else:
-        Store(path).upsert_bars(_bars("samsung", dt.date(2024, 1, 1), 300))
+        store = Store(path)
+        store.upsert_bars(_bars("samsung", dt.date(2024, 1, 1), 300))
+        store.close()  # damage the file only once this process has let go of it
         raw = path.read_bytes()
         if kind == "truncated":  # a copy cut short (a full disk, an interrupted transfer)
             path.write_bytes(raw[:5000])
