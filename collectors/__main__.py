@@ -1,6 +1,6 @@
-"""Command line (SPEC.md): `python -m collectors update|status|check|export|import`. Safe to run from cron while
-the app is open. Exit codes: 0 done, 1 some asset failed (or `check` found problems), 2 bad input or a store that
-cannot be used."""
+"""Command line (SPEC.md): `python -m collectors update|snapshot|status|check|export|import`. Safe to run from
+cron while the app is open. Exit codes: 0 done, 1 some asset failed (or `check` found problems), 2 bad input or a
+store that cannot be used."""
 
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ import datetime as dt
 import logging
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pandas as pd
 from tqdm import tqdm
 
-from marketdash import catalog
+from marketdash import catalog, market_clock
 from marketdash.config import ConfigError, load_settings
 from marketdash.service import MarketService
 from marketdash.store import StoreError
@@ -37,6 +38,9 @@ def _parser() -> argparse.ArgumentParser:
     update.add_argument("--end", type=_date, help="last date (default: the last closed session)")
     update.add_argument("--db", type=Path, help="DuckDB file (default: MARKET_DB or data/market.duckdb)")
     update.add_argument("--workers", type=int, default=3, help="assets fetched at once (they share rate limits)")
+    snapshot = sub.add_parser("snapshot", help="fetch live quotes into `snapshots` (once, or --every SECONDS)")
+    snapshot.add_argument("--assets", help="comma-separated ids (default: the seven compared assets)")
+    snapshot.add_argument("--every", type=float, help="poll every SECONDS while any requested market trades, then stop")
     status = sub.add_parser("status", help="per asset: first/last date, rows, source, last attempt and its result")
     check = sub.add_parser("check", help="integrity report: missing sessions, bad prices, days from a worse source")
     export = sub.add_parser("export", help="back the store up as Parquet files (DuckDB EXPORT DATABASE)")
@@ -45,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     restore.add_argument(
         "--from", type=Path, required=True, dest="folder", help="the folder `export` wrote, or the Data page's ZIP"
     )
-    for command in (status, check, export, restore):
+    for command in (snapshot, status, check, export, restore):
         command.add_argument("--db", type=Path, help="DuckDB file (default: MARKET_DB or data/market.duckdb)")
     return parser
 
@@ -88,6 +92,30 @@ def _status(svc: MarketService) -> int:
     return 0
 
 
+def _snapshot(svc: MarketService, args: argparse.Namespace) -> int:
+    """Once: every requested asset, closed markets included (their last price). With --every: each round quotes
+    the markets that trade, until none of them does; a rate-limit answer doubles the wait."""
+    ids = catalog.parse_ids(args.assets, catalog.COMPARED)
+    if args.every is not None and args.every < 2:
+        print("--every must be at least 2 seconds", file=sys.stderr)
+        return 2
+    results = svc.poll_quotes(ids, everything=True)
+    wait = args.every
+    while True:
+        for result in results:
+            print(result.line(), flush=True)
+        failed = any(r.status == "error" for r in results)
+        if wait is None:
+            return 1 if failed else 0
+        now = dt.datetime.now(dt.UTC)
+        if not any(market_clock.state(catalog.get(a), now).moving for a in ids if a in svc.quoters()):
+            print("no requested market trades now: stopping", flush=True)
+            return 0
+        wait = min(wait * 2, 600.0) if any(r.kind == "rate limited" for r in results) else args.every
+        time.sleep(wait)
+        results = [r for r in svc.poll_quotes(ids) if r.status != "skipped"]
+
+
 def _check(svc: MarketService) -> int:
     report = svc.check()
     if report.empty:
@@ -120,6 +148,7 @@ def _import(svc: MarketService, args: argparse.Namespace) -> int:
 
 COMMANDS = {
     "update": _update,
+    "snapshot": _snapshot,
     "status": lambda svc, _: _status(svc),
     "check": lambda svc, _: _check(svc),
     "export": _export,

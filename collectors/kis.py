@@ -219,8 +219,16 @@ class KisCollector:
             refused(reply.sent_at)
         return 0.2
 
+    def working_code(self, asset_id: str) -> str | None:
+        """The market code that answered for this asset (gold and silver try N, then S), once one has."""
+        with self._lock:
+            return self._working_code.get(asset_id)
+
     def _call(self, endpoint: Endpoint, params: dict[str, str]) -> dict:
-        """One page: renews the token once on EGW00123/EGW00121; any other rt_cd != "0" becomes a typed error."""
+        return self.call(endpoint.path, endpoint.tr_id, params)
+
+    def call(self, path: str, tr_id: str, params: dict[str, str]) -> dict:
+        """One GET: renews the token once on EGW00123/EGW00121; any other rt_cd != "0" becomes a typed error."""
         token = self.auth.token()
         for attempt in range(2):
             headers = {
@@ -228,12 +236,10 @@ class KisCollector:
                 "authorization": f"Bearer {token}",
                 "appkey": self._app_key.reveal(),
                 "appsecret": self._app_secret.reveal(),
-                "tr_id": endpoint.tr_id,
+                "tr_id": tr_id,
                 "custtype": "P",
             }
-            reply = self.http.request(
-                "GET", endpoint.path, params=params, headers=headers, retry_delay=self._retry_rate_limit
-            )
+            reply = self.http.request("GET", path, params=params, headers=headers, retry_delay=self._retry_rate_limit)
             body = _body(reply)
             if str(body.get("rt_cd")) == "0":
                 return body

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from collectors.base import Collector
 from collectors.ecb import EcbFxCollector
 from marketdash import catalog
 from marketdash.config import Settings
+
+if TYPE_CHECKING:  # the quote sources import the HTTP stack: only when live quotes are used
+    from collectors.quotes import Quoter
 
 
 def live_collectors(settings: Settings) -> dict[str, Collector]:
@@ -24,4 +29,21 @@ def live_collectors(settings: Settings) -> dict[str, Collector]:
     from collectors.upbit import bitcoin_collector
 
     out["btc"] = bitcoin_collector(settings)
+    return out
+
+
+def live_quoters(settings: Settings, collectors: dict[str, Collector]) -> dict[str, Quoter]:
+    """Current prices: KIS's for the assets a KIS collector serves (its token and its one budget), the exchanges'
+    ticker for Bitcoin (no key needed); nothing offline."""
+    if settings.offline:
+        return {}
+    from collectors.kis import KisCollector
+    from collectors.quotes import KisQuoter, bitcoin_quoter
+
+    out: dict[str, Quoter] = {}
+    kis = next((c for c in collectors.values() if isinstance(c, KisCollector)), None)
+    if kis is not None:
+        quoter = KisQuoter(kis, paper=settings.kis_env == "paper")
+        out.update({a: quoter for a, c in collectors.items() if c is kis})
+    out["btc"] = bitcoin_quoter(settings.upbit_base_url, settings.bithumb_base_url)
     return out

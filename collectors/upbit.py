@@ -98,43 +98,45 @@ def _error_text(reply: Reply) -> str:
     return str(err.get("message") or err.get("name") or reply.text or "")[:200]
 
 
+def steer_by_remaining(http: HttpClient, reply: Reply) -> float | None:
+    """Pause the client when the second's budget is spent; ask for a retry (with a delay) on 429."""
+    match = _REMAINING_SEC.search(reply.headers.get("Remaining-Req", ""))
+    if match and int(match.group(1)) <= 0:
+        http.throttle.hold(1.0)
+    if reply.status == 429:
+        http.throttle.slow_down()
+        return max(_retry_after(reply) or 1.0, 1.0)
+    return None
+
+
+def check_reply(reply: Reply, name: str) -> object:
+    """The JSON body of a good reply; 418 (blocked), 429 after our retries and other errors in plain words."""
+    if reply.status == 418:
+        wait = _retry_after(reply)
+        how_long = f" for {wait:.0f} s" if wait else ""
+        raise BlockedError(f"{name} blocked this IP{how_long} (HTTP 418): {_error_text(reply)}", retry_after=wait)
+    if reply.status == 429:
+        raise RateLimitedError(f"{name} kept answering 429 (too many requests) after backing off")
+    body = reply.json(name)
+    if reply.status >= 400:
+        raise BadResponseError(f"{name} answered HTTP {reply.status}: {_error_text(reply)}", code=str(reply.status))
+    return body
+
+
 class CandleCollector:
     def __init__(self, http: HttpClient, venue: CandleVenue) -> None:
         self.http = http
         self.venue = venue
         self.source = venue.source
 
-    def _steer(self, reply: Reply) -> float | None:
-        """Pause when the second's budget is spent; ask for a retry (with a delay) on 429."""
-        match = _REMAINING_SEC.search(reply.headers.get("Remaining-Req", ""))
-        if match and int(match.group(1)) <= 0:
-            self.http.throttle.hold(1.0)
-        if reply.status == 429:
-            self.http.throttle.slow_down()
-            return max(_retry_after(reply) or 1.0, 1.0)
-        return None
-
     def _get(self, market: str, to: dt.datetime) -> list:
         params = {"market": market, "count": PAGE_SIZE, "to": self.venue.format_to(to)}
-        reply = self.http.request("GET", "/v1/candles/days", params=params, retry_delay=self._steer)
-        name = self.venue.service
-        if reply.status == 418:
-            wait = _retry_after(reply)
-            how_long = f" for {wait:.0f} s" if wait else ""
-            raise BlockedError(
-                f"{name} blocked this IP{how_long} (HTTP 418): {_error_text(reply)}",
-                retry_after=wait,
-            )
-        if reply.status == 429:
-            raise RateLimitedError(f"{name} kept answering 429 (too many requests) after backing off")
-        body = reply.json(name)
-        if reply.status >= 400:
-            raise BadResponseError(
-                f"{name} answered HTTP {reply.status}: {_error_text(reply)}",
-                code=str(reply.status),
-            )
+        reply = self.http.request(
+            "GET", "/v1/candles/days", params=params, retry_delay=lambda r: steer_by_remaining(self.http, r)
+        )
+        body = check_reply(reply, self.venue.service)
         if not isinstance(body, list):
-            raise BadResponseError(f"{name} answered with a {type(body).__name__}, not a list of candles")
+            raise BadResponseError(f"{self.venue.service} answered with a {type(body).__name__}, not a list of candles")
         return body
 
     def pages(self, asset: Asset, start: dt.date, end: dt.date) -> Iterator[list[DailyBar]]:

@@ -70,6 +70,7 @@ class Settings:
     bithumb_base_url: str = BITHUMB_DEFAULT_URL
     market_db: Path = ROOT / "data" / "market.duckdb"
     offline: bool = False
+    quote_every: float = 30.0  # seconds between live quote polls while a shown market trades
 
     @property
     def has_kis(self) -> bool:
@@ -127,6 +128,14 @@ def load_settings(env: Mapping[str, str] | None = None, secrets_path: Path | Non
     if not 0 < rps <= 20:
         raise ConfigError(f"KIS_MAX_RPS must be above 0 and at most 20 (KIS's limit), not {rps}")
 
+    every_text = values.get("QUOTE_EVERY", "30")
+    try:
+        quote_every = float(every_text)
+    except ValueError:
+        raise ConfigError(f"QUOTE_EVERY must be a number of seconds, not {every_text!r}") from None
+    if not 2 <= quote_every <= 3600:
+        raise ConfigError(f"QUOTE_EVERY must be between 2 and 3600 seconds, not {quote_every:g}")
+
     def secret(name: str) -> Secret | None:
         text = values.get(name, "").strip()
         return Secret(text) if text else None
@@ -146,4 +155,5 @@ def load_settings(env: Mapping[str, str] | None = None, secrets_path: Path | Non
         bithumb_base_url=values.get("BITHUMB_BASE_URL", BITHUMB_DEFAULT_URL).rstrip("/"),
         market_db=path("MARKET_DB", ROOT / "data" / "market.duckdb"),
         offline=values.get("DASHBOARD_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"},
+        quote_every=quote_every,
     )

@@ -68,3 +68,25 @@ def bars_to_frame(bars: Iterable[DailyBar]) -> pd.DataFrame:
         frame[col] = pd.to_numeric(frame[col], errors="coerce").astype("float64")
     frame = frame.drop_duplicates(["asset_id", "date"], keep="last")
     return frame.sort_values(["asset_id", "date"]).reset_index(drop=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """One live price of one asset (SPEC.md, `snapshots`): provisional, never a daily bar."""
+
+    asset_id: str
+    price: float
+    prev_close: float
+    currency: str
+    source: str
+    quoted_at: dt.datetime  # aware UTC: the source's own time when it sends one, else the moment we fetched it
+    time_from_source: bool  # False: the source sends no time (every KIS quote); quoted_at is the fetch time
+    market_state: str = ""
+
+    @property
+    def change(self) -> float:
+        return self.price - self.prev_close
+
+    @property
+    def change_pct(self) -> float:
+        return (self.price / self.prev_close - 1.0) * 100.0

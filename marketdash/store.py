@@ -25,7 +25,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from marketdash.records import BAR_COLUMNS
+from marketdash.records import BAR_COLUMNS, Quote
 
 # A lower rank is a better source for the same day; a worse one never replaces a better one.
 SOURCE_RANK = {"kis": 0, "upbit": 0, "bithumb": 1, "ecb": 2, "sample": 9}
@@ -36,6 +36,14 @@ CREATE TABLE IF NOT EXISTS prices (
     open DOUBLE, high DOUBLE, low DOUBLE, close DOUBLE NOT NULL, volume DOUBLE,
     currency VARCHAR, source VARCHAR, fetched_at TIMESTAMP, source_rank INTEGER DEFAULT 0,
     PRIMARY KEY (asset_id, date)
+);
+CREATE TABLE IF NOT EXISTS snapshots (
+    asset_id VARCHAR NOT NULL, quoted_at TIMESTAMP NOT NULL, price DOUBLE NOT NULL, prev_close DOUBLE,
+    currency VARCHAR, source VARCHAR, fetched_at TIMESTAMP, market_state VARCHAR, time_from_source BOOLEAN,
+    PRIMARY KEY (asset_id, quoted_at)
+);
+CREATE TABLE IF NOT EXISTS quote_errors (
+    asset_id VARCHAR PRIMARY KEY, failed_at TIMESTAMP, source VARCHAR, message VARCHAR
 );
 CREATE SEQUENCE IF NOT EXISTS fetch_log_id;
 CREATE TABLE IF NOT EXISTS fetch_log (
@@ -452,6 +460,74 @@ class Store:
         with self.connect() as con:
             return con.execute(sql).df()
 
+    # -- live quotes (never in prices) ----------------------------------------------------------------------------
+    def add_snapshots(self, quotes: Sequence[Quote]) -> int:
+        """Keep live quotes; one already stored for the same asset and time is left as it is."""
+        if not quotes:
+            return 0
+        frame = pd.DataFrame(
+            {
+                "asset_id": [q.asset_id for q in quotes],
+                "quoted_at": [q.quoted_at.astimezone(dt.UTC).replace(tzinfo=None) for q in quotes],
+                "price": [q.price for q in quotes],
+                "prev_close": [q.prev_close for q in quotes],
+                "currency": [q.currency for q in quotes],
+                "source": [q.source for q in quotes],
+                "fetched_at": utcnow(),
+                "market_state": [q.market_state for q in quotes],
+                "time_from_source": [q.time_from_source for q in quotes],
+            }
+        ).drop_duplicates(["asset_id", "quoted_at"])
+        sql = f"INSERT INTO snapshots SELECT {', '.join(_SNAPSHOT_COLUMNS)} FROM incoming ON CONFLICT DO NOTHING"
+        self._write(sql, frame=frame)
+        return len(frame)
+
+    def record_quote_error(self, asset_id: str, source: str, message: str) -> None:
+        sql = (
+            "INSERT INTO quote_errors VALUES (?, ?, ?, ?) ON CONFLICT (asset_id) DO UPDATE SET"
+            " failed_at = excluded.failed_at, source = excluded.source, message = excluded.message"
+        )
+        self._write(sql, [asset_id, utcnow(), source, message[:500]])
+
+    def snapshots(self, asset_ids: Sequence[str] | None = None, since: dt.datetime | None = None) -> pd.DataFrame:
+        """Stored quotes (quoted_at naive UTC), oldest first."""
+        where, params = ["TRUE"], []
+        if asset_ids is not None:
+            where.append(f"asset_id IN ({', '.join('?' * len(asset_ids))})" if asset_ids else "FALSE")
+            params.extend(asset_ids)
+        if since is not None:
+            where.append("quoted_at >= ?")
+            params.append(since.astimezone(dt.UTC).replace(tzinfo=None))
+        sql = f"SELECT * FROM snapshots WHERE {' AND '.join(where)} ORDER BY asset_id, quoted_at"
+        with self.connect() as con:
+            return con.execute(sql, params).df()
+
+    def latest_snapshots(self) -> pd.DataFrame:
+        """The newest quote of each asset, with the asset's last quote error if one came after it."""
+        sql = """
+            SELECT s.*, e.failed_at AS error_at, e.message AS error
+            FROM snapshots s LEFT JOIN quote_errors e ON e.asset_id = s.asset_id AND e.failed_at > s.fetched_at
+            QUALIFY row_number() OVER (PARTITION BY s.asset_id ORDER BY s.quoted_at DESC) = 1
+        """
+        with self.connect() as con:
+            return con.execute(sql).df()
+
+    def quote_errors(self) -> pd.DataFrame:
+        with self.connect() as con:
+            return con.execute("SELECT * FROM quote_errors ORDER BY asset_id").df()
+
+    def snapshot_coverage(self) -> pd.DataFrame:
+        """Per asset: first and last quote, how many, and the last error (Data page)."""
+        sql = """
+            WITH c AS (SELECT asset_id, min(quoted_at) AS first_quote, max(quoted_at) AS last_quote,
+                              count(*) AS quotes FROM snapshots GROUP BY asset_id)
+            SELECT coalesce(c.asset_id, e.asset_id) AS asset_id, first_quote, last_quote, coalesce(quotes, 0) AS quotes,
+                   e.failed_at AS last_error_at, e.message AS last_error
+            FROM c FULL OUTER JOIN quote_errors e ON c.asset_id = e.asset_id ORDER BY 1
+        """
+        with self.connect() as con:
+            return con.execute(sql).df()
+
     # -- backups -------------------------------------------------------------------------------------------------
     def export_to(self, folder: Path) -> dict[str, int]:
         """EXPORT DATABASE as Parquet into an empty folder: a backup any later DuckDB can import. Rows per table."""
@@ -488,6 +564,10 @@ class Store:
 
 
 TABLES = ("prices", "fetch_log")
+_SNAPSHOT_COLUMNS = (
+    "asset_id", "quoted_at", "price", "prev_close", "currency", "source", "fetched_at", "market_state",
+    "time_from_source",
+)  # fmt: skip
 _LOG_COLUMNS = (
     "asset_id", "source", "started_at", "finished_at", "start_date", "end_date", "rows", "status", "message",
 )  # fmt: skip

@@ -43,7 +43,12 @@ PATHS = {
     "/uapi/domestic-stock/v1/quotations/inquire-daily-indexchartprice": ("index", "FHKUP03500100", 50),
     "/uapi/overseas-price/v1/quotations/dailyprice": ("overseas", "HHDFS76240000", 100),
     "/uapi/overseas-price/v1/quotations/inquire-daily-chartprice": ("chart", "FHKST03030100", 100),
+    # current prices (shared/live-quotes.md)
+    "/uapi/domestic-stock/v1/quotations/inquire-price": ("quote_stock", "FHKST01010100", 1),
+    "/uapi/domestic-stock/v1/quotations/inquire-index-price": ("quote_index", "FHPUP02100000", 1),
+    "/uapi/overseas-price/v1/quotations/price": ("quote_overseas", "HHDFS00000300", 1),
 }
+QUOTE_KINDS = {"quote_stock": "stock", "quote_index": "index", "quote_overseas": "overseas"}
 FIELDS = {
     "stock": ("stck_bsop_date", "stck_oprc", "stck_hgpr", "stck_lwpr", "stck_clpr", "acml_vol"),
     "index": ("stck_bsop_date", "bstp_nmix_oprc", "bstp_nmix_hgpr", "bstp_nmix_lwpr", "bstp_nmix_prpr", "acml_vol"),
@@ -103,6 +108,8 @@ class KisServer(LocalServer):
     slow_seconds: float = 0.0
     html_502_share: float = 0.0  # this share of data calls (seeded, repeatable) answers an HTML 502 page
     first_token_dies_after: int | None = None  # the first token issued is refused (EGW00123) after this many calls
+    index_quote_offered: bool = True  # False: FHPUP02100000 answers MCA00124, as on a paper host
+    quote_faults: dict = field(default_factory=dict)  # code -> "empty" ("" values) or "zero" ("0" / "0.00")
 
     def __post_init__(self) -> None:
         self.tokens: dict[str, tuple[str, dt.datetime]] = {}
@@ -114,7 +121,25 @@ class KisServer(LocalServer):
         self._first_token: str | None = None
         self._first_token_uses = 0
         self._rows: dict[str, list[dict[str, str]]] = {}
+        self.live: dict[str, float] = {}  # code -> current price; default: 1 % above the previous close
         self._days = {us: trading_days(us, self.history_start, self.today) for us in (False, True)}
+
+    # -- live prices ---------------------------------------------------------------------------------------------
+    def prev_close(self, code: str) -> float:
+        return float(self.rows(code)[-1][FIELDS[SERIES[code].kind][4]])
+
+    def price(self, code: str) -> float:
+        return self.live.get(code, round(self.prev_close(code) * 1.01, SERIES[code].decimals))
+
+    def set_price(self, code: str, price: float) -> None:
+        with self.lock:
+            self.live[code] = price
+
+    def quote_calls(self) -> list:
+        """Calls for current prices: the quote endpoints, and the week-long chart windows quotes ask for."""
+        week = (self.today - dt.timedelta(days=8)).strftime("%Y%m%d")
+        quotes = [c for c in self.calls if PATHS[c[0]][0] in QUOTE_KINDS]
+        return quotes + [c for c in self.calls if c[1].get("FID_INPUT_DATE_1", "0") >= week]
 
     # -- data ----------------------------------------------------------------------------------------------------
     def rows(self, code: str) -> list[dict[str, str]]:
@@ -258,10 +283,52 @@ class KisServer(LocalServer):
             time.sleep(slow)
         if headers.get("tr_id") != tr_id or headers.get("custtype") != "P":
             return self._error(500, "OPSQ0002", "없는 서비스 코드 입니다")
-        status, body = self._chart(kind, cap, params)
+        if kind == "quote_index" and not self.index_quote_offered:
+            status, body = self._error(500, "MCA00124", "모의투자에서는 해당업무가 제공되지 않습니다.")
+        elif kind in QUOTE_KINDS:
+            status, body = self._quote(kind, params)
+        else:
+            status, body = self._chart(kind, cap, params)
         with self.lock:
             self.calls.append((path, params))
         return status, body
+
+    def _snapshot(self, code: str) -> tuple[str, str, str, str]:
+        """(price, previous close, signed change, change %) as wire strings, with the faults asked for."""
+        s = SERIES[code]
+        price, prev = self.price(code), self.prev_close(code)
+        fault = self.quote_faults.get(code)
+        if fault == "empty":
+            return "", "", "", ""
+        if fault == "zero":
+            zero = _fmt(0, s.decimals)
+            return zero, zero, zero, "0.00"
+        return (_fmt(price, s.decimals), _fmt(prev, s.decimals), _fmt(price - prev, s.decimals),
+                f"{(price / prev - 1) * 100:.2f}")  # fmt: skip
+
+    def _quote(self, kind: str, params: dict) -> tuple[int, dict]:
+        ok = {"rt_cd": "0", "msg_cd": "MCA00000", "msg1": "정상처리 되었습니다."}
+        code = params.get("FID_INPUT_ISCD") or params.get("SYMB", "")
+        known = code in SERIES and SERIES[code].kind == QUOTE_KINDS[kind]
+        if kind == "quote_overseas":
+            if params.get("EXCD") != "AMS" or not known:  # a wrong exchange code: success with empty strings
+                return 200, {**ok, "output": {"rsym": "", "zdiv": "", "base": "", "last": "", "sign": "", "diff": "",
+                                              "rate": ""}}  # fmt: skip
+            price, prev, change, pct = self._snapshot(code)
+            sign = "2" if change and float(change) > 0 else "5" if change and float(change) < 0 else "3"
+            diff = change.lstrip("-")  # unsigned: the direction is in `sign`
+            out = {"rsym": f"DAMS{code}", "zdiv": "4", "base": prev, "last": price, "sign": sign, "diff": diff,
+                   "rate": pct, "tvol": "18234511", "ordy": "매수가능"}  # fmt: skip
+            return 200, {**ok, "output": out}
+        if not known:  # an unknown stock: success with a price of "0"
+            return 200, {**ok, "output": {"stck_prpr": "0", "prdy_vrss": "0", "prdy_ctrt": "0.00"}}
+        price, prev, change, pct = self._snapshot(code)
+        if kind == "quote_stock":
+            out = {"stck_prpr": price, "prdy_vrss": change, "prdy_ctrt": pct, "stck_sdpr": prev,
+                   "rprs_mrkt_kor_name": "KOSPI200", "stck_shrn_iscd": code}  # fmt: skip
+        else:
+            out = {"bstp_nmix_prpr": price, "bstp_nmix_prdy_vrss": change, "bstp_nmix_prdy_ctrt": pct}
+        return 200, {**ok, "output": out}
 
     def _chart(self, kind: str, cap: int, params: dict) -> tuple[int, dict]:
         ok = {"rt_cd": "0", "msg_cd": "MCA00000", "msg1": "정상처리 되었습니다."}
@@ -287,7 +354,16 @@ class KisServer(LocalServer):
         page = list(reversed(rows[-cap:]))
         if kind == "stock" and len(page) < cap:
             page.append({})  # KIS pads short pages with empty objects
-        return 200, {**ok, "output1": {"hts_kor_isnm": code}, "output2": page}
+        price, prev, change, pct = self._snapshot(code)
+        if kind == "index":
+            out1 = {"hts_kor_isnm": "코스피200", "bstp_nmix_prpr": price, "prdy_nmix": prev,
+                    "bstp_nmix_prdy_vrss": change, "bstp_nmix_prdy_ctrt": pct}  # fmt: skip
+        elif kind == "chart":  # the snapshot gold, silver and USD/KRW quotes read (values may come space-padded)
+            out1 = {"hts_kor_isnm": code, "stck_shrn_iscd": code, "ovrs_nmix_prpr": f"  {price}",
+                    "ovrs_nmix_prdy_clpr": prev, "ovrs_nmix_prdy_vrss": change, "prdy_ctrt": pct}  # fmt: skip
+        else:
+            out1 = {"hts_kor_isnm": code, "stck_prpr": price}
+        return 200, {**ok, "output1": out1, "output2": page}
 
 
 def cli_env(server: KisServer, tmp_path, **extra: str) -> dict[str, str]:

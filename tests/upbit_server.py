@@ -39,6 +39,7 @@ class UpbitServer(LocalServer):
     fail_after: int | None = None
     blocked_until: float = 0.0
     send_remaining: bool = True  # False: the client has only 429s to go by
+    ticker_price: float | None = None  # the ticker's current price; default 2 % above the last candle's close
 
     def __post_init__(self) -> None:
         self.lock = threading.Lock()
@@ -120,6 +121,8 @@ class UpbitServer(LocalServer):
             if self.malformed_next > 0:
                 self.malformed_next -= 1
                 return 200, remaining, b'[{"market":"KRW-BTC","candle_date_time_utc":"2026-07-0'
+        if path == "/v1/ticker":
+            return self._ticker(params, remaining)
         if path != "/v1/candles/days" or params.get("market") != "KRW-BTC":
             return 404, remaining, b'{"error":{"name":"404","message":"Code not found"}}'
         count = min(int(params.get("count", 1)), 200)
@@ -130,6 +133,24 @@ class UpbitServer(LocalServer):
         )
         older = [c for c in self.candles() if dt.datetime.fromisoformat(c["candle_date_time_utc"]) < to]
         return 200, remaining, json.dumps(list(reversed(older[-count:]))).encode()
+
+    def _ticker(self, params: dict, remaining: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+        """`/v1/ticker?markets=KRW-BTC` (shared/live-quotes.md 3.5): an array, numbers as numbers, the rate a
+        fraction, the trade time in ms; its own `ticker` group in Remaining-Req."""
+        headers = {k: v.replace("group=candle", "group=ticker") for k, v in remaining.items()}
+        if params.get("markets") != "KRW-BTC":
+            return 404, headers, b'{"error":{"name":"404","message":"Code not found"}}'
+        prev = self.candles()[-1]["trade_price"]
+        price = self.ticker_price or prev * 1.02
+        now = dt.datetime.now(dt.UTC)
+        row = {
+            "market": "KRW-BTC", "trade_date": now.strftime("%Y%m%d"), "trade_time": now.strftime("%H%M%S"),
+            "trade_timestamp": int(now.timestamp() * 1000) - 1500, "trade_price": price, "prev_closing_price": prev,
+            "change": "RISE" if price > prev else "FALL" if price < prev else "EVEN",
+            "signed_change_price": price - prev, "signed_change_rate": price / prev - 1,
+            "timestamp": int(now.timestamp() * 1000),
+        }  # fmt: skip
+        return 200, headers, json.dumps([row]).encode()
 
     def start(self) -> UpbitServer:
         server = self

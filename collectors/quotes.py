@@ -1,0 +1,199 @@
+"""Live quotes (shared/live-quotes.md): one Quote shape from KIS's current-price endpoints and Upbit's ticker.
+
+Each wire format has a pure transform (raw `output` -> Quote) that also turns errors hiding in success into plain
+errors: `rt_cd 0` with empty strings (a wrong exchange code), `0.00` (a wrong index or FX symbol), a price of "0"
+(an unknown stock). KIS quotes carry no time: they are stamped with the fetch time and say so. Quote calls go
+through the same KIS client as history, so they take slots from the key's one budget (collectors/limiter.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from collectors.errors import BadResponseError, CollectorError, NoDataError, SubscriptionError
+from collectors.http import HttpClient
+from collectors.kis import MARKET_CODES, KisCollector
+from collectors.upbit import BITHUMB, UPBIT, CandleVenue, check_reply, steer_by_remaining
+from marketdash.catalog import Asset
+from marketdash.records import MalformedValueError, Quote, parse_decimal
+
+
+class Quoter(Protocol):
+    source: str
+
+    def quote(self, asset: Asset) -> Quote: ...
+
+
+def _number(output: dict, field: str, what: str) -> float:
+    """A price field that must be there and above zero; anything else is the source saying 'no such thing'."""
+    try:
+        value = parse_decimal(output.get(field), field)
+    except MalformedValueError:
+        raise NoDataError(f"{what}: the source sent no price ('{field}' is empty)") from None
+    if value is None or value <= 0:
+        raise NoDataError(f"{what}: the source sent a price of {output.get(field)!r}, which means no such symbol")
+    return value
+
+
+def _signed(output: dict, field: str) -> float:
+    try:
+        return parse_decimal(output.get(field), field) or 0.0
+    except MalformedValueError as exc:
+        raise BadResponseError(str(exc)) from None
+
+
+def domestic_stock(asset: Asset, output: dict, at: dt.datetime) -> Quote:
+    """FHKST01010100 `output`: no previous-close field; it is the price less the signed change."""
+    price = _number(output, "stck_prpr", f"{asset.code}")
+    return Quote(asset.id, price, price - _signed(output, "prdy_vrss"), asset.currency, "kis", at, False)
+
+
+def domestic_index(asset: Asset, output: dict, at: dt.datetime) -> Quote:
+    """FHPUP02100000 `output`; the change fields are `bstp_nmix_prdy_vrss` / `bstp_nmix_prdy_ctrt`."""
+    price = _number(output, "bstp_nmix_prpr", f"index {asset.code}")
+    return Quote(asset.id, price, price - _signed(output, "bstp_nmix_prdy_vrss"), asset.currency, "kis", at, False)
+
+
+def domestic_index_chart(asset: Asset, output1: dict, at: dt.datetime) -> Quote:
+    """FHKUP03500100 `output1` (paper's way to the current index): `prdy_nmix` is the previous close."""
+    price = _number(output1, "bstp_nmix_prpr", f"index {asset.code}")
+    return Quote(
+        asset.id, price, _number(output1, "prdy_nmix", f"index {asset.code}"), asset.currency, "kis", at, False
+    )
+
+
+def overseas_stock(asset: Asset, output: dict, at: dt.datetime) -> Quote:
+    """HHDFS00000300 `output`: `base` is the previous close; `diff` is unsigned (direction in `sign`), unused."""
+    what = f"{asset.market_code}/{asset.code} (check the exchange code)"
+    price = _number(output, "last", what)
+    return Quote(asset.id, price, _number(output, "base", what), asset.currency, "kis", at, False)
+
+
+def overseas_chart(asset: Asset, output1: dict, at: dt.datetime) -> Quote:
+    """FHKST03030100 `output1` (gold, silver, USD/KRW): values may be space-padded; `0.00` means a wrong symbol."""
+    price = _number(output1, "ovrs_nmix_prpr", asset.code)
+    return Quote(asset.id, price, _number(output1, "ovrs_nmix_prdy_clpr", asset.code), asset.currency, "kis", at, False)
+
+
+def ticker(asset: Asset, rows: object, source: str) -> Quote:
+    """Upbit or Bithumb `/v1/ticker`: a JSON array; numbers are numbers; `trade_timestamp` is the trade's time (ms)."""
+    row = rows[0] if isinstance(rows, list) and rows and isinstance(rows[0], dict) else None
+    if row is None or row.get("market") != asset.code:
+        raise BadResponseError(f"{source} ticker for {asset.code} is not a list holding that market")
+    price, prev = _number(row, "trade_price", asset.code), _number(row, "prev_closing_price", asset.code)
+    try:
+        at = dt.datetime.fromtimestamp(float(row["trade_timestamp"]) / 1000, dt.UTC)
+    except (KeyError, TypeError, ValueError):
+        raise BadResponseError(f"{source} ticker has no readable trade_timestamp") from None
+    return Quote(asset.id, price, prev, asset.currency, source, at, True)
+
+
+@dataclass(frozen=True)
+class QuoteCall:
+    path: str
+    tr_id: str
+    params: Callable[[Asset, str, dt.date], dict[str, str]]  # (asset, market code, today in Seoul)
+    output: str  # "output" or "output1"
+    transform: Callable[[Asset, dict, dt.datetime], Quote]
+
+
+def _chart_window(asset: Asset, market: str, today: dt.date) -> dict[str, str]:
+    """About a week back: asking for today alone returns nothing on holidays and early mornings."""
+    return {"FID_COND_MRKT_DIV_CODE": market, "FID_INPUT_ISCD": asset.code, "FID_PERIOD_DIV_CODE": "D",
+            "FID_INPUT_DATE_1": (today - dt.timedelta(days=7)).strftime("%Y%m%d"),
+            "FID_INPUT_DATE_2": today.strftime("%Y%m%d")}  # fmt: skip
+
+
+_STOCK = QuoteCall(
+    "/uapi/domestic-stock/v1/quotations/inquire-price", "FHKST01010100",
+    lambda a, m, t: {"FID_COND_MRKT_DIV_CODE": "J", "FID_INPUT_ISCD": a.code}, "output", domestic_stock,
+)  # fmt: skip
+_INDEX = QuoteCall(
+    "/uapi/domestic-stock/v1/quotations/inquire-index-price", "FHPUP02100000",
+    lambda a, m, t: {"FID_COND_MRKT_DIV_CODE": "U", "FID_INPUT_ISCD": a.code}, "output", domestic_index,
+)  # fmt: skip
+_INDEX_CHART = QuoteCall(
+    "/uapi/domestic-stock/v1/quotations/inquire-daily-indexchartprice", "FHKUP03500100", _chart_window, "output1",
+    domestic_index_chart,
+)  # fmt: skip
+_OVERSEAS = QuoteCall(
+    "/uapi/overseas-price/v1/quotations/price", "HHDFS00000300",
+    lambda a, m, t: {"AUTH": "", "EXCD": m, "SYMB": a.code}, "output", overseas_stock,
+)  # fmt: skip
+_CHART = QuoteCall(
+    "/uapi/overseas-price/v1/quotations/inquire-daily-chartprice", "FHKST03030100", _chart_window, "output1",
+    overseas_chart,
+)  # fmt: skip
+QUOTE_CALLS = {"domestic_stock": _STOCK, "domestic_index": _INDEX, "overseas_stock": _OVERSEAS,
+               "overseas_chart": _CHART}  # fmt: skip
+
+
+class KisQuoter:
+    """Current prices through the history client (same token, same budget). KOSPI 200's current-index endpoint is
+    real-only: paper keys, or a host that answers 'not offered', use the daily index chart's `output1`."""
+
+    source = "kis"
+
+    def __init__(self, kis: KisCollector, *, paper: bool = False) -> None:
+        self.kis = kis
+        self.paper = paper
+
+    def quote(self, asset: Asset) -> Quote:
+        call = _INDEX_CHART if self.paper and asset.kind == "domestic_index" else QUOTE_CALLS[asset.kind]
+        try:
+            return self._quote(call, asset)
+        except SubscriptionError:
+            if call is not _INDEX:
+                raise
+            return self._quote(_INDEX_CHART, asset)
+
+    def _quote(self, call: QuoteCall, asset: Asset) -> Quote:
+        market = self.kis.working_code(asset.id) or MARKET_CODES.get(asset.id, (asset.market_code,))[0]
+        today = dt.datetime.now(dt.UTC).astimezone(dt.timezone(dt.timedelta(hours=9))).date()
+        body = self.kis.call(call.path, call.tr_id, call.params(asset, market, today))
+        output = body.get(call.output)
+        if not isinstance(output, dict) or not output:
+            raise NoDataError(f"KIS sent no current price for {asset.code} ({call.tr_id})")
+        return call.transform(asset, output, dt.datetime.now(dt.UTC))
+
+
+class TickerQuoter:
+    """Upbit's (or Bithumb's) ticker; the same rate-limit steering as their candles, in the ticker's own group."""
+
+    def __init__(self, http: HttpClient, venue: CandleVenue) -> None:
+        self.http = http
+        self.venue = venue
+        self.source = venue.source
+
+    def quote(self, asset: Asset) -> Quote:
+        reply = self.http.request(
+            "GET", "/v1/ticker", params={"markets": asset.code}, retry_delay=lambda r: steer_by_remaining(self.http, r)
+        )
+        return ticker(asset, check_reply(reply, self.venue.service), self.source)
+
+
+class FallbackQuoter:
+    """Upbit first, Bithumb when Upbit fails; the quote says which (their previous closes differ: 09:00 vs 00:00
+    KST)."""
+
+    def __init__(self, primary: Quoter, secondary: Quoter) -> None:
+        self.primary, self.secondary = primary, secondary
+        self.source = primary.source
+
+    def quote(self, asset: Asset) -> Quote:
+        try:
+            return self.primary.quote(asset)
+        except CollectorError as first:
+            try:
+                return self.secondary.quote(asset)
+            except CollectorError as second:
+                raise type(second)(f"{self.primary.source}: {first}; {self.secondary.source}: {second}") from None
+
+
+def bitcoin_quoter(upbit_url: str, bithumb_url: str) -> Quoter:
+    upbit = TickerQuoter(HttpClient(upbit_url, service="Upbit", max_rps=8.0, max_attempts=3), UPBIT)
+    bithumb = TickerQuoter(HttpClient(bithumb_url, service="Bithumb", max_rps=8.0, max_attempts=2), BITHUMB)
+    return FallbackQuoter(upbit, bithumb)

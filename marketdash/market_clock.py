@@ -1,0 +1,103 @@
+"""Is a market trading now, and when does that change? Per asset, in KST, from session dates and market hours.
+
+Session dates come from the exchange calendars (holidays; calendars.py); the hours are each market's rules in its
+own time zone through zoneinfo, so US daylight time moves them in KST by itself (shared/live-quotes.md, section 4):
+- KRX (KOSPI 200, Samsung, SK hynix): 09:00-15:30 KST, 10:00 on the year's first session; opening auction
+  08:30-09:00 ("pre"), after-hours trading 15:40-18:00 ("post"). The 수능-day late open is not modelled.
+- USD/KRW (Seoul onshore): 09:00 to 02:00 the next morning on KRX sessions, 10:00 on the year's first.
+- NYSE Arca (SOXL): 09:30-16:00 New York, 13:00 on the usual early-close days; pre 04:00, post until 20:00.
+- COMEX gold and silver (CME Globex): the session dated D runs from 18:00 New York on the day before D to 17:00 on
+  D; the hour between two sessions is the daily "break".
+- Bitcoin: always open.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from marketdash import calendars
+from marketdash.catalog import Asset
+
+KST = ZoneInfo("Asia/Seoul")
+NEW_YORK = ZoneInfo("America/New_York")
+OPEN, PRE, POST, BREAK, CLOSED = "open", "pre", "post", "break", "closed"
+MOVING = {OPEN, PRE, POST}  # states in which a quote can change
+
+
+@dataclass(frozen=True)
+class Hours:
+    """One session's times (aware datetimes); pre and post equal open and close where a market has none."""
+
+    pre: dt.datetime
+    open: dt.datetime
+    close: dt.datetime
+    post: dt.datetime
+
+
+@dataclass(frozen=True)
+class MarketState:
+    state: str
+    next_change: dt.datetime | None  # when the state changes next (KST); None: never (Bitcoin)
+    next_is_open: bool  # True: the market opens (regular session) then; False: it closes
+
+    @property
+    def moving(self) -> bool:
+        return self.state in MOVING
+
+
+def _at(day: dt.date, hour: int, minute: int, tz: ZoneInfo, plus_days: int = 0) -> dt.datetime:
+    return dt.datetime.combine(day + dt.timedelta(days=plus_days), dt.time(hour, minute), tzinfo=tz)
+
+
+def _first_of_year(day: dt.date, calendar: str) -> bool:
+    return calendars.sessions(calendar, dt.date(day.year, 1, 1), day)[0].date() == day
+
+
+def _us_early_close(day: dt.date) -> bool:
+    """NYSE's 13:00 closes: the day after Thanksgiving, Christmas Eve and 3 July when they are sessions."""
+    november_first = dt.date(day.year, 11, 1)
+    thanksgiving = november_first + dt.timedelta(days=(3 - november_first.weekday()) % 7 + 21)
+    return day in (thanksgiving + dt.timedelta(days=1), dt.date(day.year, 12, 24), dt.date(day.year, 7, 3))
+
+
+def session_hours(asset: Asset, day: dt.date) -> Hours:
+    """The hours of the session dated `day` in the asset's calendar (which must be a session of it)."""
+    if asset.id == "usdkrw":
+        start = 10 if _first_of_year(day, asset.calendar) else 9
+        opens, closes = _at(day, start, 0, KST), _at(day, 2, 0, KST, plus_days=1)
+        return Hours(opens, opens, closes, closes)
+    if asset.calendar == "XKRX":
+        start = 10 if _first_of_year(day, asset.calendar) else 9
+        return Hours(_at(day, 8, 30, KST), _at(day, start, 0, KST), _at(day, 15, 30, KST), _at(day, 18, 0, KST))
+    if asset.calendar == "XNYS":
+        close = _at(day, 13, 0, NEW_YORK) if _us_early_close(day) else _at(day, 16, 0, NEW_YORK)
+        return Hours(_at(day, 4, 0, NEW_YORK), _at(day, 9, 30, NEW_YORK), close, _at(day, 20, 0, NEW_YORK))
+    if asset.calendar == "CMES":
+        opens, closes = _at(day, 18, 0, NEW_YORK, plus_days=-1), _at(day, 17, 0, NEW_YORK)
+        return Hours(opens, opens, closes, closes)
+    raise ValueError(f"no trading hours for {asset.id} ({asset.calendar})")
+
+
+def state(asset: Asset, now: dt.datetime) -> MarketState:
+    """The asset's market at `now` (aware): open, pre, post, break or closed, and when that changes."""
+    if asset.calendar == "24/7":
+        return MarketState(OPEN, None, False)
+    local = now.astimezone(KST).date()
+    days = calendars.sessions(asset.calendar, local - dt.timedelta(days=7), local + dt.timedelta(days=14))
+    sessions = [session_hours(asset, d.date()) for d in days]
+    for i, h in enumerate(sessions):
+        if h.pre <= now < h.open:
+            return MarketState(PRE, h.open.astimezone(KST), True)
+        if h.open <= now < h.close:
+            return MarketState(OPEN, h.close.astimezone(KST), False)
+        if h.close <= now < h.post:
+            return MarketState(POST, h.post.astimezone(KST), False)
+        later = sessions[i + 1] if i + 1 < len(sessions) else None
+        if later and h.post <= now < later.pre:
+            gap = later.pre - h.post
+            kind = BREAK if asset.calendar == "CMES" and gap <= dt.timedelta(hours=2) else CLOSED
+            return MarketState(kind, later.open.astimezone(KST), True)
+    upcoming = next((h for h in sessions if h.open > now), None)
+    return MarketState(CLOSED, upcoming.open.astimezone(KST) if upcoming else None, True)
