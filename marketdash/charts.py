@@ -38,6 +38,7 @@ def line_chart(
     note: str | None = None,
     log_y: bool = False,
     reference: float | None = None,
+    hover_format: str = "%{x|%Y-%m-%d}: %{y:,.2f}",
 ) -> go.Figure:
     """One line per column, named by `labels` (default: the catalog label); gaps (days a market was closed) are
     bridged visually, never filled in the data."""
@@ -51,7 +52,7 @@ def line_chart(
                 name=(labels or {}).get(asset_id, catalog.get(asset_id).label),
                 mode="lines",
                 line={"color": _COLORS.get(asset_id), "width": 1.6},
-                hovertemplate="%{x|%Y-%m-%d}: %{y:,.2f}<extra>%{fullData.name}</extra>",
+                hovertemplate=hover_format + "<extra>%{fullData.name}</extra>",
             )
         )
     if reference is not None:

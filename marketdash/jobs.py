@@ -84,3 +84,47 @@ class HistoryJob:
 
     def failures(self) -> list[UpdateResult]:
         return [r for r in self.results if not r.ok]
+
+
+class QuotePoller:
+    """The server process's one quote poller, ticked by every open page's Now strip: the first tick after
+    `interval` seconds polls (for every page), the others return at once and pages read the store. So ten open
+    tabs make the calls one makes. A rate-limit or block answer doubles the interval, up to ten minutes."""
+
+    SLACK = 1.0  # a page refreshing every `every` seconds finds its assets due, not a moment early
+
+    def __init__(self, service: MarketService, every: float) -> None:
+        self.service = service
+        self.every = every
+        self.interval = every
+        self.rounds = 0
+        self._lock = threading.Lock()
+        self._polled: dict[str, float] = {}  # asset -> monotonic time of its last poll
+
+    def due(self, asset_ids: Sequence[str]) -> list[str]:
+        now = time.monotonic()
+        return [a for a in asset_ids if now - self._polled.get(a, -1e9) >= self.interval - self.SLACK]
+
+    def tick(self, asset_ids: Sequence[str], *, wait: bool = True) -> None:
+        """Poll what is due; `wait=False` polls in a thread (a page's first draw does not wait for the network)."""
+        if not self.due(asset_ids):
+            return
+        if not wait:
+            threading.Thread(target=self.tick, args=(list(asset_ids),), daemon=True).start()
+            return
+        if not self._lock.acquire(blocking=False):
+            return  # another page is polling right now
+        try:
+            due = self.due(asset_ids)
+            if not due:
+                return
+            results = self.service.poll_quotes(due)
+            stamp = time.monotonic()
+            self._polled.update(dict.fromkeys(due, stamp))
+            self.rounds += 1
+            slowed = any(r.kind in ("rate limited", "blocked") for r in results)
+            self.interval = min(self.interval * 2, 600.0) if slowed else self.every
+        except Exception:  # a page's refresh must never die of a poll: the strip shows the last quotes and ages
+            log.exception("quote poll failed")
+        finally:
+            self._lock.release()

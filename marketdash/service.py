@@ -151,6 +151,21 @@ def _quotes(frame: pd.DataFrame) -> Iterator[Quote]:
         )  # fmt: skip
 
 
+def _settled(asset: catalog.Asset, quote: Quote, bars: pd.DataFrame) -> Quote:
+    """Once the session a quote belongs to has its daily bar, the bar's close replaces the provisional price."""
+    session = quote.quoted_at.astimezone(asset.tz).date()
+    done = bars[bars["date"].dt.date >= session]
+    if done.empty or len(bars) < 2:
+        return quote
+    last = done.iloc[-1]
+    before = bars[bars["date"] < last["date"]]
+    if before.empty:
+        return quote
+    closed = dt.datetime.combine(last["date"].date(), asset.close_time, tzinfo=asset.tz).astimezone(dt.UTC)
+    return Quote(asset.id, float(last["close"]), float(before["close"].iloc[-1]), asset.currency,
+                 f"{last['source']} daily close", closed, True, market_clock.CLOSED)  # fmt: skip
+
+
 def drop_unfinished(bars: pd.DataFrame, now: dt.datetime) -> pd.DataFrame:
     """Never mix today's unfinished session with closed ones: drop bars dated after their market's last close."""
     if bars.empty:
@@ -438,20 +453,25 @@ class MarketService:
         why there is no live source when there is none. Reads the store only (pages call this every refresh)."""
         now = now or dt.datetime.now(dt.UTC)
         quoters = self.quoters()
-        latest = self.store.latest_snapshots().set_index("asset_id") if self.store_problem() is None else None
-        errors = self.store.quote_errors().set_index("asset_id") if latest is not None else None
+        readable = self.store_problem() is None
+        latest = self.store.latest_snapshots().set_index("asset_id") if readable else None
+        errors = self.store.quote_errors().set_index("asset_id") if readable else None
+        recent = self.store.read_bars(list(asset_ids), now.date() - dt.timedelta(days=14)) if readable else None
         rows = []
         for asset_id in asset_ids:
             quote = None
             error = None
+            clock = market_clock.state(catalog.get(asset_id), now)
             if latest is not None and asset_id in latest.index:
                 quote = next(_quotes(latest.loc[[asset_id]].reset_index()))
                 after = latest.loc[asset_id, "error"]
                 error = None if pd.isna(after) else str(after)
+                if not clock.moving:
+                    quote = _settled(catalog.get(asset_id), quote, recent[recent["asset_id"] == asset_id])
             elif errors is not None and asset_id in errors.index:
                 error = str(errors.loc[asset_id, "message"])
             why = None if asset_id in quoters else self.why_not_live(asset_id)
-            rows.append(NowRow(asset_id, market_clock.state(catalog.get(asset_id), now), quote, error, why))
+            rows.append(NowRow(asset_id, clock, quote, error, why))
         return rows
 
     def snapshot_coverage(self) -> pd.DataFrame:
@@ -459,6 +479,9 @@ class MarketService:
         cov = self.store.snapshot_coverage().set_index("asset_id").reindex(list(catalog.ASSETS))
         cov["quotes"] = cov["quotes"].fillna(0).astype(int)
         return cov.reset_index()
+
+    def recent_snapshots(self, days: int) -> pd.DataFrame:
+        return self.store.snapshots(since=dt.datetime.now(dt.UTC) - dt.timedelta(days=days))
 
     def todays_quotes(self, asset_ids: Sequence[str], now: dt.datetime | None = None) -> pd.DataFrame:
         """Quotes since 00:00 KST today as % change against each quote's previous close, one column per asset,

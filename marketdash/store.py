@@ -549,6 +549,10 @@ class Store:
         log = tables["fetch_log"]
         if not log.empty:
             self._write(_IMPORT_LOG, frame=log.loc[:, list(_LOG_COLUMNS)])
+        quotes = tables["snapshots"]
+        if not quotes.empty:
+            columns = ", ".join(_SNAPSHOT_COLUMNS)
+            self._write(f"INSERT INTO snapshots SELECT {columns} FROM incoming ON CONFLICT DO NOTHING", frame=quotes)
         after = self.row_counts()
         return {t: after[t] - before[t] for t in TABLES}
 
@@ -558,12 +562,12 @@ class Store:
 
     def table(self, name: str) -> pd.DataFrame:
         """A whole table, ordered by its key (exports, round-trip checks)."""
-        order = {"prices": "asset_id, date", "fetch_log": "id"}[name]
+        order = {"prices": "asset_id, date", "fetch_log": "id", "snapshots": "asset_id, quoted_at"}[name]
         with self.connect() as con:
             return con.execute(f"SELECT * FROM {name} ORDER BY {order}").df()
 
 
-TABLES = ("prices", "fetch_log")
+TABLES = ("prices", "fetch_log", "snapshots")
 _SNAPSHOT_COLUMNS = (
     "asset_id", "quoted_at", "price", "prev_close", "currency", "source", "fetched_at", "market_state",
     "time_from_source",
@@ -594,7 +598,9 @@ def read_export(folder: Path) -> dict[str, pd.DataFrame]:
     con = duckdb.connect(":memory:")
     try:
         con.execute(f"IMPORT DATABASE {_sql_text(folder)}")
-        return {t: con.execute(f"SELECT * FROM {t}").df() for t in TABLES}
+        present = {row[0] for row in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        # A backup from before a table existed (snapshots) simply has none of its rows.
+        return {t: con.execute(f"SELECT * FROM {t}").df() if t in present else pd.DataFrame() for t in TABLES}
     except duckdb.Error as exc:
         raise StoreError(f"The backup in {folder} cannot be read: {str(exc).splitlines()[0]}") from None
     finally:

@@ -24,6 +24,7 @@ from marketdash.service import MarketService, PriceData, UpdateResult
 from marketdash.store import StoreBusyError, StoreError
 
 RANGES = ("1M", "3M", "6M", "YTD", "1Y", "3Y", "5Y", "Max", "Custom")
+TODAY = "1D"  # Compare only: today's live quotes, not daily bars
 _RANGE_DAYS = {
     "1M": 31,
     "3M": 92,
@@ -112,6 +113,22 @@ def _cached_coverage() -> pd.DataFrame:
 def load_coverage() -> pd.DataFrame:
     with store_errors_in_plain_words():
         return _cached_coverage()
+
+
+@st.cache_data(ttl=10, show_spinner=False)
+def _cached_snapshot_coverage() -> pd.DataFrame:
+    return get_service().snapshot_coverage()
+
+
+def load_snapshot_coverage() -> pd.DataFrame:
+    with store_errors_in_plain_words():
+        return _cached_snapshot_coverage()
+
+
+def load_recent_snapshots(days: int = 7) -> pd.DataFrame:
+    """Stored quotes of the last `days` days, newest last (the Data page's CSV)."""
+    with store_errors_in_plain_words():
+        return service().recent_snapshots(days).set_index("asset_id")
 
 
 @st.cache_data(ttl=60, show_spinner="Checking the store…")
@@ -330,6 +347,11 @@ def asset_picker(key: str = "assets", default: Sequence[str] = catalog.COMPARED)
     return ordered
 
 
+def is_today() -> bool:
+    """The range picker shows 1D: today's live quotes."""
+    return st.session_state.get("range") == TODAY
+
+
 def range_bounds(preset: str, today: dt.date) -> dt.date | None:
     """The first day of a preset range ending today; None for Max."""
     if preset == "Max":
@@ -339,17 +361,20 @@ def range_bounds(preset: str, today: dt.date) -> dt.date | None:
     return today - dt.timedelta(days=_RANGE_DAYS[preset])
 
 
-def range_picker(default: str = "1Y") -> tuple[dt.date | None, dt.date | None]:
-    """Preset or custom range, bound to `range`, `start` and `end` in the URL."""
+def range_picker(default: str = "1Y", today: bool = False) -> tuple[dt.date | None, dt.date | None]:
+    """Preset or custom range, bound to `range`, `start` and `end` in the URL; `today` offers "1D" first (the page
+    checks `is_today()` and draws live quotes instead of bars)."""
     preset = st.segmented_control(
         "Range",
-        RANGES,
+        (TODAY, *RANGES) if today else RANGES,
         default=default,
         key="range",
         bind="query-params",
         required=True,
     )
     today = dt.date.today()
+    if preset == TODAY:
+        return today, today
     if preset != "Custom":
         return range_bounds(preset or default, today), None
     col1, col2 = st.columns(2)

@@ -3,13 +3,16 @@
 import pandas as pd
 import streamlit as st
 
-from marketdash import analytics, catalog, charts, ui
+from marketdash import analytics, catalog, charts, live_view, ui
 
 ui.setup_page("Compare")
 
 st.title("Compare · 수익률 비교")
 ids = ui.asset_picker()
-start, end = ui.range_picker(default="1Y")
+start, end = ui.range_picker(default="1Y", today=True)
+if ui.is_today():
+    live_view.today_view(ids)
+    st.stop()
 c1, c2, c3 = st.columns([2, 2, 1])
 view = c1.segmented_control(
     "Show", ["Rebased to 100", "% change"], default="Rebased to 100", key="view", bind="query-params", required=True

@@ -40,6 +40,16 @@ if not problem:
     ui.download_csv(coverage.set_index("asset_id"), "store_coverage", "Download coverage (CSV)")
     ui.store_backup_button()
 
+    st.subheader("Live quotes (snapshots)")
+    st.caption(
+        "Every live quote fetched is kept here, never among the daily bars; times in UTC. A failed poll keeps the "
+        "last quote and is listed with its reason."
+    )
+    snapshots = ui.load_snapshot_coverage()
+    ui.show_table(snapshots.set_index("asset_id"))
+    ui.download_csv(snapshots.set_index("asset_id"), "snapshot_coverage", "Download snapshot coverage (CSV)")
+    ui.download_csv(ui.load_recent_snapshots(), "snapshots_7d", "Download the last 7 days of quotes (CSV)")
+
     st.subheader("Integrity")
     if st.toggle("Check the store", key="check", help="Missing sessions, impossible prices, days from a worse source"):
         report = ui.load_integrity()

@@ -165,3 +165,38 @@ def test_the_snapshot_command_prints_a_line_per_asset(servers, tmp_path):
     kis.quote_faults["NYGOLD"] = "zero"
     failed = run_cli(env, "snapshot", "--assets", "gold", "--db", str(tmp_path / "m.duckdb"))
     assert failed.returncode == 1 and "no such symbol" in failed.stdout
+
+
+def test_a_closed_sessions_daily_bar_replaces_the_provisional_price(servers, tmp_path):
+    from marketdash.records import Quote
+
+    kis, upbit = servers
+    svc = _service(kis, upbit, tmp_path)
+    assert svc.update_one("samsung", dt.date(2026, 6, 1), TODAY).ok
+    friday = dt.datetime(2026, 7, 10, 6, 29, tzinfo=dt.UTC)  # 15:29 KST, a minute before the close
+    svc.store.add_snapshots([Quote("samsung", 99_999.0, 98_000.0, "KRW", "kis", friday, False, "open")])
+    saturday = dt.datetime(2026, 7, 11, 3, 0, tzinfo=dt.UTC)
+    (row,) = svc.now_board(["samsung"], now=saturday)
+    bars = svc.store.read_bars(["samsung"])
+    assert row.quote.price == bars["close"].iloc[-1] and row.quote.prev_close == bars["close"].iloc[-2]
+    assert row.quote.source == "kis daily close"
+    monday = dt.datetime(2026, 7, 13, 1, 0, tzinfo=dt.UTC)  # 10:00 KST: trading again, the quote is provisional
+    (row,) = svc.now_board(["samsung"], now=monday)
+    assert row.quote.price == 99_999.0
+
+
+def test_a_rate_limited_poll_slows_the_poller(monkeypatch):
+    from marketdash.jobs import QuotePoller
+
+    upbit = UpbitServer(per_second=0, block_after_429s=99).start()  # every ticker call: 429
+    try:
+        monkeypatch.delenv("DASHBOARD_OFFLINE")
+        monkeypatch.setenv("UPBIT_BASE_URL", upbit.url)
+        monkeypatch.setenv("BITHUMB_BASE_URL", upbit.url)
+        poller = QuotePoller(MarketService(load_settings()), every=5.0)
+        poller.tick(["btc"])
+        assert poller.interval == 10.0 and upbit.too_many >= 2
+        (row,) = poller.service.now_board(["btc"])
+        assert row.quote is None and "429" in row.error
+    finally:
+        upbit.stop()

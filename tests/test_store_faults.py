@@ -16,7 +16,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from marketdash.config import load_settings
-from marketdash.records import DailyBar, bars_to_frame
+from marketdash.records import DailyBar, Quote, bars_to_frame
 from marketdash.service import MarketService
 from marketdash.store import FetchAttempt, Store, StoreUnreadableError, utcnow
 from tests.conftest import ROOT, run_cli
@@ -204,19 +204,21 @@ def _populated(path: Path) -> Store:
     t0 = utcnow()
     store.log_fetch(FetchAttempt("samsung", "kis", t0, t0, dt.date(2025, 1, 1), dt.date(2025, 2, 9), 40, "ok", ""))
     store.log_fetch(FetchAttempt("btc", "upbit", t0, t0, None, None, 0, "error", "잠시 후 다시 시도"))
+    store.add_snapshots([Quote("btc", 1.5e8, 1.4e8, "KRW", "upbit", dt.datetime(2025, 1, 31, 1, tzinfo=dt.UTC), True)])
     return store
 
 
 def test_export_then_import_into_an_empty_store_gives_identical_tables(tmp_path):
     source = _populated(tmp_path / "a.duckdb")
     counts = source.export_to(tmp_path / "backup")
-    assert counts == {"prices": 101, "fetch_log": 2}
+    assert counts == {"prices": 101, "fetch_log": 2, "snapshots": 1}
     target = Store(tmp_path / "moved" / "b.duckdb")
     assert target.import_from(tmp_path / "backup") == counts
     pd.testing.assert_frame_equal(target.table("prices"), source.table("prices"))
     log_columns = [c for c in source.table("fetch_log").columns if c != "id"]  # ids are the new store's own
     pd.testing.assert_frame_equal(target.table("fetch_log")[log_columns], source.table("fetch_log")[log_columns])
-    assert target.import_from(tmp_path / "backup") == {"prices": 0, "fetch_log": 0}  # importing twice adds nothing
+    pd.testing.assert_frame_equal(target.table("snapshots"), source.table("snapshots"))
+    assert target.import_from(tmp_path / "backup") == dict.fromkeys(counts, 0)  # importing twice adds nothing
 
 
 def test_an_import_never_replaces_a_day_from_a_better_source(tmp_path):

@@ -1,0 +1,76 @@
+"""The Now strip in Chromium with keys against the local servers: a price change at the source reaches the open
+page without a reload (issue 8)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+
+import pytest
+
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, full_screenshot, streamlit_app, wait_rendered
+from tests.conftest import ROOT
+from tests.kis_server import APP_KEY, APP_SECRET, KisServer
+from tests.upbit_server import UpbitServer
+
+pytestmark = pytest.mark.browser
+SHOTS = ROOT / "artifacts" / "screenshots"
+EVERY = 2
+
+if CHROMIUM is None:
+    if os.environ.get("REQUIRE_BROWSER") == "1":
+        raise RuntimeError("REQUIRE_BROWSER=1 but no Chromium found (apt-get install chromium)")
+    pytest.skip("no Chromium on this machine (apt-get install chromium)", allow_module_level=True)
+
+
+def _bitcoin_card(page) -> tuple[str, str]:
+    card = page.locator("[data-testid=stMetric]", has_text="Bitcoin").first
+    value = card.locator("[data-testid=stMetricValue]").inner_text()
+    delta = card.locator("[data-testid=stMetricDelta]")
+    return value, delta.inner_text() if delta.count() else ""
+
+
+def test_a_price_change_at_the_source_reaches_the_open_page_without_a_reload(tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    today = dt.date.today()
+    kis = KisServer(history_start=today - dt.timedelta(days=400), today=today).start()
+    upbit = UpbitServer(first_day=today - dt.timedelta(days=400), last_day=today, ticker_price=100_000_000.0).start()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KIS_", "UPBIT_", "BITHUMB_", "DASHBOARD_"))}
+    env.update(KIS_BASE_URL=kis.url, KIS_APP_KEY=APP_KEY, KIS_APP_SECRET=APP_SECRET, UPBIT_BASE_URL=upbit.url,
+               BITHUMB_BASE_URL="http://127.0.0.1:9", MARKET_DB=str(tmp_path / "market.duckdb"),
+               KIS_TOKEN_CACHE=str(tmp_path / "token.json"), QUOTE_EVERY=str(EVERY))  # fmt: skip
+    prev = upbit.candles()[-1]["trade_price"]
+    try:
+        with streamlit_app(env, log=tmp_path / "streamlit.log") as url, sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(url)
+            wait_rendered(page)
+            first = f"{(100_000_000.0 / prev - 1) * 100:+.2f}%"
+            page.wait_for_function(
+                "t => [...document.querySelectorAll('[data-testid=stMetric]')].some(e => e.innerText.includes(t))",
+                arg=first,
+                timeout=30_000,
+            )
+            requests_before = page.evaluate("performance.getEntriesByType('navigation').length")
+            upbit.ticker_price = 104_000_000.0
+            changed = time.monotonic()
+            second = f"{(104_000_000.0 / prev - 1) * 100:+.2f}%"
+            page.wait_for_function(
+                "t => [...document.querySelectorAll('[data-testid=stMetric]')].some(e => e.innerText.includes(t))",
+                arg=second,
+                timeout=(2 * EVERY + 10) * 1000,
+            )
+            latency = time.monotonic() - changed
+            value, delta = _bitcoin_card(page)
+            assert delta.endswith(second.lstrip("+")) or second in delta, (value, delta)
+            assert page.evaluate("performance.getEntriesByType('navigation').length") == requests_before  # no reload
+            assert page.locator("[data-testid=stException]").count() == 0
+            assert latency <= EVERY + 4, latency
+            full_screenshot(page, SHOTS / "overview_live.png")
+            browser.close()
+    finally:
+        kis.stop()
+        upbit.stop()
