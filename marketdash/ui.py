@@ -466,12 +466,17 @@ def data_notice(data: PriceData) -> None:
 
 
 def show_table(frame: pd.DataFrame) -> None:
-    """A table with ISO dates and thousands separators."""
-    config = {
-        col: st.column_config.DateColumn(format="YYYY-MM-DD")
-        for col in frame.columns
-        if pd.api.types.is_datetime64_any_dtype(frame[col])
-    }
+    """A table with ISO dates (and times, in columns whose values carry one) and thousands separators."""
+    config = {}
+    for col in frame.columns:
+        if pd.api.types.is_datetime64_any_dtype(frame[col]):
+            values = frame[col].dropna()
+            timed = bool((values != values.dt.normalize()).any())
+            config[col] = (
+                st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss")
+                if timed
+                else st.column_config.DateColumn(format="YYYY-MM-DD")
+            )
     if isinstance(frame.index, pd.DatetimeIndex):
         frame = frame.set_axis(frame.index.date, axis=0).rename_axis(frame.index.name or "date")
     st.dataframe(frame, width="stretch", column_config=config)
