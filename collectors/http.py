@@ -53,11 +53,9 @@ class Throttle:
 
 
 class Pacer(Protocol):
-    """What HttpClient needs of a throttle: a send slot, and a pause for everyone when a source asks for one."""
+    """What HttpClient needs of a throttle: a send slot (Throttle here, a key's shared budget for KIS)."""
 
     def wait(self) -> float: ...
-
-    def hold(self, seconds: float) -> None: ...
 
 
 @dataclass(frozen=True)

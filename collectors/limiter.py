@@ -39,7 +39,9 @@ WINDOW = 1.0  # the server's rolling window, seconds
 
 
 class SharedLimiter:
-    """`wait()` before each call (returns the send time), `refused(sent_at)` when the server said too many."""
+    """`wait()` before each call (returns the send time), `refused(sent_at)` when the server said too many.
+
+    A refusal holds every process's calls until the server's second has passed (`hold_until` in the file)."""
 
     def __init__(self, state_path: Path, lock: FileLock, slot: str, ceiling: float, floor: float = 0.5) -> None:
         self.state_path = Path(state_path)
@@ -117,13 +119,6 @@ class SharedLimiter:
             entry["hold_until"] = max(float(entry.get("hold_until", 0.0)), clear)
             self._write(data, entry)
         log.info("KIS refused a call (too many per second): %.2f/s -> %.2f/s", old, entry["rate"])
-
-    def hold(self, seconds: float) -> None:
-        """No call on this key from any process for `seconds`."""
-        with self._thread_lock, self._file_lock:
-            data, entry = self._read()
-            entry["hold_until"] = max(float(entry.get("hold_until", 0.0)), time.time() + seconds)
-            self._write(data, entry)
 
     @property
     def rate(self) -> float:

@@ -97,7 +97,6 @@ class QuotePoller:
         self.service = service
         self.every = every
         self.interval = every
-        self.rounds = 0
         self._lock = threading.Lock()
         self._polled: dict[str, float] = {}  # asset -> monotonic time of its last poll
 
@@ -121,7 +120,6 @@ class QuotePoller:
             results = self.service.poll_quotes(due)
             stamp = time.monotonic()
             self._polled.update(dict.fromkeys(due, stamp))
-            self.rounds += 1
             slowed = any(r.kind in ("rate limited", "blocked") for r in results)
             self.interval = min(self.interval * 2, 600.0) if slowed else self.every
         except Exception:  # a page's refresh must never die of a poll: the strip shows the last quotes and ages
