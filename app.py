@@ -6,14 +6,14 @@ directly, even as a fresh server's first request; every page draws the same side
 
 import streamlit as st
 
-from marketdash import analytics, catalog, charts, live_view, ui
+from marketdash import analytics, catalog, charts, fetching, live_view, ui
 
 ui.setup_page("Overview")
 
 st.title("Seven-asset overview · 7개 자산 한눈에 보기")
 ids = list(catalog.COMPARED)
 start, end = ui.range_picker(default="1Y")
-data, ids = ui.page_data(ids, start, end)
+data, ids = fetching.page_data(ids, start, end)
 live_view.now_strip(list(catalog.COMPARED))
 st.markdown("**Daily closes**")
 

@@ -18,6 +18,7 @@ from marketdash.market_clock import KST
 from marketdash.service import NowRow
 
 WAITING_EVERY = 2.0  # seconds between refreshes while a live asset has no quote yet
+_FULL_RUN = "now_strip_full_run"  # session flag: the strip is being drawn by a full page run, not its own refresh
 STATE_TEXT = {
     market_clock.OPEN: "open",
     market_clock.PRE: "pre-market",
@@ -90,8 +91,7 @@ def now_strip(asset_ids: Sequence[str]) -> None:
         reasons = sorted({svc.why_not_live(a) for a in asset_ids})
         st.caption("**Now:** no live quotes. " + " ".join(reasons))
         return
-    poller = _poller()
-    poller.tick(live, wait=False)  # the first draw never waits for the network
+    st.session_state[_FULL_RUN] = True  # the strip's first draw in this run polls in a thread, never waits
     with ui.store_errors_in_plain_words():
         board = svc.now_board(asset_ids)
     waiting = any(r.quote is None and r.why_not_live is None and not r.error for r in board)
@@ -105,7 +105,9 @@ def _strip(asset_ids: tuple[str, ...], every: float | None) -> None:
     def strip() -> None:
         svc = ui.service()
         live = [a for a in asset_ids if a in svc.quoters()]
-        _poller().tick(live)
+        # On its own refreshes the strip polls what is due and shows it in the same run: a price change reaches
+        # the page within QUOTE_EVERY plus the poll. Inside a full page run it must not hold the page up.
+        _poller().tick(live, wait=not st.session_state.pop(_FULL_RUN, False))
         with ui.store_errors_in_plain_words():
             board = svc.now_board(asset_ids)
         now = dt.datetime.now(dt.UTC)

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from marketdash import analytics, catalog, charts, live_view, ui
+from marketdash import analytics, catalog, charts, fetching, live_view, ui
 
 ui.setup_page("Compare")
 
@@ -19,9 +19,9 @@ view = c1.segmented_control(
 )
 currency = ui.currency_picker(c2)
 log_y = c3.toggle("Log scale", value=False, key="log", bind="query-params", disabled=view == "% change")
-data, ids = ui.page_data(ids, start, end)
+data, ids = fetching.page_data(ids, start, end)
 native = analytics.to_wide(data.bars, ids)
-wide = ui.in_currency(native, currency, start, end)
+wide = fetching.in_currency(native, currency, start, end)
 rebased, anchor = analytics.rebase(wide)
 when = f"{anchor:%Y-%m-%d}" if anchor is not None else "each series' first date (no date common to all)"
 unit = f" · prices {ui.unit_label(currency)}"

@@ -5,7 +5,7 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from marketdash import analytics, calendars, catalog, charts, ui
+from marketdash import analytics, calendars, catalog, charts, fetching, ui
 
 ui.setup_page("Correlations")
 
@@ -24,7 +24,7 @@ ffill = c3.number_input(
     "and each filled day counts as a zero return for that asset.",
 )  # fmt: skip
 st.caption(analytics.ALIGNMENTS[mode] + (f" Forward-fill is on: up to {ffill} rows." if ffill else ""))
-data, ids = ui.page_data(ids, start, end, min_assets=2)
+data, ids = fetching.page_data(ids, start, end, min_assets=2)
 wide = analytics.to_wide(data.bars, ids)
 span = (wide.index.min().date(), wide.index.max().date()) if len(wide) else None
 krx = calendars.sessions("XKRX", span[0], span[1] + dt.timedelta(days=14)) if span and mode == "kst" else None

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from marketdash import analytics, catalog, charts, ui
+from marketdash import analytics, catalog, charts, fetching, ui
 
 ui.setup_page("Risk & return")
 
@@ -14,8 +14,8 @@ currency = ui.currency_picker(c1)
 risk_free = c2.number_input(
     "Risk-free rate (% a year)", min_value=0.0, max_value=20.0, value=0.0, step=0.25, key="rf", bind="query-params"
 )
-data, ids = ui.page_data(ids, start, end)
-wide = ui.in_currency(analytics.to_wide(data.bars, ids), currency, start, end)
+data, ids = fetching.page_data(ids, start, end)
+wide = fetching.in_currency(analytics.to_wide(data.bars, ids), currency, start, end)
 periods = {a: catalog.get(a).periods_per_year for a in ids}
 table = analytics.statistics_table(wide, periods, risk_free / 100)
 st.caption(

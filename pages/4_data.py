@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from marketdash import catalog, charts, ui
+from marketdash import catalog, charts, fetching, ui
 
 ui.setup_page("Data")
 
@@ -31,7 +31,7 @@ if st.button(
     disabled=not live or bool(problem),
     help="Fetch the missing days of every live series",
 ):
-    ui.refresh_live(list(catalog.ASSETS), force=True)
+    fetching.refresh_live(list(catalog.ASSETS), force=True)
 
 if not problem:
     st.subheader("Coverage")

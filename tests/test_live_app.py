@@ -75,7 +75,7 @@ def test_krw_view_fetches_usdkrw_from_kis_and_says_so(live_env):
 
 
 def test_first_open_fetches_the_range_on_screen_then_the_history_behind_it(live_env):
-    from marketdash import ui
+    from marketdash import fetching, ui
 
     kis, _ = live_env
     at = run_page("app.py")  # Overview's default range: 1Y
@@ -87,7 +87,7 @@ def test_first_open_fetches_the_range_on_screen_then_the_history_behind_it(live_
     # Each series' first call asked for the range on screen only (SOXL's endpoint takes an end date alone).
     assert {p["FID_INPUT_DATE_1"] for p in firsts.values() if "FID_INPUT_DATE_1" in p} == {one_year_back}
 
-    job = ui._history()["job"]
+    job = fetching._history()["job"]
     assert job is not None and set(job.assets) >= {"kospi200", "samsung", "btc"}
     deadline = dt.datetime.now() + dt.timedelta(seconds=90)
     while job.running and dt.datetime.now() < deadline:

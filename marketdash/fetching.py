@@ -1,0 +1,209 @@
+"""What pages fetch and start from: missing days with progress, the history filled in behind the page, USD/KRW
+for currency views, and `page_data`, the common start of every page.
+
+The fetching itself is the service's; this module runs it for a page (progress bars, one backfill per process, a
+fragment that follows it) and turns its results into sentences.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import pandas as pd
+import streamlit as st
+
+from marketdash import analytics, catalog
+from marketdash.jobs import HistoryJob
+from marketdash.service import PriceData, UpdateResult
+from marketdash.ui import (
+    clear_caches,
+    data_notice,
+    load_prices,
+    missing_notice,
+    service,
+    store_errors_in_plain_words,
+    store_problem,
+    timing_notes,
+)
+
+LIVE_CHECK_EVERY = 60.0  # seconds between checks for missing days, per process and asset set
+UPDATE_WORKERS = 3  # series fetched at once; they share each source's throttle, as in the command line
+HISTORY_DELAY = 0.5  # seconds before the backfill behind a page starts: the page's own script and charts go first
+
+
+@st.cache_resource(show_spinner=False)
+def _live_checks() -> tuple[threading.Lock, dict[tuple[str, ...], float]]:
+    return threading.Lock(), {}
+
+
+def refresh_live(asset_ids: Sequence[str], force: bool = False, start: dt.date | None = None) -> list[UpdateResult]:
+    """Fetch missing days for assets with a live source, with progress; checked at most once a minute.
+
+    An asset with nothing stored gets the range on screen (from `start`) now, so the page draws in seconds; the rest
+    of its history follows behind the page (fill_history_behind). `force` (the Data page's button) fetches all.
+    """
+    svc = service()
+    lock, checked = _live_checks()
+    key = tuple(asset_ids)
+    with lock:
+        if not force and time.monotonic() - checked.get(key, -1e9) < LIVE_CHECK_EVERY:
+            return []
+        checked[key] = time.monotonic()
+    if store_problem():  # nothing could be saved; the page says why (data_notice, the Data page)
+        return []
+    if force:
+        _wait_for_history()  # the same series and the same budget: never two fetches of one series at once
+    with store_errors_in_plain_words():
+        todo = [a for a in asset_ids if a in svc.collectors()] if force else svc.stale_assets(asset_ids)
+    if not todo:
+        return []
+    done: dict[str, float] = dict.fromkeys(todo, 0.0)  # written by worker threads, read here: Streamlit
+    latest: dict[str, str] = {}  # elements may only be touched from the script's own thread
+
+    def progress(asset_id: str, fraction: float, text: str) -> None:
+        done[asset_id], latest[asset_id] = fraction, text
+
+    with st.status(f"Updating {len(todo)} series…", expanded=force) as box:
+        bar = st.progress(0.0)
+        with ThreadPoolExecutor(max_workers=1) as runner:
+            job = runner.submit(svc.update, todo, None if force else start, progress=progress, workers=UPDATE_WORKERS)
+            while not job.done():
+                current = next((a for a in reversed(todo) if 0 < done[a] < 1), None)
+                text = f"{catalog.get(current).label}: {latest.get(current, '')}" if current else "starting…"
+                bar.progress(min(sum(done.values()) / len(todo), 1.0), text=text)
+                time.sleep(0.2)
+            results = job.result()
+        bar.progress(1.0, text="done")
+        for result in results:
+            icon = "✅" if result.ok else "⚠️"
+            st.write(f"{icon} **{catalog.get(result.asset_id).label}**: {describe(result)}")
+        failed = [r for r in results if not r.ok]
+        box.update(
+            label=f"Updated {len(results) - len(failed)} of {len(results)} series"
+            + (f"; {len(failed)} failed" if failed else ""),
+            state="error" if failed else "complete",
+            expanded=bool(failed) and force,
+        )
+    clear_caches()
+    return results
+
+
+@st.cache_resource(show_spinner=False)
+def _history() -> dict:
+    """The process's one backfill behind the pages, and when pages last looked for history to fill."""
+    return {"lock": threading.Lock(), "job": None, "checked": -1e9}
+
+
+def fill_history_behind(asset_ids: Sequence[str]) -> None:
+    """Start the backfill of what the shown assets' history lacks (once a minute at most, one job per process), and
+    show its progress; the page reruns once when it ends, so its charts reach back as far as the store now does."""
+    svc, holder = service(), _history()
+    with holder["lock"]:
+        job: HistoryJob | None = holder["job"]
+        idle = job is None or not job.running
+        if idle and time.monotonic() - holder["checked"] >= LIVE_CHECK_EVERY:
+            holder["checked"] = time.monotonic()
+            with store_errors_in_plain_words():
+                gaps = [] if svc.store_problem() else svc.history_gaps(asset_ids)
+            if gaps:
+                job = holder["job"] = HistoryJob(
+                    svc, gaps, workers=UPDATE_WORKERS, on_done=clear_caches, delay=HISTORY_DELAY
+                ).begin()
+    if job is None:
+        return
+    if job.running:
+        _history_progress()
+    elif st.session_state.get("history_seen") != job.id:
+        st.session_state["history_seen"] = job.id
+        for result in job.failures():
+            st.warning(f"**{catalog.get(result.asset_id).label}**, older history: {describe(result)}")
+        if job.error:
+            st.warning(f"Filling in the history stopped: {job.error}")
+
+
+def _wait_for_history() -> None:
+    job: HistoryJob | None = _history()["job"]
+    if job is None or not job.running:
+        return
+    bar = st.progress(job.fraction, text="Waiting for the history backfill in progress…")
+    while job.running:
+        bar.progress(job.fraction, text=f"Waiting for the history backfill in progress: {job.status()}")
+        time.sleep(0.2)
+    bar.empty()
+
+
+@st.fragment(run_every=1.0)
+def _history_progress() -> None:
+    job: HistoryJob | None = _history()["job"]
+    if job is None or not job.running:
+        st.rerun()  # the whole page, once: its charts now reach as far back as the store does
+    names = ", ".join(catalog.get(a).short for a in job.assets)
+    st.progress(
+        job.fraction,
+        text=f"Filling in the history since {job.start} behind the page ({names}): {job.fraction:.0%} · {job.status()}",
+    )
+
+
+def describe(result: UpdateResult) -> str:
+    """A plain-words line for an update result."""
+    if result.status == "skipped":
+        return "already up to date"
+    if result.ok:
+        return f"{result.new_rows} new bars, stored through {result.last_date} ({result.source})"
+    hint = {
+        "credentials": "Check the KIS app key/secret and KIS_ENV (real/paper).",
+        "rate limited": "The source is rate limiting; try again in a minute.",
+        "blocked": "Wait until the block ends before trying again.",
+        "not subscribed": "This data needs a subscription on your KIS account.",
+        "network": "Check the network connection.",
+    }.get(result.kind, "")
+    return f"{result.kind or 'failed'}: {result.message} {hint}".strip()
+
+
+def in_currency(wide: pd.DataFrame, currency: str, start: dt.date | None, end: dt.date | None) -> pd.DataFrame:
+    """Closes converted with USD/KRW as known at each bar's close (stored, or the ECB history)."""
+    if currency == "native" or wide.empty:
+        return wide
+    lookback = start - dt.timedelta(days=14) if start else None
+    refresh_live([catalog.FX_ASSET], start=lookback)
+    fx_data = load_prices((catalog.FX_ASSET,), lookback, end)
+    fx = fx_data.bars
+    if fx.empty:
+        st.warning("No USD/KRW rates for this range: prices are shown in their own currencies.")
+        return wide
+    names = {"kis": "KIS (Seoul close)", "ecb": "ECB reference rates (14:15 CET)"}
+    sources = ", ".join(names.get(s, s) for s in sorted(fx["source"].unique()))
+    st.caption(f"USD/KRW: {sources}, {fx_data.freshness[catalog.FX_ASSET].note()}.")
+    assets = [catalog.get(a) for a in wide.columns]
+    return analytics.convert(
+        wide,
+        {a.id: a.currency for a in assets},
+        {a.id: (a.timezone, a.close_time.strftime("%H:%M:%S")) for a in assets},
+        fx,
+        currency,
+    )
+
+
+def page_data(
+    asset_ids: Sequence[str], start: dt.date | None, end: dt.date | None, min_assets: int = 1
+) -> tuple[PriceData, list[str]]:
+    """The common start of every page: fetch what is missing, load, explain sample data, timing and gaps.
+
+    Stops the page with a plain message when fewer than `min_assets` assets are chosen or have data in the range.
+    """
+    if len(asset_ids) < min_assets:
+        st.info(f"Choose at least {'one asset' if min_assets == 1 else f'{min_assets} assets'}.")
+        st.stop()
+    refresh_live(asset_ids, start=start)
+    fill_history_behind(asset_ids)
+    data = load_prices(tuple(asset_ids), start, end)
+    data_notice(data)
+    timing_notes(asset_ids)
+    present = missing_notice(data, asset_ids)
+    if len(present) < min_assets:
+        st.stop()
+    return data, present
