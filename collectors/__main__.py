@@ -99,7 +99,7 @@ def _snapshot(svc: MarketService, args: argparse.Namespace) -> int:
     if args.every is not None and args.every < 2:
         print("--every must be at least 2 seconds", file=sys.stderr)
         return 2
-    results = svc.poll_quotes(ids, everything=True)
+    results = svc.live.poll(ids, everything=True)
     wait = args.every
     while True:
         for result in results:
@@ -108,12 +108,12 @@ def _snapshot(svc: MarketService, args: argparse.Namespace) -> int:
         if wait is None:
             return 1 if failed else 0
         now = dt.datetime.now(dt.UTC)
-        if not any(market_clock.state(catalog.get(a), now).moving for a in ids if a in svc.quoters()):
+        if not any(market_clock.state(catalog.get(a), now).moving for a in ids if a in svc.live.quoters()):
             print("no requested market trades now: stopping", flush=True)
             return 0
         wait = min(wait * 2, 600.0) if any(r.kind == "rate limited" for r in results) else args.every
         time.sleep(wait)
-        results = [r for r in svc.poll_quotes(ids) if r.status != "skipped"]
+        results = [r for r in svc.live.poll(ids) if r.status != "skipped"]
 
 
 def _check(svc: MarketService) -> int:

@@ -117,7 +117,7 @@ class QuotePoller:
             due = self.due(asset_ids)
             if not due:
                 return
-            results = self.service.poll_quotes(due)
+            results = self.service.live.poll(due)
             stamp = time.monotonic()
             self._polled.update(dict.fromkeys(due, stamp))
             slowed = any(r.kind in ("rate limited", "blocked") for r in results)

@@ -14,8 +14,8 @@ import streamlit as st
 
 from marketdash import catalog, charts, market_clock, ui
 from marketdash.jobs import QuotePoller
+from marketdash.live import NowRow
 from marketdash.market_clock import KST
-from marketdash.service import NowRow
 
 WAITING_EVERY = 2.0  # seconds between refreshes while a live asset has no quote yet
 _FULL_RUN = "now_strip_full_run"  # session flag: the strip is being drawn by a full page run, not its own refresh
@@ -86,14 +86,14 @@ def now_strip(asset_ids: Sequence[str]) -> None:
     state. Refreshes itself every QUOTE_EVERY seconds while a shown market trades; says in one line why there is
     nothing live when there is not (offline, no keys), and never invents a quote."""
     svc = ui.service()
-    live = [a for a in asset_ids if a in svc.quoters()]
+    live = [a for a in asset_ids if a in svc.live.quoters()]
     if not live:
         reasons = sorted({svc.why_not_live(a) for a in asset_ids})
         st.caption("**Now:** no live quotes. " + " ".join(reasons))
         return
     st.session_state[_FULL_RUN] = True  # the strip's first draw in this run polls in a thread, never waits
     with ui.store_errors_in_plain_words():
-        board = svc.now_board(asset_ids)
+        board = svc.live.board(asset_ids)
     waiting = any(r.quote is None and r.why_not_live is None and not r.error for r in board)
     moving = any(r.clock.moving for r in board if r.why_not_live is None)
     every = WAITING_EVERY if waiting else svc.settings.quote_every if moving else None
@@ -104,12 +104,12 @@ def _strip(asset_ids: tuple[str, ...], every: float | None) -> None:
     @st.fragment(run_every=every)
     def strip() -> None:
         svc = ui.service()
-        live = [a for a in asset_ids if a in svc.quoters()]
+        live = [a for a in asset_ids if a in svc.live.quoters()]
         # On its own refreshes the strip polls what is due and shows it in the same run: a price change reaches
         # the page within QUOTE_EVERY plus the poll. Inside a full page run it must not hold the page up.
         _poller().tick(live, wait=not st.session_state.pop(_FULL_RUN, False))
         with ui.store_errors_in_plain_words():
-            board = svc.now_board(asset_ids)
+            board = svc.live.board(asset_ids)
         now = dt.datetime.now(dt.UTC)
         st.markdown(f"**Now** · {now.astimezone(KST):%Y-%m-%d %H:%M:%S} KST")
         for row_ids in (board[:4], board[4:]):
@@ -133,11 +133,11 @@ def today_view(asset_ids: Sequence[str]) -> None:
     """Compare's 1D: each asset's % change against its previous close over today's KST day, from the stored
     quotes, on one time axis in KST; the CSV holds exactly what is drawn."""
     svc = ui.service()
-    live = [a for a in asset_ids if a in svc.quoters()]
+    live = [a for a in asset_ids if a in svc.live.quoters()]
     if live:
         _poller().tick(live, wait=False)
     with ui.store_errors_in_plain_words():
-        wide = svc.todays_quotes(asset_ids)
+        wide = svc.live.today(asset_ids)
     now = dt.datetime.now(dt.UTC)
     if wide.empty:
         reasons = " ".join(sorted({svc.why_not_live(a) for a in asset_ids if a not in live}))

@@ -6,33 +6,28 @@ failure and never replaces a stored bar; sample bars live in their own store fil
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import io
 import logging
 import tempfile
 import threading
 import zipfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from collectors.base import Collector
 from collectors.errors import CollectorError, NoDataError
-from marketdash import calendars, catalog, integrity, market_clock
+from marketdash import calendars, catalog, integrity
 from marketdash.config import DEFAULT_START, Settings, mask
-from marketdash.records import DailyBar, Quote, bars_to_frame
+from marketdash.live import LiveQuotes
+from marketdash.records import DailyBar, bars_to_frame
 from marketdash.store import Store, StoreError, StoreUnreadableError
 
-if TYPE_CHECKING:  # the quote sources import the HTTP stack: only when live quotes are used
-    from collectors.quotes import Quoter
-
 log = logging.getLogger(__name__)
-KST = market_clock.KST
 
 Progress = Callable[[str, float, str], None]  # (asset_id, fraction done, message)
 OVERLAP_DAYS = 7  # re-read the last week: picks up the revised latest bar (US prices are replaced after the close)
@@ -79,41 +74,6 @@ class Freshness:
 
 
 STALE_AFTER = 3  # sessions behind the market's calendar
-CLOSED_REFRESH = dt.timedelta(hours=6)  # a closed market is quoted once when its last quote is older than this
-
-
-@dataclass(frozen=True)
-class QuoteResult:
-    """One asset's outcome of a polling round (the command line prints `line()`)."""
-
-    asset_id: str
-    status: str  # "ok", "error" or "skipped"
-    quote: Quote | None = None
-    message: str = ""
-    kind: str = ""
-
-    def line(self) -> str:
-        if self.quote is None:
-            return f"{self.asset_id:<9} {self.status:<7} {self.message}"
-        q = self.quote
-        when = q.quoted_at.astimezone(KST).strftime("%Y-%m-%d %H:%M:%S KST")
-        clock = "" if q.time_from_source else " (fetch time)"
-        return (f"{self.asset_id:<9} {self.status:<7} {q.source:<8} {q.price:,.4f} {q.currency} "
-                f"{q.change_pct:+.2f}% vs {q.prev_close:,.4f}  {when}{clock}  {q.market_state}")  # fmt: skip
-
-
-@dataclass(frozen=True)
-class NowRow:
-    """What the Now strip shows of one asset: its last quote (if any), its market's state, and why not live."""
-
-    asset_id: str
-    clock: market_clock.MarketState
-    quote: Quote | None
-    error: str | None  # the last poll failed after this quote (or there is no quote at all)
-    why_not_live: str | None  # no live source: the reason, in a sentence
-
-    def age(self, now: dt.datetime) -> dt.timedelta | None:
-        return None if self.quote is None else now - self.quote.quoted_at
 
 
 def freshness(last_dates: dict[str, dt.date | None], now: dt.datetime | None = None) -> dict[str, Freshness]:
@@ -139,31 +99,6 @@ class PriceData:
     @property
     def sample_assets(self) -> list[str]:
         return [a for a, o in self.origin.items() if o == "sample"]
-
-
-def _quotes(frame: pd.DataFrame) -> Iterator[Quote]:
-    """Stored snapshot rows -> Quotes (quoted_at back to aware UTC)."""
-    for row in frame.itertuples(index=False):
-        yield Quote(
-            row.asset_id, float(row.price), float(row.prev_close), row.currency, row.source,
-            pd.Timestamp(row.quoted_at).to_pydatetime().replace(tzinfo=dt.UTC), bool(row.time_from_source),
-            row.market_state or "",
-        )  # fmt: skip
-
-
-def _settled(asset: catalog.Asset, quote: Quote, bars: pd.DataFrame) -> Quote:
-    """Once the session a quote belongs to has its daily bar, the bar's close replaces the provisional price."""
-    session = quote.quoted_at.astimezone(asset.tz).date()
-    done = bars[bars["date"].dt.date >= session]
-    if done.empty or len(bars) < 2:
-        return quote
-    last = done.iloc[-1]
-    before = bars[bars["date"] < last["date"]]
-    if before.empty:
-        return quote
-    closed = dt.datetime.combine(last["date"].date(), asset.close_time, tzinfo=asset.tz).astimezone(dt.UTC)
-    return Quote(asset.id, float(last["close"]), float(before["close"].iloc[-1]), asset.currency,
-                 f"{last['source']} daily close", closed, True, market_clock.CLOSED)  # fmt: skip
 
 
 def drop_unfinished(bars: pd.DataFrame, now: dt.datetime) -> pd.DataFrame:
@@ -221,9 +156,9 @@ class MarketService:
         self.store = Store(settings.market_db)
         self.sample_store = Store(settings.sample_db)
         self._collectors = collectors
-        self._quoters: dict[str, Quoter] | None = None
         self._lock = threading.Lock()
         self._sample_checked: dt.date | None = None
+        self.live = LiveQuotes(self)
 
     # -- sources -------------------------------------------------------------------------------------------------
     def collectors(self) -> dict[str, Collector]:
@@ -403,98 +338,6 @@ class MarketService:
                 continue
             stale.append(asset_id)
         return stale
-
-    # -- live quotes ---------------------------------------------------------------------------------------------
-    def quoters(self) -> dict[str, Quoter]:
-        """The live quote source of each asset that has one (built once, on the collectors' clients)."""
-        collectors = self.collectors()
-        with self._lock:
-            if self._quoters is None:
-                from collectors.registry import live_quoters
-
-                self._quoters = live_quoters(self.settings, collectors)
-            return self._quoters
-
-    def poll_quotes(
-        self, asset_ids: Sequence[str], *, everything: bool = False, now: dt.datetime | None = None
-    ) -> list[QuoteResult]:
-        """One round: quote each asset whose market moves now, or whose last quote is older than CLOSED_REFRESH
-        (so a closed market shows its final price); `everything` quotes them all. Quotes go to `snapshots`."""
-        now = now or dt.datetime.now(dt.UTC)
-        quoters = self.quoters()
-        latest = self.latest_quotes()
-        results = []
-        for asset_id in asset_ids:
-            asset, quoter = catalog.get(asset_id), quoters.get(asset_id)
-            if quoter is None:
-                results.append(QuoteResult(asset_id, "skipped", message=self.why_not_live(asset_id)))
-                continue
-            clock = market_clock.state(asset, now)
-            last = latest.get(asset_id)
-            fresh_enough = last is not None and now - last.quoted_at < CLOSED_REFRESH
-            if not (everything or clock.moving or not fresh_enough):
-                results.append(QuoteResult(asset_id, "skipped", message=f"market {clock.state}"))
-                continue
-            try:
-                quote = dataclasses.replace(quoter.quote(asset), market_state=clock.state)
-                self.store.add_snapshots([quote])
-                results.append(QuoteResult(asset_id, "ok", quote))
-            except CollectorError as exc:
-                message = mask(str(exc), self.settings.secrets())
-                self.store.record_quote_error(asset_id, quoter.source, message)
-                results.append(QuoteResult(asset_id, "error", message=message, kind=exc.kind))
-        return results
-
-    def latest_quotes(self) -> dict[str, Quote]:
-        return {q.asset_id: q for q in _quotes(self.store.latest_snapshots())}
-
-    def now_board(self, asset_ids: Sequence[str], now: dt.datetime | None = None) -> list[NowRow]:
-        """Per asset: its last stored quote, its market's state now, the last poll error after that quote, and
-        why there is no live source when there is none. Reads the store only (pages call this every refresh)."""
-        now = now or dt.datetime.now(dt.UTC)
-        quoters = self.quoters()
-        readable = self.store_problem() is None
-        latest = self.store.latest_snapshots().set_index("asset_id") if readable else None
-        errors = self.store.quote_errors().set_index("asset_id") if readable else None
-        recent = self.store.read_bars(list(asset_ids), now.date() - dt.timedelta(days=14)) if readable else None
-        rows = []
-        for asset_id in asset_ids:
-            quote = None
-            error = None
-            clock = market_clock.state(catalog.get(asset_id), now)
-            if latest is not None and asset_id in latest.index:
-                quote = next(_quotes(latest.loc[[asset_id]].reset_index()))
-                after = latest.loc[asset_id, "error"]
-                error = None if pd.isna(after) else str(after)
-                if not clock.moving:
-                    quote = _settled(catalog.get(asset_id), quote, recent[recent["asset_id"] == asset_id])
-            elif errors is not None and asset_id in errors.index:
-                error = str(errors.loc[asset_id, "message"])
-            why = None if asset_id in quoters else self.why_not_live(asset_id)
-            rows.append(NowRow(asset_id, clock, quote, error, why))
-        return rows
-
-    def snapshot_coverage(self) -> pd.DataFrame:
-        """Per asset: first and last quote, how many, and the last error (every catalog asset listed)."""
-        cov = self.store.snapshot_coverage().set_index("asset_id").reindex(list(catalog.ASSETS))
-        cov["quotes"] = cov["quotes"].fillna(0).astype(int)
-        return cov.reset_index()
-
-    def recent_snapshots(self, days: int) -> pd.DataFrame:
-        return self.store.snapshots(since=dt.datetime.now(dt.UTC) - dt.timedelta(days=days))
-
-    def todays_quotes(self, asset_ids: Sequence[str], now: dt.datetime | None = None) -> pd.DataFrame:
-        """Quotes since 00:00 KST today as % change against each quote's previous close, one column per asset,
-        indexed by the quote time in KST (Compare's 1D view)."""
-        now = now or dt.datetime.now(dt.UTC)
-        midnight = dt.datetime.combine(now.astimezone(KST).date(), dt.time(), tzinfo=KST)
-        frame = self.store.snapshots(list(asset_ids), since=midnight)
-        if frame.empty:
-            return pd.DataFrame(columns=list(asset_ids), index=pd.DatetimeIndex([], tz=KST, name="time_kst"))
-        frame["pct"] = (frame["price"] / frame["prev_close"] - 1.0) * 100.0
-        frame["time_kst"] = pd.to_datetime(frame["quoted_at"]).dt.tz_localize("UTC").dt.tz_convert(KST)
-        wide = frame.pivot_table(index="time_kst", columns="asset_id", values="pct", aggfunc="last")
-        return wide.reindex(columns=[a for a in asset_ids if a in wide.columns])
 
     # -- reads ---------------------------------------------------------------------------------------------------
     def ensure_sample(self) -> None:

@@ -110,7 +110,7 @@ def load_coverage() -> pd.DataFrame:
 
 @st.cache_data(ttl=10, show_spinner=False)
 def _cached_snapshot_coverage() -> pd.DataFrame:
-    return get_service().snapshot_coverage()
+    return get_service().live.coverage()
 
 
 def load_snapshot_coverage() -> pd.DataFrame:
@@ -121,7 +121,7 @@ def load_snapshot_coverage() -> pd.DataFrame:
 def load_recent_snapshots(days: int = 7) -> pd.DataFrame:
     """Stored quotes of the last `days` days, newest last (the Data page's CSV)."""
     with store_errors_in_plain_words():
-        return service().recent_snapshots(days).set_index("asset_id")
+        return service().live.recent(days).set_index("asset_id")
 
 
 @st.cache_data(ttl=60, show_spinner="Checking the store…")

@@ -107,7 +107,7 @@ def test_now_strip_shows_the_polled_quotes_with_their_state(live_env, monkeypatc
     kis, upbit = live_env
     upbit.ticker_price = 123_456_000.0
     at = run_page("app.py")
-    live = [a for a in catalog.COMPARED if a in ui.service().quoters()]
+    live = [a for a in catalog.COMPARED if a in ui.service().live.quoters()]
     assert live == list(catalog.COMPARED)
     poller, store = live_view._poller(), ui.service().store
     poller.interval = 0.0  # always due: the test polls when it wants
@@ -147,7 +147,7 @@ def test_compare_1d_draws_todays_quotes_on_a_kst_axis(live_env):
     svc = ui.service()
     for price in (120_000_000.0, 121_000_000.0):  # two rounds of quotes today
         upbit.ticker_price = price
-        svc.poll_quotes(["btc", "samsung"], everything=True)
+        svc.live.poll(["btc", "samsung"], everything=True)
         time.sleep(1.1)  # Upbit quotes are stamped by their trade time: one per second
     at.get("segmented_control")[0].set_value("1D").run()
     assert not at.exception, [e.value for e in at.exception]
@@ -155,7 +155,7 @@ def test_compare_1d_draws_todays_quotes_on_a_kst_axis(live_env):
     names = [t["name"] for t in spec["data"]]
     assert any("Bitcoin" in n for n in names) and any("Samsung" in n for n in names)
     assert "KST" in spec["layout"]["title"]["text"]
-    wide = svc.todays_quotes(["btc", "samsung"])
+    wide = svc.live.today(["btc", "samsung"])
     prev = upbit.candles()[-1]["trade_price"]
     assert wide["btc"].dropna().round(6).tolist()[-2:] == [round((p / prev - 1) * 100, 6) for p in (120e6, 121e6)]
 

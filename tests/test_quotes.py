@@ -89,14 +89,14 @@ def _service(kis: KisServer, upbit: UpbitServer, tmp_path, paper: bool = False) 
 
     collectors = {a.id: kis_client for a in catalog.ASSETS.values() if a.source == "kis"}
     svc = MarketService(settings, collectors=collectors)
-    svc._quoters = live_quoters(settings, collectors)
+    svc.live._quoters = live_quoters(settings, collectors)
     return svc
 
 
 def test_a_round_stores_every_quote_as_a_snapshot_never_as_a_bar(servers, tmp_path):
     kis, upbit = servers
     svc = _service(kis, upbit, tmp_path)
-    results = svc.poll_quotes(list(catalog.ASSETS), everything=True)
+    results = svc.live.poll(list(catalog.ASSETS), everything=True)
     assert [r.status for r in results] == ["ok"] * len(catalog.ASSETS), [r.message for r in results]
     got = {r.asset_id: r.quote for r in results}
     assert got["samsung"].price == kis.price("005930") and got["samsung"].prev_close == kis.prev_close("005930")
@@ -111,11 +111,11 @@ def test_a_round_stores_every_quote_as_a_snapshot_never_as_a_bar(servers, tmp_pa
 def test_a_failing_source_keeps_the_last_snapshot_and_says_why(servers, tmp_path):
     kis, upbit = servers
     svc = _service(kis, upbit, tmp_path)
-    svc.poll_quotes(["soxl"], everything=True)
+    svc.live.poll(["soxl"], everything=True)
     kis.quote_faults["SOXL"] = "empty"
-    (result,) = svc.poll_quotes(["soxl"], everything=True)
+    (result,) = svc.live.poll(["soxl"], everything=True)
     assert result.status == "error" and "exchange code" in result.message
-    (row,) = svc.now_board(["soxl"])
+    (row,) = svc.live.board(["soxl"])
     assert row.quote is not None and row.quote.price == kis.price("SOXL")  # the last good one, kept
     assert "exchange code" in row.error
 
@@ -123,9 +123,9 @@ def test_a_failing_source_keeps_the_last_snapshot_and_says_why(servers, tmp_path
 def test_kospi200_falls_back_to_the_index_chart_where_the_current_index_is_not_offered(servers, tmp_path):
     kis, upbit = servers
     kis.index_quote_offered = False  # as on a paper host: MCA00124
-    (result,) = _service(kis, upbit, tmp_path).poll_quotes(["kospi200"], everything=True)
+    (result,) = _service(kis, upbit, tmp_path).live.poll(["kospi200"], everything=True)
     assert result.status == "ok" and result.quote.prev_close == kis.prev_close("2001")
-    paper = _service(kis, upbit, tmp_path / "p", paper=True).poll_quotes(["kospi200"], everything=True)
+    paper = _service(kis, upbit, tmp_path / "p", paper=True).live.poll(["kospi200"], everything=True)
     assert paper[0].status == "ok"
     paths = [c[0] for c in kis.calls]
     assert paths.count("/uapi/domestic-stock/v1/quotations/inquire-index-price") == 1  # paper never asks for it
@@ -135,9 +135,9 @@ def test_closed_markets_are_not_polled_once_their_last_price_is_stored(servers, 
     kis, upbit = servers
     svc = _service(kis, upbit, tmp_path)
     saturday = dt.datetime(2026, 7, 11, 3, 0, tzinfo=dt.UTC)  # 12:00 KST: KRX, NYSE and COMEX closed
-    first = svc.poll_quotes(["samsung", "soxl", "btc"], now=saturday)
+    first = svc.live.poll(["samsung", "soxl", "btc"], now=saturday)
     assert [r.status for r in first] == ["ok", "ok", "ok"]  # nothing stored yet: their last prices
-    second = svc.poll_quotes(["samsung", "soxl", "btc"], now=saturday + dt.timedelta(minutes=1))
+    second = svc.live.poll(["samsung", "soxl", "btc"], now=saturday + dt.timedelta(minutes=1))
     assert [r.status for r in second] == ["skipped", "skipped", "ok"]  # Bitcoin trades on Saturdays
     assert "closed" in second[0].message
 
@@ -147,10 +147,10 @@ def test_bitcoin_is_live_without_kis_keys(servers, tmp_path, monkeypatch):
     monkeypatch.delenv("DASHBOARD_OFFLINE")
     monkeypatch.setenv("UPBIT_BASE_URL", upbit.url)
     svc = MarketService(load_settings())
-    board = {r.asset_id: r for r in svc.now_board(list(catalog.COMPARED))}
+    board = {r.asset_id: r for r in svc.live.board(list(catalog.COMPARED))}
     assert board["btc"].why_not_live is None
     assert "KIS_APP_KEY" in board["samsung"].why_not_live
-    results = {r.asset_id: r for r in svc.poll_quotes(list(catalog.COMPARED), everything=True)}
+    results = {r.asset_id: r for r in svc.live.poll(list(catalog.COMPARED), everything=True)}
     assert results["btc"].status == "ok" and results["samsung"].status == "skipped"
 
 
@@ -176,12 +176,12 @@ def test_a_closed_sessions_daily_bar_replaces_the_provisional_price(servers, tmp
     friday = dt.datetime(2026, 7, 10, 6, 29, tzinfo=dt.UTC)  # 15:29 KST, a minute before the close
     svc.store.add_snapshots([Quote("samsung", 99_999.0, 98_000.0, "KRW", "kis", friday, False, "open")])
     saturday = dt.datetime(2026, 7, 11, 3, 0, tzinfo=dt.UTC)
-    (row,) = svc.now_board(["samsung"], now=saturday)
+    (row,) = svc.live.board(["samsung"], now=saturday)
     bars = svc.store.read_bars(["samsung"])
     assert row.quote.price == bars["close"].iloc[-1] and row.quote.prev_close == bars["close"].iloc[-2]
     assert row.quote.source == "kis daily close"
     monday = dt.datetime(2026, 7, 13, 1, 0, tzinfo=dt.UTC)  # 10:00 KST: trading again, the quote is provisional
-    (row,) = svc.now_board(["samsung"], now=monday)
+    (row,) = svc.live.board(["samsung"], now=monday)
     assert row.quote.price == 99_999.0
 
 
@@ -196,7 +196,7 @@ def test_a_rate_limited_poll_slows_the_poller(monkeypatch):
         poller = QuotePoller(MarketService(load_settings()), every=5.0)
         poller.tick(["btc"])
         assert poller.interval == 10.0 and upbit.too_many >= 2
-        (row,) = poller.service.now_board(["btc"])
+        (row,) = poller.service.live.board(["btc"])
         assert row.quote is None and "429" in row.error
     finally:
         upbit.stop()

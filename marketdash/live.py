@@ -1,0 +1,187 @@
+"""Live quotes for pages and the command line: poll the sources, keep every quote as a snapshot, and say what is
+current per asset (SPEC.md, `snapshots`). Quotes never become daily bars; once a session's bar is stored, it
+replaces the provisional price.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from collectors.errors import CollectorError
+from marketdash import catalog, market_clock
+from marketdash.config import mask
+from marketdash.market_clock import KST
+from marketdash.records import Quote
+
+if TYPE_CHECKING:  # the quote sources import the HTTP stack; the service imports this module
+    from collectors.quotes import Quoter
+    from marketdash.service import MarketService
+
+CLOSED_REFRESH = dt.timedelta(hours=6)  # a closed market is quoted once when its last quote is older than this
+
+
+@dataclass(frozen=True)
+class QuoteResult:
+    """One asset's outcome of a polling round (the command line prints `line()`)."""
+
+    asset_id: str
+    status: str  # "ok", "error" or "skipped"
+    quote: Quote | None = None
+    message: str = ""
+    kind: str = ""
+
+    def line(self) -> str:
+        if self.quote is None:
+            return f"{self.asset_id:<9} {self.status:<7} {self.message}"
+        q = self.quote
+        when = q.quoted_at.astimezone(KST).strftime("%Y-%m-%d %H:%M:%S KST")
+        clock = "" if q.time_from_source else " (fetch time)"
+        return (f"{self.asset_id:<9} {self.status:<7} {q.source:<8} {q.price:,.4f} {q.currency} "
+                f"{q.change_pct:+.2f}% vs {q.prev_close:,.4f}  {when}{clock}  {q.market_state}")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class NowRow:
+    """What the Now strip shows of one asset: its last quote (if any), its market's state, and why not live."""
+
+    asset_id: str
+    clock: market_clock.MarketState
+    quote: Quote | None
+    error: str | None  # the last poll failed after this quote (or there is no quote at all)
+    why_not_live: str | None  # no live source: the reason, in a sentence
+
+    def age(self, now: dt.datetime) -> dt.timedelta | None:
+        return None if self.quote is None else now - self.quote.quoted_at
+
+
+def _quotes(frame: pd.DataFrame) -> Iterator[Quote]:
+    """Stored snapshot rows -> Quotes (quoted_at back to aware UTC)."""
+    for row in frame.itertuples(index=False):
+        yield Quote(
+            row.asset_id, float(row.price), float(row.prev_close), row.currency, row.source,
+            pd.Timestamp(row.quoted_at).to_pydatetime().replace(tzinfo=dt.UTC), bool(row.time_from_source),
+            row.market_state or "",
+        )  # fmt: skip
+
+
+def _settled(asset: catalog.Asset, quote: Quote, bars: pd.DataFrame) -> Quote:
+    """Once the session a quote belongs to has its daily bar, the bar's close replaces the provisional price."""
+    session = quote.quoted_at.astimezone(asset.tz).date()
+    done = bars[bars["date"].dt.date >= session]
+    if done.empty or len(bars) < 2:
+        return quote
+    last = done.iloc[-1]
+    before = bars[bars["date"] < last["date"]]
+    if before.empty:
+        return quote
+    closed = dt.datetime.combine(last["date"].date(), asset.close_time, tzinfo=asset.tz).astimezone(dt.UTC)
+    return Quote(asset.id, float(last["close"]), float(before["close"].iloc[-1]), asset.currency,
+                 f"{last['source']} daily close", closed, True, market_clock.CLOSED)  # fmt: skip
+
+
+class LiveQuotes:
+    """The service's live side (`MarketService.live`): its sources, one polling round, and the board pages show."""
+
+    def __init__(self, service: MarketService) -> None:
+        self.service = service
+        self.store = service.store
+        self._quoters: dict[str, Quoter] | None = None
+        self._lock = threading.Lock()
+
+    def quoters(self) -> dict[str, Quoter]:
+        """The live quote source of each asset that has one (built once, on the collectors' clients)."""
+        collectors = self.service.collectors()
+        with self._lock:
+            if self._quoters is None:
+                from collectors.registry import live_quoters
+
+                self._quoters = live_quoters(self.service.settings, collectors)
+            return self._quoters
+
+    def poll(
+        self, asset_ids: Sequence[str], *, everything: bool = False, now: dt.datetime | None = None
+    ) -> list[QuoteResult]:
+        """One round: quote each asset whose market moves now, or whose last quote is older than CLOSED_REFRESH
+        (so a closed market shows its final price); `everything` quotes them all. Quotes go to `snapshots`."""
+        now = now or dt.datetime.now(dt.UTC)
+        quoters = self.quoters()
+        latest = self.latest()
+        results = []
+        for asset_id in asset_ids:
+            asset, quoter = catalog.get(asset_id), quoters.get(asset_id)
+            if quoter is None:
+                results.append(QuoteResult(asset_id, "skipped", message=self.service.why_not_live(asset_id)))
+                continue
+            clock = market_clock.state(asset, now)
+            last = latest.get(asset_id)
+            fresh_enough = last is not None and now - last.quoted_at < CLOSED_REFRESH
+            if not (everything or clock.moving or not fresh_enough):
+                results.append(QuoteResult(asset_id, "skipped", message=f"market {clock.state}"))
+                continue
+            try:
+                quote = dataclasses.replace(quoter.quote(asset), market_state=clock.state)
+                self.store.add_snapshots([quote])
+                results.append(QuoteResult(asset_id, "ok", quote))
+            except CollectorError as exc:
+                message = mask(str(exc), self.service.settings.secrets())
+                self.store.record_quote_error(asset_id, quoter.source, message)
+                results.append(QuoteResult(asset_id, "error", message=message, kind=exc.kind))
+        return results
+
+    def latest(self) -> dict[str, Quote]:
+        return {q.asset_id: q for q in _quotes(self.store.latest_snapshots())}
+
+    def board(self, asset_ids: Sequence[str], now: dt.datetime | None = None) -> list[NowRow]:
+        """Per asset: its last stored quote, its market's state now, the last poll error after that quote, and
+        why there is no live source when there is none. Reads the store only (pages call this every refresh)."""
+        now = now or dt.datetime.now(dt.UTC)
+        quoters = self.quoters()
+        readable = self.service.store_problem() is None
+        latest = self.store.latest_snapshots().set_index("asset_id") if readable else None
+        errors = self.store.quote_errors().set_index("asset_id") if readable else None
+        recent = self.store.read_bars(list(asset_ids), now.date() - dt.timedelta(days=14)) if readable else None
+        rows = []
+        for asset_id in asset_ids:
+            quote = None
+            error = None
+            clock = market_clock.state(catalog.get(asset_id), now)
+            if latest is not None and asset_id in latest.index:
+                quote = next(_quotes(latest.loc[[asset_id]].reset_index()))
+                after = latest.loc[asset_id, "error"]
+                error = None if pd.isna(after) else str(after)
+                if not clock.moving:
+                    quote = _settled(catalog.get(asset_id), quote, recent[recent["asset_id"] == asset_id])
+            elif errors is not None and asset_id in errors.index:
+                error = str(errors.loc[asset_id, "message"])
+            why = None if asset_id in quoters else self.service.why_not_live(asset_id)
+            rows.append(NowRow(asset_id, clock, quote, error, why))
+        return rows
+
+    def coverage(self) -> pd.DataFrame:
+        """Per asset: first and last quote, how many, and the last error (every catalog asset listed)."""
+        cov = self.store.snapshot_coverage().set_index("asset_id").reindex(list(catalog.ASSETS))
+        cov["quotes"] = cov["quotes"].fillna(0).astype(int)
+        return cov.reset_index()
+
+    def recent(self, days: int) -> pd.DataFrame:
+        return self.store.snapshots(since=dt.datetime.now(dt.UTC) - dt.timedelta(days=days))
+
+    def today(self, asset_ids: Sequence[str], now: dt.datetime | None = None) -> pd.DataFrame:
+        """Quotes since 00:00 KST today as % change against each quote's previous close, one column per asset,
+        indexed by the quote time in KST (Compare's 1D view)."""
+        now = now or dt.datetime.now(dt.UTC)
+        midnight = dt.datetime.combine(now.astimezone(KST).date(), dt.time(), tzinfo=KST)
+        frame = self.store.snapshots(list(asset_ids), since=midnight)
+        if frame.empty:
+            return pd.DataFrame(columns=list(asset_ids), index=pd.DatetimeIndex([], tz=KST, name="time_kst"))
+        frame["pct"] = (frame["price"] / frame["prev_close"] - 1.0) * 100.0
+        frame["time_kst"] = pd.to_datetime(frame["quoted_at"]).dt.tz_localize("UTC").dt.tz_convert(KST)
+        wide = frame.pivot_table(index="time_kst", columns="asset_id", values="pct", aggfunc="last")
+        return wide.reindex(columns=[a for a in asset_ids if a in wide.columns])
