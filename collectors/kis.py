@@ -219,10 +219,15 @@ class KisCollector:
             refused(reply.sent_at)
         return 0.2
 
-    def working_code(self, asset_id: str) -> str | None:
-        """The market code that answered for this asset (gold and silver try N, then S), once one has."""
+    def market_codes(self, asset_id: str, default: str) -> tuple[str, ...]:
+        """The market codes to try for an asset: the one that answered before, else N then S for gold and silver."""
         with self._lock:
-            return self._working_code.get(asset_id)
+            known = self._working_code.get(asset_id)
+        return (known,) if known else MARKET_CODES.get(asset_id, (default,))
+
+    def remember_code(self, asset_id: str, market: str) -> None:
+        with self._lock:
+            self._working_code[asset_id] = market
 
     def _call(self, endpoint: Endpoint, params: dict[str, str]) -> dict:
         return self.call(endpoint.path, endpoint.tr_id, params)
@@ -287,9 +292,7 @@ class KisCollector:
 
     def pages(self, asset: Asset, start: dt.date, end: dt.date) -> Iterator[list[DailyBar]]:
         endpoint = ENDPOINTS[asset.kind]
-        with self._lock:
-            known = self._working_code.get(asset.id)
-        codes = (known,) if known else MARKET_CODES.get(asset.id, (asset.market_code,))
+        codes = self.market_codes(asset.id, asset.market_code)
         failures = []
         for market in codes:
             try:
@@ -305,8 +308,7 @@ class KisCollector:
                     raise
                 failures.append(f"{market}: {exc}")  # empty rows or an unknown-market error: try the next code
                 continue
-            with self._lock:
-                self._working_code[asset.id] = market
+            self.remember_code(asset.id, market)
             yield first
             yield from walk
             return

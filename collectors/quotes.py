@@ -15,7 +15,7 @@ from typing import Protocol
 
 from collectors.errors import BadResponseError, CollectorError, NoDataError, SubscriptionError
 from collectors.http import HttpClient
-from collectors.kis import MARKET_CODES, KisCollector
+from collectors.kis import KisCollector
 from collectors.upbit import BITHUMB, UPBIT, CandleVenue, check_reply, steer_by_remaining
 from marketdash.catalog import Asset
 from marketdash.records import MalformedValueError, Quote, parse_decimal
@@ -151,13 +151,24 @@ class KisQuoter:
             return self._quote(_INDEX_CHART, asset)
 
     def _quote(self, call: QuoteCall, asset: Asset) -> Quote:
-        market = self.kis.working_code(asset.id) or MARKET_CODES.get(asset.id, (asset.market_code,))[0]
+        """Gold and silver answer under one market code (N or S, unverified which): try each until one does."""
+        codes = self.kis.market_codes(asset.id, asset.market_code)
         today = dt.datetime.now(dt.UTC).astimezone(dt.timezone(dt.timedelta(hours=9))).date()
-        body = self.kis.call(call.path, call.tr_id, call.params(asset, market, today))
-        output = body.get(call.output)
-        if not isinstance(output, dict) or not output:
-            raise NoDataError(f"KIS sent no current price for {asset.code} ({call.tr_id})")
-        return call.transform(asset, output, dt.datetime.now(dt.UTC))
+        failures = []
+        for market in codes:
+            body = self.kis.call(call.path, call.tr_id, call.params(asset, market, today))
+            output = body.get(call.output)
+            try:
+                if not isinstance(output, dict) or not output:
+                    raise NoDataError(f"KIS sent no current price for {asset.code} ({call.tr_id})")
+                quote = call.transform(asset, output, dt.datetime.now(dt.UTC))
+            except NoDataError as exc:
+                failures.append(f"market {market}: {exc}" if len(codes) > 1 else str(exc))
+                continue
+            if len(codes) > 1:
+                self.kis.remember_code(asset.id, market)
+            return quote
+        raise NoDataError("; ".join(failures))
 
 
 class TickerQuoter:

@@ -200,3 +200,14 @@ def test_a_rate_limited_poll_slows_the_poller(monkeypatch):
         assert row.quote is None and "429" in row.error
     finally:
         upbit.stop()
+
+
+def test_gold_quote_finds_the_market_code_that_answers_and_keeps_it(servers, tmp_path):
+    kis, upbit = servers
+    kis.gold_market = "S"  # the official text's code, not the community clients' N
+    svc = _service(kis, upbit, tmp_path)
+    (first,) = svc.live.poll(["gold"], everything=True)
+    assert first.status == "ok" and first.quote.price == kis.price("NYGOLD")
+    before = len(kis.calls)
+    (again,) = svc.live.poll(["gold"], everything=True)
+    assert again.status == "ok" and len(kis.calls) == before + 1  # straight to S this time
