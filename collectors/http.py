@@ -41,10 +41,11 @@ class Throttle:
             time.sleep(slot - now)
         return time.time()
 
-    def slow_down(self, factor: float = 0.5, floor: float = 1.0) -> None:
-        """The source said 'too many': from now on ask `factor` times as often, never below `floor` per second."""
+    def refused(self, sent_at: float) -> None:
+        """The source said 'too many' to the call sent at `sent_at`: from now on ask half as often, never below
+        once a second. (KIS's shared budget answers the same call by learning the key's limit.)"""
         with self._lock:
-            self.interval = min(self.interval / factor, 1.0 / floor)
+            self.interval = min(self.interval * 2, 1.0)
 
     def hold(self, seconds: float) -> None:
         """Push every later slot back by at least `seconds` (a source said: slow down)."""
@@ -53,9 +54,12 @@ class Throttle:
 
 
 class Pacer(Protocol):
-    """What HttpClient needs of a throttle: a send slot (Throttle here, a key's shared budget for KIS)."""
+    """A throttle: a send slot (Throttle here, a key's shared budget for KIS), and what to do when a source says
+    a call was one too many."""
 
     def wait(self) -> float: ...
+
+    def refused(self, sent_at: float) -> None: ...
 
 
 @dataclass(frozen=True)

@@ -214,9 +214,7 @@ class KisCollector:
         body = reply.body if isinstance(reply.body, dict) else {}
         if body.get("msg_cd") != RATE_LIMITED:
             return None
-        refused = getattr(self.http.throttle, "refused", None)
-        if refused is not None:
-            refused(reply.sent_at)
+        self.http.throttle.refused(reply.sent_at)
         return 0.2
 
     def market_codes(self, asset_id: str, default: str) -> tuple[str, ...]:

@@ -104,7 +104,7 @@ def steer_by_remaining(http: HttpClient, reply: Reply) -> float | None:
     if match and int(match.group(1)) <= 0:
         http.throttle.hold(1.0)
     if reply.status == 429:
-        http.throttle.slow_down()
+        http.throttle.refused(reply.sent_at)
         return max(_retry_after(reply) or 1.0, 1.0)
     return None
 

@@ -84,9 +84,5 @@ class Quote:
     market_state: str = ""
 
     @property
-    def change(self) -> float:
-        return self.price - self.prev_close
-
-    @property
     def change_pct(self) -> float:
         return (self.price / self.prev_close - 1.0) * 100.0

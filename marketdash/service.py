@@ -208,14 +208,20 @@ class MarketService:
         return [done[a] for a in asset_ids]
 
     def fetch_ranges(
-        self, asset: catalog.Asset, start: dt.date | None, end: dt.date | None, now: dt.datetime
+        self,
+        asset: catalog.Asset,
+        start: dt.date | None,
+        end: dt.date | None,
+        now: dt.datetime,
+        stored: tuple[dt.date | None, dt.date | None],
     ) -> list[tuple[dt.date, dt.date]]:
         """What to fetch, newest first: the days after the last stored one (less a small overlap), then any history
         before the first stored day that was asked for and never completed (a `--start` earlier than the store, a
-        backfill killed or failed halfway). An empty store fetches from `start` (default DEFAULT_START)."""
+        backfill killed or failed halfway). An empty store fetches from `start` (default DEFAULT_START).
+        `stored` is the (first, last) date the store holds for the asset."""
         last_closed = asset.last_closed_date(now)
         end = min(end or last_closed, last_closed)
-        first, last, _ = self._stored(asset.id)
+        first, last = stored
         if first is None or last is None:
             lo = start or dt.date.fromisoformat(DEFAULT_START)
             return [(lo, end)] if lo <= end else []
@@ -247,20 +253,11 @@ class MarketService:
         live, now = self.collectors(), dt.datetime.now(dt.UTC)
         gaps = []
         for asset_id in asset_ids:
-            first, _, _ = self._stored(asset_id) if asset_id in live else (None, None, 0)
+            first = self.store.span(asset_id)[0] if asset_id in live else None
             asset = catalog.get(asset_id)
             if first is not None and self._head(asset, goal, first, asset.last_closed_date(now)):
                 gaps.append(asset_id)
         return gaps
-
-    def _stored(self, asset_id: str) -> tuple[dt.date | None, dt.date | None, int]:
-        """First date, last date and rows the user's store holds for an asset."""
-        cov = self.store.coverage()
-        row = cov[(cov["asset_id"] == asset_id) & (cov["rows"] > 0)]
-        if row.empty:
-            return None, None, 0
-        first, last, rows = row[["first_date", "last_date", "rows"]].iloc[0]
-        return pd.Timestamp(first).date(), pd.Timestamp(last).date(), int(rows)
 
     def update_one(
         self,
@@ -277,8 +274,8 @@ class MarketService:
             return UpdateResult(asset_id, "-", "error", message=self.why_not_live(asset_id), kind="not configured")
         stored_from = stored_to = None
         try:
-            stored_from, stored_to, before = self._stored(asset_id)
-            ranges = self.fetch_ranges(asset, start, end, dt.datetime.now(dt.UTC))
+            stored_from, stored_to, before = self.store.span(asset_id)
+            ranges = self.fetch_ranges(asset, start, end, dt.datetime.now(dt.UTC), (stored_from, stored_to))
             if not ranges:
                 return UpdateResult(
                     asset_id, collector.source, "skipped", first_date=stored_from, last_date=stored_to,
@@ -309,7 +306,7 @@ class MarketService:
             message = f"the source returned no bars between {lo} and {hi}"
         try:
             self.store.end_attempt(attempt, fetch.written, status, message)
-            first, last, after = self._stored(asset_id)
+            first, last, after = self.store.span(asset_id)
         except StoreError as exc:
             return UpdateResult(asset_id, collector.source, "error", message=str(exc), kind="store")
         if progress:

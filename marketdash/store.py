@@ -398,6 +398,14 @@ class Store:
         frame["date"] = pd.to_datetime(frame["date"]).astype("datetime64[ns]")
         return frame
 
+    def span(self, asset_id: str) -> tuple[dt.date | None, dt.date | None, int]:
+        """First date, last date and rows stored for one asset."""
+        with self.connect() as con:
+            first, last, rows = con.execute(
+                "SELECT min(date), max(date), count(*) FROM prices WHERE asset_id = ?", [asset_id]
+            ).fetchone()
+        return first, last, rows
+
     def last_dates(self) -> dict[str, dt.date]:
         with self.connect() as con:
             rows = con.execute("SELECT asset_id, max(date) FROM prices GROUP BY asset_id").fetchall()
