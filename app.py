@@ -6,44 +6,47 @@ directly, even as a fresh server's first request; every page draws the same side
 
 import streamlit as st
 
-from marketdash import analytics, catalog, charts, fetching, live_view, ui
+from marketdash import analytics, catalog, charts, fetching, live_view, notices, ui, widgets
 
-ui.setup_page("Overview")
+t = ui.setup_page("overview")
 
-st.title("Seven-asset overview · 7개 자산 한눈에 보기")
+st.title(t("overview.title"))
 ids = list(catalog.COMPARED)
-start, end = ui.range_picker(default="1Y")
+start, end = widgets.range_picker(default="1Y")
 data, ids = fetching.page_data(ids, start, end)
 live_view.now_strip(list(catalog.COMPARED))
-st.markdown("**Daily closes**")
+st.markdown(f"**{t('overview.daily')}**")
 
 table = analytics.overview(data.bars, ids)
 for row_ids in (ids[:4], ids[4:]):
     for col, asset_id in zip(st.columns(4), row_ids, strict=False):
-        asset, row, fresh = catalog.get(asset_id), table.loc[asset_id], data.freshness[asset_id]
+        row, fresh = table.loc[asset_id], data.freshness[asset_id]
+        name = t.name(asset_id)
         col.metric(
-            asset.label + (" · sample" if asset_id in data.sample_assets else ""),
-            ui.format_price(row["last_close"], asset),
-            f"{row['day_change_pct']:+.2f}% day",
-            help=f"{asset.name_en} ({asset.unit}), {row['range_change_pct']:+.1f}% over the range.",
-        )
-        col.caption(("⚠️ " if fresh.stale else "") + f"Range {row['range_change_pct']:+.1f}% · {fresh.note()}")
+            t("overview.card_sample", name=name) if asset_id in data.sample_assets else name,
+            t.price(row["last_close"], asset_id),
+            t("overview.day_change", pct=t.pct(row["day_change_pct"])),
+            delta_color=t.delta_color(row["day_change_pct"]),
+            help=t("overview.card_help", name=t.full_name(asset_id), unit=t(f"unit.{asset_id}"),
+                   pct=t.pct(row["range_change_pct"], 1)),
+        )  # fmt: skip
+        caption = t("overview.card_caption", pct=t.pct(row["range_change_pct"], 1), fresh=fresh.note())
+        col.caption(("⚠️ " if fresh.stale else "") + caption)
 table["stale"] = [data.freshness[a].stale for a in table.index]
 
 wide = analytics.to_wide(data.bars, ids)
 rebased, anchor = analytics.rebase(wide)
-based = (
-    f"100 = close on {anchor:%Y-%m-%d}, the first date all traded" if anchor is not None else "100 = each first close"
-)
+based = t("overview.based_on", day=anchor.date()) if anchor is not None else t("overview.based_each")
 fig = charts.line_chart(
     rebased,
-    title=f"Normalized prices ({based})",
-    yaxis_title="index",
-    labels=ui.trace_labels(data),
-    note=ui.sample_note(data),
+    t,
+    title=t("overview.chart_title", based=based),
+    yaxis_title=t("chart.index_axis"),
+    labels=notices.trace_labels(data),
+    note=notices.sample_note(data),
     reference=100.0,
 )
-ui.chart(fig, rebased, "overview_normalized")
-st.subheader("Summary")
-ui.show_table(table)
-ui.download_csv(table, "overview_summary", "Download summary (CSV)")
+notices.chart(fig, rebased, "overview_normalized", t("overview.chart_csv"))
+st.subheader(t("overview.summary"))
+notices.show_table(table)
+notices.download_csv(table, "overview_summary", t("download.what", what=t("overview.summary")))

@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from marketdash import catalog, market_clock
 from marketdash.config import ConfigError, load_settings
+from marketdash.i18n import Msg
 from marketdash.service import MarketService
 from marketdash.store import StoreError
 
@@ -62,7 +63,7 @@ def _update(svc: MarketService, args: argparse.Namespace) -> int:
     bars: dict[str, tqdm] = {}
     lock = threading.Lock()
 
-    def progress(asset_id: str, done: float, text: str) -> None:
+    def progress(asset_id: str, done: float, text: Msg) -> None:
         with lock:
             if asset_id not in bars:
                 bars[asset_id] = tqdm(
@@ -70,7 +71,7 @@ def _update(svc: MarketService, args: argparse.Namespace) -> int:
                 )
             bar = bars[asset_id]
             bar.n = round(done * 100)
-            bar.set_postfix_str(text[:40], refresh=True)
+            bar.set_postfix_str(str(text)[:40], refresh=True)
 
     results = svc.update(ids, args.start, args.end, progress=progress, workers=max(1, args.workers))
     for bar in bars.values():

@@ -11,6 +11,7 @@ import pandas as pd
 
 from collectors.errors import NoDataError
 from marketdash.catalog import Asset
+from marketdash.i18n import Name, msg
 from marketdash.records import DailyBar
 
 SOURCE = "ecb"
@@ -50,6 +51,6 @@ class EcbFxCollector:
 
     def pages(self, asset: Asset, start: dt.date, end: dt.date) -> Iterator[list[DailyBar]]:
         if asset.id != "usdkrw":
-            raise NoDataError(f"The ECB history holds only USD/KRW, not {asset.name_en}")
+            raise NoDataError(msg("err.ecb_only_usdkrw", asset=Name(asset.id, full=True)))
         rates = usdkrw_history()
         yield transform(asset, rates.loc[pd.Timestamp(start) : pd.Timestamp(end)])

@@ -1,6 +1,14 @@
-"""Typed collector failures. Each str() is a plain sentence a user can act on and never holds a secret."""
+"""Typed collector failures. Each carries its sentence as a Msg (a catalog key and parameters), so a page shows it
+in the reader's language; str() is the English sentence for the command line and logs. None holds a secret."""
 
 from __future__ import annotations
+
+from marketdash.i18n import Msg
+
+
+def source_name(service: str) -> Msg:
+    """A source's name in the reader's language ("KIS" -> 한국투자증권 KIS, "Upbit" -> 업비트)."""
+    return Msg(f"source.{service.lower()}")
 
 
 class CollectorError(Exception):
@@ -8,8 +16,9 @@ class CollectorError(Exception):
 
     kind = "error"
 
-    def __init__(self, message: str, *, code: str | None = None, retry_after: float | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, message: Msg | str, *, code: str | None = None, retry_after: float | None = None) -> None:
+        self.msg = message if isinstance(message, Msg) else Msg("plain", {"text": message})
+        super().__init__(str(self.msg))
         self.code = code
         self.retry_after = retry_after
 

@@ -18,7 +18,8 @@ from urllib.parse import urlsplit
 
 import requests
 
-from collectors.errors import BadResponseError, NetworkError
+from collectors.errors import BadResponseError, NetworkError, source_name
+from marketdash.i18n import Msg, msg
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ class Reply:
     def json(self, service: str) -> Any:
         if self.body is None:
             snippet = " ".join(self.text.split())[:80]
-            raise BadResponseError(f"{service} answered HTTP {self.status} with a non-JSON body: {snippet!r}")
+            raise BadResponseError(msg("err.non_json", source=source_name(service), status=self.status, body=snippet))
         return self.body
 
 
@@ -128,6 +129,8 @@ class HttpClient:
         url = f"{self.base_url}{path}"
         host = urlsplit(self.base_url).netloc
         transport_failures = 0  # a host that does not answer at all gets fewer tries than one that answers badly
+        name = source_name(self.service)
+        problem: Msg
         for attempt in range(1, self.max_attempts + 1):
             sent_at = self.throttle.wait()
             try:
@@ -136,12 +139,12 @@ class HttpClient:
                 )
             except requests.Timeout:
                 transport_failures += 1
-                problem, hint = f"{self.service} did not answer within {self.timeout[1]:g} s", None
+                problem, hint = msg("err.timeout", source=name, seconds=f"{self.timeout[1]:g}"), None
             except requests.ConnectionError as exc:
                 if "resolve" in str(exc).lower() or "name or service" in str(exc).lower():
-                    raise NetworkError(f"Cannot reach {self.service} ({host}): no network or unknown host") from None
+                    raise NetworkError(msg("err.unreachable", source=name, host=host)) from None
                 transport_failures += 1
-                problem, hint = f"Cannot connect to {self.service} ({host})", None
+                problem, hint = msg("err.no_connection", source=name, host=host), None
             else:
                 reply = _reply(resp, sent_at)
                 hint = retry_delay(reply) if retry_delay else None
@@ -149,9 +152,9 @@ class HttpClient:
                     hint = 0.0  # a gateway's HTML error page: transient
                 if hint is None or attempt == self.max_attempts:
                     return reply
-                problem = f"{self.service} answered HTTP {reply.status}"
+                problem = msg("err.http_status", source=name, status=reply.status)
             if attempt == self.max_attempts or transport_failures >= self.transport_attempts:
-                raise NetworkError(f"{problem} after {attempt} attempts")
+                raise NetworkError(msg("err.gave_up", problem=problem, attempts=attempt))
             delay = self._delay(attempt, hint)
             log.info("%s %s: %s; retry %d in %.2f s", self.service, path, problem, attempt, delay)
             time.sleep(delay)

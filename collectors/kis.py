@@ -28,6 +28,7 @@ from collectors.kis_auth import MIN_ISSUE_INTERVAL, KisAuth, cache_lock, key_slo
 from collectors.limiter import SharedLimiter
 from marketdash.catalog import Asset
 from marketdash.config import Secret, Settings
+from marketdash.i18n import Msg, Name, Said, msg
 from marketdash.records import DailyBar, MalformedValueError, parse_decimal, parse_yyyymmdd
 
 log = logging.getLogger(__name__)
@@ -131,26 +132,31 @@ def transform(endpoint: Endpoint, asset: Asset, rows: list) -> list[DailyBar]:
 def _body(reply: Reply) -> dict:
     body = reply.json("KIS")
     if not isinstance(body, dict):
-        raise BadResponseError(f"KIS answered HTTP {reply.status} with a JSON {type(body).__name__}, not an object")
+        raise BadResponseError(msg("err.kis_not_object", status=reply.status, kind=type(body).__name__))
     return body
+
+
+def kis_said(code: str, msg1: str) -> Msg:
+    """KIS's code, with its own (Korean) words for Korean readers: "(EGW00201: 초당 거래건수를 초과하였습니다.)"."""
+    return msg("err.kis_code", code=code, said=Said(msg1, "ko", prefix=": "))
 
 
 def kis_error(msg_cd: str, msg1: str, status: int) -> CollectorError:
     """A KIS error code in plain words, as the matching error type."""
-    said = f"({msg_cd}: {msg1})" if msg1 else f"({msg_cd})"
+    said = kis_said(msg_cd, msg1)
     if msg_cd == RATE_LIMITED:
-        return RateLimitedError(f"KIS kept refusing: too many requests per second {said}", code=msg_cd)
+        return RateLimitedError(msg("err.kis_rate_limited", said=said), code=msg_cd)
     if msg_cd in TOKEN_ERRORS:
-        return AuthError(f"KIS refused the access token even after renewing it {said}", code=msg_cd)
+        return AuthError(msg("err.kis_token_refused", said=said), code=msg_cd)
     if msg_cd == "EGW02004":
-        return AuthError(f"A paper-trading app key was used on the real host: set KIS_ENV=paper {said}", code=msg_cd)
+        return AuthError(msg("err.kis_paper_key", said=said), code=msg_cd)
     if msg_cd == "EGW00551":
-        return SubscriptionError(f"The KIS account has no quote subscription for this exchange {said}", code=msg_cd)
+        return SubscriptionError(msg("err.kis_not_subscribed", said=said), code=msg_cd)
     if msg_cd == "MCA00124":
-        return SubscriptionError(f"KIS does not offer this service on this host (often: paper) {said}", code=msg_cd)
+        return SubscriptionError(msg("err.kis_not_offered", said=said), code=msg_cd)
     if msg_cd.startswith("EGW001"):
-        return AuthError(f"KIS rejected the credentials {said}", code=msg_cd)
-    return CollectorError(f"KIS answered HTTP {status} with error {said}", code=msg_cd)
+        return AuthError(msg("err.kis_credentials", said=said), code=msg_cd)
+    return CollectorError(msg("err.kis_other", status=status, said=said), code=msg_cd)
 
 
 class KisCollector:
@@ -170,7 +176,7 @@ class KisCollector:
     @classmethod
     def from_settings(cls, settings: Settings) -> KisCollector:
         if not settings.has_kis:
-            raise AuthError("KIS_APP_KEY and KIS_APP_SECRET are not set")
+            raise AuthError(msg("err.kis_no_keys"))
         return cls.connect(
             settings.kis_base_url, settings.kis_app_key, settings.kis_app_secret, settings.kis_token_cache,
             max_rps=settings.kis_max_rps,
@@ -261,21 +267,15 @@ class KisCollector:
             body = self._call(endpoint, endpoint.params(asset, market, start, cursor))
             rows = body.get("output2") or []
             if not isinstance(rows, list):
-                raise BadResponseError(f"KIS output2 for {asset.code} is a {type(rows).__name__}, not a list")
+                raise BadResponseError(msg("err.kis_rows_shape", code=asset.code, kind=type(rows).__name__))
             try:
                 bars = transform(endpoint, asset, rows)
             except MalformedValueError as exc:
-                raise BadResponseError(f"KIS sent a malformed row for {asset.code}: {exc}") from None
+                raise BadResponseError(msg("err.kis_malformed_row", code=asset.code, detail=exc.msg)) from None
             if not bars:
                 if page_no == 0:
-                    hint = (
-                        " Check the exchange code: a wrong one returns empty rows."
-                        if asset.kind == "overseas_stock"
-                        else ""
-                    )
-                    raise NoDataError(
-                        f"KIS returned no rows for {asset.code} ({market}) between {start} and {end}.{hint}"
-                    )
+                    key = "err.kis_no_rows_excd" if asset.kind == "overseas_stock" else "err.kis_no_rows"
+                    raise NoDataError(msg(key, code=asset.code, market=market, start=start, end=end))
                 return
             fresh = [b for b in bars if start <= b.date <= cursor and b.date not in seen]
             seen.update(b.date for b in fresh)
@@ -284,14 +284,14 @@ class KisCollector:
             if oldest <= start:
                 return
             if oldest > cursor:
-                raise BadResponseError(f"KIS ignored the end date {cursor} for {asset.code} (oldest row {oldest})")
+                raise BadResponseError(msg("err.kis_ignored_end", end=cursor, code=asset.code, oldest=oldest))
             cursor = oldest - dt.timedelta(days=1)
-        raise BadResponseError(f"KIS paging for {asset.code} did not end after {MAX_PAGES} pages")
+        raise BadResponseError(msg("err.kis_paging", code=asset.code, pages=MAX_PAGES))
 
     def pages(self, asset: Asset, start: dt.date, end: dt.date) -> Iterator[list[DailyBar]]:
         endpoint = ENDPOINTS[asset.kind]
         codes = self.market_codes(asset.id, asset.market_code)
-        failures = []
+        failures: list[Msg] = []
         for market in codes:
             try:
                 walk = self._walk(endpoint, asset, market, start, end)
@@ -304,14 +304,13 @@ class KisCollector:
                 )
                 if fatal or len(codes) == 1:
                     raise
-                failures.append(f"{market}: {exc}")  # empty rows or an unknown-market error: try the next code
+                failures.append(msg("err.under_market", market=market, error=exc.msg))  # try the next code
                 continue
             self.remember_code(asset.id, market)
             yield first
             yield from walk
             return
         raise NoDataError(
-            f"No {asset.name_en} data from KIS between {start} and {end} under market code {' or '.join(codes)}"
-            f" ({'; '.join(failures)}). The per-contract futures endpoint (HHDFC55020100) needs a paid CME quote"
-            " subscription on the KIS account."
-        )
+            msg("err.kis_no_market", asset=Name(asset.id, full=True), start=start, end=end, codes="/".join(codes),
+                failures=failures)
+        )  # fmt: skip

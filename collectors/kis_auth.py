@@ -24,6 +24,7 @@ from filelock import FileLock
 from collectors.errors import AuthError, BadResponseError
 from collectors.http import HttpClient
 from marketdash.config import Secret
+from marketdash.i18n import Msg, Said, msg
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ def parse_expiry(body: dict, now: dt.datetime) -> dt.datetime:
     try:
         return now + dt.timedelta(seconds=int(body.get("expires_in", 0)))
     except (TypeError, ValueError):
-        raise BadResponseError("KIS token reply has neither a readable expiry time nor expires_in") from None
+        raise BadResponseError(msg("err.kis_token_expiry")) from None
 
 
 def key_slot(base_url: str, app_key: Secret) -> str:
@@ -145,7 +146,10 @@ class KisAuth:
                 if wait > 0 and isinstance(failed, dict):
                     # The last issuance within the minute was refused (wrong secret, …): say so again at once rather
                     # than wait a minute to hear the same answer.
-                    raise AuthError(str(failed.get("message", "")), code=str(failed.get("code", "")))
+                    said = Msg.from_json(failed.get("message_key")) or msg(
+                        "err.kis_token_other", code="?", said=Said("", "ko")
+                    )
+                    raise AuthError(said, code=str(failed.get("code", "")))
                 if wait <= 0:
                     token = self._issue(entry, cache)
                     if token:
@@ -182,7 +186,7 @@ class KisAuth:
         entry["last_issue_at"] = time.time()
         data = reply.json("KIS")
         if not isinstance(data, dict):
-            raise BadResponseError("KIS token reply is not a JSON object")
+            raise BadResponseError(msg("err.kis_token_not_object"))
         if reply.status == 200 and data.get("access_token"):
             now = dt.datetime.now(dt.UTC)
             expires = parse_expiry(data, now)
@@ -204,17 +208,18 @@ class KisAuth:
             self._write_cache(cache)
             return None
         error = AuthError(_token_error(code, text), code=code)
-        entry["last_error"] = {"code": code, "message": str(error)}
+        entry["last_error"] = {"code": code, "message_key": error.msg.to_json()}
         cache[self._slot] = entry
         self._write_cache(cache)
         raise error
 
 
-def _token_error(code: str, text: str) -> str:
+def _token_error(code: str, text: str) -> Msg:
+    said = Said(text, "ko", prefix=": ")
     if code == "EGW00133":
-        return "KIS refused a new token: only one per minute may be issued (EGW00133). Try again in a minute."
+        return msg("err.kis_token_minute")
     if code == "EGW00105":
-        return "KIS rejected the app secret (EGW00105): check KIS_APP_SECRET, and KIS_ENV (real/paper keys differ)."
+        return msg("err.kis_bad_secret")
     if code in ("EGW00103", "EGW00104"):
-        return f"KIS rejected the app key ({code}): check KIS_APP_KEY and KIS_ENV. {text}".strip()
-    return f"KIS did not issue a token ({code}): {text}".strip()
+        return msg("err.kis_bad_key", code=code, said=Said(text, "ko", prefix=" "))
+    return msg("err.kis_token_other", code=code, said=said)

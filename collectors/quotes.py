@@ -13,11 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from collectors.errors import BadResponseError, CollectorError, NoDataError, SubscriptionError
+from collectors.errors import BadResponseError, CollectorError, NoDataError, SubscriptionError, source_name
 from collectors.http import HttpClient
 from collectors.kis import KisCollector
 from collectors.upbit import BITHUMB, UPBIT, CandleVenue, check_reply, steer_by_remaining
 from marketdash.catalog import Asset
+from marketdash.i18n import Msg, msg
 from marketdash.records import MalformedValueError, Quote, parse_decimal
 
 
@@ -27,14 +28,16 @@ class Quoter(Protocol):
     def quote(self, asset: Asset) -> Quote: ...
 
 
-def _number(output: dict, field: str, what: str) -> float:
-    """A price field that must be there and above zero; anything else is the source saying 'no such thing'."""
+def _number(output: dict, field: str, what: str, *, excd: bool = False) -> float:
+    """A price field that must be there and above zero; anything else is the source saying 'no such thing'
+    (`excd`: for an overseas symbol, whose usual cause is a wrong exchange code)."""
+    suffix = "_excd" if excd else ""
     try:
         value = parse_decimal(output.get(field), field)
     except MalformedValueError:
-        raise NoDataError(f"{what}: the source sent no price ('{field}' is empty)") from None
+        raise NoDataError(msg(f"err.quote_empty{suffix}", what=what, field=field)) from None
     if value is None or value <= 0:
-        raise NoDataError(f"{what}: the source sent a price of {output.get(field)!r}, which means no such symbol")
+        raise NoDataError(msg(f"err.quote_zero{suffix}", what=what, value=repr(output.get(field))))
     return value
 
 
@@ -42,7 +45,7 @@ def _signed(output: dict, field: str) -> float:
     try:
         return parse_decimal(output.get(field), field) or 0.0
     except MalformedValueError as exc:
-        raise BadResponseError(str(exc)) from None
+        raise BadResponseError(msg("err.malformed_field", detail=exc.msg)) from None
 
 
 def domestic_stock(asset: Asset, output: dict, at: dt.datetime) -> Quote:
@@ -67,9 +70,9 @@ def domestic_index_chart(asset: Asset, output1: dict, at: dt.datetime) -> Quote:
 
 def overseas_stock(asset: Asset, output: dict, at: dt.datetime) -> Quote:
     """HHDFS00000300 `output`: `base` is the previous close; `diff` is unsigned (direction in `sign`), unused."""
-    what = f"{asset.market_code}/{asset.code} (check the exchange code)"
-    price = _number(output, "last", what)
-    return Quote(asset.id, price, _number(output, "base", what), asset.currency, "kis", at, False)
+    what = f"{asset.market_code}/{asset.code}"
+    price = _number(output, "last", what, excd=True)
+    return Quote(asset.id, price, _number(output, "base", what, excd=True), asset.currency, "kis", at, False)
 
 
 def overseas_chart(asset: Asset, output1: dict, at: dt.datetime) -> Quote:
@@ -82,12 +85,12 @@ def ticker(asset: Asset, rows: object, source: str) -> Quote:
     """Upbit or Bithumb `/v1/ticker`: a JSON array; numbers are numbers; `trade_timestamp` is the trade's time (ms)."""
     row = rows[0] if isinstance(rows, list) and rows and isinstance(rows[0], dict) else None
     if row is None or row.get("market") != asset.code:
-        raise BadResponseError(f"{source} ticker for {asset.code} is not a list holding that market")
+        raise BadResponseError(msg("err.ticker_shape", source=source_name(source), market=asset.code))
     price, prev = _number(row, "trade_price", asset.code), _number(row, "prev_closing_price", asset.code)
     try:
         at = dt.datetime.fromtimestamp(float(row["trade_timestamp"]) / 1000, dt.UTC)
     except (KeyError, TypeError, ValueError):
-        raise BadResponseError(f"{source} ticker has no readable trade_timestamp") from None
+        raise BadResponseError(msg("err.ticker_time", source=source_name(source))) from None
     return Quote(asset.id, price, prev, asset.currency, source, at, True)
 
 
@@ -154,21 +157,21 @@ class KisQuoter:
         """Gold and silver answer under one market code (N or S, unverified which): try each until one does."""
         codes = self.kis.market_codes(asset.id, asset.market_code)
         today = dt.datetime.now(dt.UTC).astimezone(dt.timezone(dt.timedelta(hours=9))).date()
-        failures = []
+        failures: list[Msg] = []
         for market in codes:
             body = self.kis.call(call.path, call.tr_id, call.params(asset, market, today))
             output = body.get(call.output)
             try:
                 if not isinstance(output, dict) or not output:
-                    raise NoDataError(f"KIS sent no current price for {asset.code} ({call.tr_id})")
+                    raise NoDataError(msg("err.quote_missing", code=asset.code, tr_id=call.tr_id))
                 quote = call.transform(asset, output, dt.datetime.now(dt.UTC))
             except NoDataError as exc:
-                failures.append(f"market {market}: {exc}" if len(codes) > 1 else str(exc))
+                failures.append(msg("err.under_market", market=market, error=exc.msg) if len(codes) > 1 else exc.msg)
                 continue
             if len(codes) > 1:
                 self.kis.remember_code(asset.id, market)
             return quote
-        raise NoDataError("; ".join(failures))
+        raise NoDataError(msg("err.all_failed", failures=failures))
 
 
 class TickerQuoter:
@@ -201,7 +204,10 @@ class FallbackQuoter:
             try:
                 return self.secondary.quote(asset)
             except CollectorError as second:
-                raise type(second)(f"{self.primary.source}: {first}; {self.secondary.source}: {second}") from None
+                raise type(second)(
+                    msg("err.both_failed", first_source=source_name(self.primary.source), first=first.msg,
+                        second_source=source_name(self.secondary.source), second=second.msg)
+                ) from None  # fmt: skip
 
 
 def bitcoin_quoter(upbit_url: str, bithumb_url: str) -> Quoter:

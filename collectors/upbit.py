@@ -19,10 +19,12 @@ from collectors.errors import (
     BlockedError,
     CollectorError,
     RateLimitedError,
+    source_name,
 )
 from collectors.http import HttpClient, Reply
 from marketdash.catalog import Asset
 from marketdash.config import Settings
+from marketdash.i18n import Said, msg
 from marketdash.records import DailyBar, MalformedValueError, parse_decimal
 
 log = logging.getLogger(__name__)
@@ -56,7 +58,9 @@ def candle_date(row: dict) -> dt.date:
     try:
         return dt.datetime.fromisoformat(text.rstrip("Z")).date()
     except ValueError:
-        raise MalformedValueError(f"'candle_date_time_utc' is not a timestamp: {text[:25]!r}") from None
+        raise MalformedValueError(
+            msg("err.value_not_time", field="candle_date_time_utc", value=repr(text[:25]))
+        ) from None
 
 
 def transform(asset: Asset, rows: list, source: str) -> list[DailyBar]:
@@ -92,10 +96,11 @@ def _retry_after(reply: Reply) -> float | None:
         return None
 
 
-def _error_text(reply: Reply) -> str:
+def _error_text(reply: Reply) -> Said:
+    """The exchange's own words about an error (English): shown to English readers beside our sentence."""
     body = reply.body if isinstance(reply.body, dict) else {}
     err = body.get("error") if isinstance(body.get("error"), dict) else {}
-    return str(err.get("message") or err.get("name") or reply.text or "")[:200]
+    return Said(str(err.get("message") or err.get("name") or reply.text or "")[:200], "en", prefix=": ")
 
 
 def steer_by_remaining(http: HttpClient, reply: Reply) -> float | None:
@@ -113,13 +118,19 @@ def check_reply(reply: Reply, name: str) -> object:
     """The JSON body of a good reply; 418 (blocked), 429 after our retries and other errors in plain words."""
     if reply.status == 418:
         wait = _retry_after(reply)
-        how_long = f" for {wait:.0f} s" if wait else ""
-        raise BlockedError(f"{name} blocked this IP{how_long} (HTTP 418): {_error_text(reply)}", retry_after=wait)
+        source = source_name(name)
+        found = (
+            msg("err.blocked_for", source=source, seconds=f"{wait:.0f}") if wait else msg("err.blocked", source=source)
+        )
+        raise BlockedError(msg("err.blocked_said", blocked=found, said=_error_text(reply)), retry_after=wait)
     if reply.status == 429:
-        raise RateLimitedError(f"{name} kept answering 429 (too many requests) after backing off")
+        raise RateLimitedError(msg("err.too_many_429", source=source_name(name)))
     body = reply.json(name)
     if reply.status >= 400:
-        raise BadResponseError(f"{name} answered HTTP {reply.status}: {_error_text(reply)}", code=str(reply.status))
+        raise BadResponseError(
+            msg("err.http_said", source=source_name(name), status=reply.status, said=_error_text(reply)),
+            code=str(reply.status),
+        )
     return body
 
 
@@ -136,7 +147,9 @@ class CandleCollector:
         )
         body = check_reply(reply, self.venue.service)
         if not isinstance(body, list):
-            raise BadResponseError(f"{self.venue.service} answered with a {type(body).__name__}, not a list of candles")
+            raise BadResponseError(
+                msg("err.candles_shape", source=source_name(self.venue.service), kind=type(body).__name__)
+            )
         return body
 
     def pages(self, asset: Asset, start: dt.date, end: dt.date) -> Iterator[list[DailyBar]]:
@@ -149,7 +162,9 @@ class CandleCollector:
             try:
                 bars = transform(asset, rows, self.source)
             except MalformedValueError as exc:
-                raise BadResponseError(f"{self.venue.service} sent a malformed candle: {exc}") from None
+                raise BadResponseError(
+                    msg("err.candle_malformed", source=source_name(self.venue.service), detail=exc.msg)
+                ) from None
             fresh = [b for b in bars if start <= b.date <= end and b.date not in seen]
             seen.update(b.date for b in fresh)
             yield fresh
@@ -190,9 +205,10 @@ class FallbackCollector:
             yield from self.secondary.pages(asset, start, resume_end)
         except CollectorError as exc:
             raise type(exc)(
-                f"{self.primary.source}: {first_failure}; {self.secondary.source}: {exc}",
+                msg("err.both_failed", first_source=source_name(self.primary.source), first=first_failure.msg,
+                    second_source=source_name(self.secondary.source), second=exc.msg),
                 code=exc.code,
-            ) from None
+            ) from None  # fmt: skip
 
 
 def bitcoin_collector(settings: Settings) -> Collector:

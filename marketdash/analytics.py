@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from marketdash.i18n import Msg, Name, msg
+
 FREQUENCIES = {"daily": None, "weekly": "W-FRI", "monthly": "ME"}
 
 
@@ -98,13 +100,10 @@ def overview(bars: pd.DataFrame, order: list[str]) -> pd.DataFrame:
 
 
 # -- alignment ---------------------------------------------------------------------------------------------------
-ALIGNMENTS = {
-    "common": "Returns between consecutive dates on which every selected asset traded.",
-    "kst": "Each US/COMEX session D is paired with the next KRX session (it closes at 05:00–07:00 KST on D+1); "
-    "Bitcoin's UTC day with the KRX session it overlaps; weekend and holiday moves roll into the next KRX session.",
-    "weekly": "Week-on-week returns of each asset's last close of the week (Friday): calendar effects vanish.",
-    "monthly": "Month-on-month returns of each asset's last close of the month.",
-}
+# How returns of assets on different calendars are paired; each is explained on the page (catalog `align.*`):
+# common dates, a US/COMEX session D paired with the next KRX session (Bitcoin's UTC day with the KRX session it
+# overlaps), week-on-week or month-on-month closes.
+ALIGNMENTS = ("common", "kst", "weekly", "monthly")
 
 
 def kst_session_keys(dates: pd.DatetimeIndex, calendar: str, krx_sessions: pd.DatetimeIndex) -> pd.DatetimeIndex:
@@ -200,18 +199,19 @@ def lead_lag(returns: pd.DataFrame, a: str, b: str, max_lag: int = 5, method: st
     return pd.DataFrame(rows).set_index("lag")
 
 
-def lead_lag_reading(table: pd.DataFrame, a_name: str, b_name: str, unit: str = "session") -> str:
-    """One plain sentence about where the lead-lag correlation peaks."""
+def lead_lag_reading(table: pd.DataFrame, a: str, b: str, unit: str = "session") -> Msg:
+    """One plain sentence about where the lead-lag correlation of assets `a` and `b` peaks (`unit`: session, week
+    or month)."""
     corr = table["correlation"]
     if corr.isna().all():
-        return "Not enough overlapping returns to compare."
+        return msg("leadlag.too_few")
     peak = int(corr.abs().idxmax())
-    same = corr.loc[0]
+    same = f"{corr.loc[0]:.2f}"
     if peak == 0:
-        return f"{a_name} and {b_name} move together in the same {unit} ({same:.2f}); no lag is stronger."
-    leader, follower = (a_name, b_name) if peak > 0 else (b_name, a_name)
-    later = f"the next {unit}" if abs(peak) == 1 else f"{abs(peak)} {unit}s later"
-    return f"{leader}'s {unit} leads {follower}'s {later}: {corr.loc[peak]:.2f} vs {same:.2f} in the same {unit}."
+        return msg(f"leadlag.together.{unit}", a=Name(a), b=Name(b), r=same)
+    leader, follower = (a, b) if peak > 0 else (b, a)
+    key = f"leadlag.next.{unit}" if abs(peak) == 1 else f"leadlag.later.{unit}"
+    return msg(key, leader=Name(leader), follower=Name(follower), lag=abs(peak), r=f"{corr.loc[peak]:.2f}", same=same)
 
 
 def rolling_correlation(

@@ -26,14 +26,8 @@ class Asset:
     close_time: dt.time  # local time after which the day's bar is final
     periods_per_year: int  # 252 sessions for exchange-traded assets, 365 days for Bitcoin
     decimals: int
+    full_ko: str  # the long Korean name for help texts (name_en is the long English one)
     compared: bool = True
-
-    @property
-    def label(self) -> str:
-        """Legend and card title: English and Korean names where they differ."""
-        if self.name_ko == self.name_en or self.name_ko in self.short:
-            return self.short
-        return f"{self.short} {self.name_ko}"
 
     @property
     def tz(self) -> ZoneInfo:
@@ -53,21 +47,21 @@ ASSETS: dict[str, Asset] = {
     a.id: a
     for a in (
         Asset("kospi200", "코스피200", "KOSPI 200", "KOSPI 200", "kis", "domestic_index", "U", "2001", "KRW",
-              "index points", "XKRX", _KST, dt.time(15, 30), 252, 2),
+              "index points", "XKRX", _KST, dt.time(15, 30), 252, 2, "코스피200 지수"),
         Asset("samsung", "삼성전자", "Samsung Electronics", "Samsung Elec.", "kis", "domestic_stock", "J", "005930",
-              "KRW", "KRW per share", "XKRX", _KST, dt.time(15, 30), 252, 0),
+              "KRW", "KRW per share", "XKRX", _KST, dt.time(15, 30), 252, 0, "삼성전자 (005930)"),
         Asset("skhynix", "SK하이닉스", "SK hynix", "SK hynix", "kis", "domestic_stock", "J", "000660", "KRW",
-              "KRW per share", "XKRX", _KST, dt.time(15, 30), 252, 0),
+              "KRW per share", "XKRX", _KST, dt.time(15, 30), 252, 0, "SK하이닉스 (000660)"),
         Asset("soxl", "SOXL", "SOXL (Direxion Semiconductor Bull 3X)", "SOXL", "kis", "overseas_stock", "AMS",
-              "SOXL", "USD", "USD per share", "XNYS", _NY, dt.time(16, 0), 252, 4),
+              "SOXL", "USD", "USD per share", "XNYS", _NY, dt.time(16, 0), 252, 4, "SOXL (디렉시온 반도체 3배 ETF)"),
         Asset("btc", "비트코인", "Bitcoin", "Bitcoin", "upbit", "crypto", "", "KRW-BTC", "KRW", "KRW per BTC",
-              "24/7", _UTC, dt.time(23, 59, 59), 365, 0),
+              "24/7", _UTC, dt.time(23, 59, 59), 365, 0, "비트코인 (업비트 KRW-BTC)"),
         Asset("gold", "금 선물", "Gold futures (COMEX)", "Gold", "kis", "overseas_chart", "N", "NYGOLD", "USD",
-              "USD per troy ounce", "CMES", _NY, dt.time(17, 0), 252, 2),
+              "USD per troy ounce", "CMES", _NY, dt.time(17, 0), 252, 2, "금 선물 (COMEX)"),
         Asset("silver", "은 선물", "Silver futures (COMEX)", "Silver", "kis", "overseas_chart", "N", "NYSILV", "USD",
-              "USD per troy ounce", "CMES", _NY, dt.time(17, 0), 252, 3),
+              "USD per troy ounce", "CMES", _NY, dt.time(17, 0), 252, 3, "은 선물 (COMEX)"),
         Asset("usdkrw", "원/달러", "USD/KRW", "USD/KRW", "kis", "overseas_chart", "X", "FX@KRW", "KRW",
-              "KRW per USD", "XKRX", _KST, dt.time(15, 30), 252, 2, compared=False),
+              "KRW per USD", "XKRX", _KST, dt.time(15, 30), 252, 2, "원/달러 환율", compared=False),
     )
 }  # fmt: skip
 

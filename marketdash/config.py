@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from marketdash.i18n import Msg, Said, msg
+
 ROOT = Path(__file__).resolve().parent.parent
 
 KIS_HOSTS = {
@@ -25,6 +27,10 @@ DEFAULT_START = "2015-01-01"
 
 class ConfigError(ValueError):
     """A setting with a value we cannot use; the message names the setting."""
+
+    def __init__(self, message: Msg) -> None:
+        super().__init__(str(message))
+        self.msg = message
 
 
 class Secret:
@@ -56,6 +62,11 @@ def mask(text: str, secrets: tuple[Secret | None, ...]) -> str:
         if secret is not None and secret.reveal():
             text = text.replace(secret.reveal(), "***")
     return text
+
+
+def mask_msg(message: Msg, secrets: tuple[Secret | None, ...]) -> Msg:
+    """The same, for every text inside a message."""
+    return message.map_text(lambda text: mask(text, secrets))
 
 
 @dataclass(frozen=True)
@@ -92,7 +103,7 @@ def read_secrets_file(path: Path) -> dict[str, str]:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+        raise ConfigError(msg("config.bad_toml", path=str(path), said=Said(str(exc), "en", prefix=": "))) from None
     flat: dict[str, str] = {}
     for key, value in data.items():
         if isinstance(value, dict):
@@ -119,22 +130,22 @@ def load_settings(env: Mapping[str, str] | None = None, secrets_path: Path | Non
 
     kis_env = values.get("KIS_ENV", "real").strip().lower()
     if kis_env not in KIS_HOSTS:
-        raise ConfigError(f"KIS_ENV must be 'real' or 'paper', not {kis_env!r}")
+        raise ConfigError(msg("config.kis_env", value=repr(kis_env)))
     rps_text = values.get("KIS_MAX_RPS")
     try:
         rps = float(rps_text) if rps_text else KIS_DEFAULT_RPS[kis_env]
     except ValueError:
-        raise ConfigError(f"KIS_MAX_RPS must be a number, not {rps_text!r}") from None
+        raise ConfigError(msg("config.rps_not_number", value=repr(rps_text))) from None
     if not 0 < rps <= 20:
-        raise ConfigError(f"KIS_MAX_RPS must be above 0 and at most 20 (KIS's limit), not {rps}")
+        raise ConfigError(msg("config.rps_range", value=f"{rps:g}"))
 
     every_text = values.get("QUOTE_EVERY", "30")
     try:
         quote_every = float(every_text)
     except ValueError:
-        raise ConfigError(f"QUOTE_EVERY must be a number of seconds, not {every_text!r}") from None
+        raise ConfigError(msg("config.every_not_number", value=repr(every_text))) from None
     if not 2 <= quote_every <= 3600:
-        raise ConfigError(f"QUOTE_EVERY must be between 2 and 3600 seconds, not {quote_every:g}")
+        raise ConfigError(msg("config.every_range", value=f"{quote_every:g}"))
 
     def secret(name: str) -> Secret | None:
         text = values.get(name, "").strip()

@@ -17,18 +17,11 @@ import pandas as pd
 import streamlit as st
 
 from marketdash import analytics, catalog
+from marketdash.i18n import Msg, Name, msg
 from marketdash.jobs import HistoryJob
+from marketdash.notices import data_notice, missing_notice, timing_notes
 from marketdash.service import PriceData, UpdateResult
-from marketdash.ui import (
-    clear_caches,
-    data_notice,
-    load_prices,
-    missing_notice,
-    service,
-    store_errors_in_plain_words,
-    store_problem,
-    timing_notes,
-)
+from marketdash.ui import clear_caches, load_prices, service, store_errors_in_plain_words, store_problem, tr
 
 LIVE_CHECK_EVERY = 60.0  # seconds between checks for missing days, per process and asset set
 UPDATE_WORKERS = 3  # series fetched at once; they share each source's throttle, as in the command line
@@ -62,29 +55,31 @@ def refresh_live(asset_ids: Sequence[str], force: bool = False, start: dt.date |
     if not todo:
         return []
     done: dict[str, float] = dict.fromkeys(todo, 0.0)  # written by worker threads, read here: Streamlit
-    latest: dict[str, str] = {}  # elements may only be touched from the script's own thread
+    latest: dict[str, Msg] = {}  # elements may only be touched from the script's own thread
+    t = tr()
 
-    def progress(asset_id: str, fraction: float, text: str) -> None:
+    def progress(asset_id: str, fraction: float, text: Msg) -> None:
         done[asset_id], latest[asset_id] = fraction, text
 
-    with st.status(f"Updating {len(todo)} series…", expanded=force) as box:
+    with st.status(t("update.running", n=len(todo)), expanded=force) as box:
         bar = st.progress(0.0)
         with ThreadPoolExecutor(max_workers=1) as runner:
             job = runner.submit(svc.update, todo, None if force else start, progress=progress, workers=UPDATE_WORKERS)
             while not job.done():
                 current = next((a for a in reversed(todo) if 0 < done[a] < 1), None)
-                text = f"{catalog.get(current).label}: {latest.get(current, '')}" if current else "starting…"
-                bar.progress(min(sum(done.values()) / len(todo), 1.0), text=text)
+                text = (msg("progress.series", asset=Name(current), doing=latest.get(current, msg("progress.starting")))
+                        if current else msg("progress.starting"))  # fmt: skip
+                bar.progress(min(sum(done.values()) / len(todo), 1.0), text=t.text(text))
                 time.sleep(0.2)
             results = job.result()
-        bar.progress(1.0, text="done")
+        bar.progress(1.0, text=t("progress.done"))
         for result in results:
             icon = "✅" if result.ok else "⚠️"
-            st.write(f"{icon} **{catalog.get(result.asset_id).label}**: {describe(result)}")
+            st.write(f"{icon} **{t.name(result.asset_id)}**: {describe(result)}")
         failed = [r for r in results if not r.ok]
+        summary = t("update.summary", ok=len(results) - len(failed), n=len(results))
         box.update(
-            label=f"Updated {len(results) - len(failed)} of {len(results)} series"
-            + (f"; {len(failed)} failed" if failed else ""),
+            label=summary + (t("update.summary_failed", failed=len(failed)) if failed else ""),
             state="error" if failed else "complete",
             expanded=bool(failed) and force,
         )
@@ -119,19 +114,21 @@ def fill_history_behind(asset_ids: Sequence[str]) -> None:
         _history_progress()
     elif st.session_state.get("history_seen") != job.id:
         st.session_state["history_seen"] = job.id
+        t = tr()
         for result in job.failures():
-            st.warning(f"**{catalog.get(result.asset_id).label}**, older history: {describe(result)}")
+            st.warning(t("history.failed", name=t.name(result.asset_id), why=describe(result)))
         if job.error:
-            st.warning(f"Filling in the history stopped: {job.error}")
+            st.warning(t("history.stopped", why=job.error))
 
 
 def _wait_for_history() -> None:
     job: HistoryJob | None = _history()["job"]
     if job is None or not job.running:
         return
-    bar = st.progress(job.fraction, text="Waiting for the history backfill in progress…")
+    t = tr()
+    bar = st.progress(job.fraction, text=t("history.waiting", doing=t("progress.starting")))
     while job.running:
-        bar.progress(job.fraction, text=f"Waiting for the history backfill in progress: {job.status()}")
+        bar.progress(job.fraction, text=t("history.waiting", doing=job.status()))
         time.sleep(0.2)
     bar.empty()
 
@@ -141,27 +138,27 @@ def _history_progress() -> None:
     job: HistoryJob | None = _history()["job"]
     if job is None or not job.running:
         st.rerun()  # the whole page, once: its charts now reach as far back as the store does
-    names = ", ".join(catalog.get(a).short for a in job.assets)
     st.progress(
         job.fraction,
-        text=f"Filling in the history since {job.start} behind the page ({names}): {job.fraction:.0%} · {job.status()}",
-    )
+        text=tr()("history.progress", start=job.start, names=[Name(a) for a in job.assets],
+                  pct=f"{job.fraction:.0%}", doing=job.status()),
+    )  # fmt: skip
+
+
+HINTS = {"credentials", "rate limited", "blocked", "not subscribed", "network"}  # kinds with advice (hint.*)
 
 
 def describe(result: UpdateResult) -> str:
-    """A plain-words line for an update result."""
+    """A plain-words line for an update result, in the reader's language."""
+    t = tr()
     if result.status == "skipped":
-        return "already up to date"
+        return t("update.skipped")
     if result.ok:
-        return f"{result.new_rows} new bars, stored through {result.last_date} ({result.source})"
-    hint = {
-        "credentials": "Check the KIS app key/secret and KIS_ENV (real/paper).",
-        "rate limited": "The source is rate limiting; try again in a minute.",
-        "blocked": "Wait until the block ends before trying again.",
-        "not subscribed": "This data needs a subscription on your KIS account.",
-        "network": "Check the network connection.",
-    }.get(result.kind, "")
-    return f"{result.kind or 'failed'}: {result.message} {hint}".strip()
+        sources = [msg(f"source.{s}") for s in result.source.split("+")]
+        return t("update.ok", n=result.new_rows, day=result.last_date, source=sources)
+    kind = t(f"kind.{result.kind or 'error'}")
+    hint = t(f"hint.{result.kind}") if result.kind in HINTS else ""
+    return t("update.failed", kind=kind, why=result.note or "", hint=hint).strip()
 
 
 def in_currency(wide: pd.DataFrame, currency: str, start: dt.date | None, end: dt.date | None) -> pd.DataFrame:
@@ -172,12 +169,12 @@ def in_currency(wide: pd.DataFrame, currency: str, start: dt.date | None, end: d
     refresh_live([catalog.FX_ASSET], start=lookback)
     fx_data = load_prices((catalog.FX_ASSET,), lookback, end)
     fx = fx_data.bars
+    t = tr()
     if fx.empty:
-        st.warning("No USD/KRW rates for this range: prices are shown in their own currencies.")
+        st.warning(t("fx.none"))
         return wide
-    names = {"kis": "KIS (Seoul close)", "ecb": "ECB reference rates (14:15 CET)"}
-    sources = ", ".join(names.get(s, s) for s in sorted(fx["source"].unique()))
-    st.caption(f"USD/KRW: {sources}, {fx_data.freshness[catalog.FX_ASSET].note()}.")
+    sources = [msg(f"fx.source_{s}") for s in sorted(fx["source"].unique())]
+    st.caption(t("fx.caption", sources=sources, fresh=fx_data.freshness[catalog.FX_ASSET].note()))
     assets = [catalog.get(a) for a in wide.columns]
     return analytics.convert(
         wide,
@@ -196,7 +193,7 @@ def page_data(
     Stops the page with a plain message when fewer than `min_assets` assets are chosen or have data in the range.
     """
     if len(asset_ids) < min_assets:
-        st.info(f"Choose at least {'one asset' if min_assets == 1 else f'{min_assets} assets'}.")
+        st.info(tr()("pick.at_least_one" if min_assets == 1 else "pick.at_least", n=min_assets))
         st.stop()
     refresh_live(asset_ids, start=start)
     fill_history_behind(asset_ids)

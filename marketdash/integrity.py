@@ -14,12 +14,13 @@ import numpy as np
 import pandas as pd
 
 from marketdash import calendars, catalog
+from marketdash.i18n import Msg, msg
 from marketdash.store import SOURCE_RANK
 
 MISSING, BAD_PRICE, WORSE_SOURCE = "missing sessions", "bad price", "worse source"
 # ECB fixings follow the euro area's TARGET days, not the KRX calendar USD/KRW is filed under: no gap check there.
 NO_CALENDAR_SOURCES = frozenset({"ecb"})
-COLUMNS = ["asset_id", "problem", "count", "first", "last", "dates", "detail"]
+COLUMNS = ["asset_id", "problem", "count", "first", "last", "dates", "detail", "detail_key"]
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,7 @@ class Finding:
     asset_id: str
     problem: str
     dates: tuple[dt.date, ...]
-    detail: str
+    detail: Msg
 
     def row(self) -> dict:
         return {
@@ -37,7 +38,8 @@ class Finding:
             "first": min(self.dates),
             "last": max(self.dates),
             "dates": " ".join(d.isoformat() for d in self.dates),
-            "detail": self.detail,
+            "detail": str(self.detail),  # English: the command line and the CSV
+            "detail_key": self.detail.to_json(),  # pages say it in the reader's language
         }
 
 
@@ -55,8 +57,9 @@ def missing_sessions(asset: catalog.Asset, dates: pd.Series, sources: pd.Series)
         asset.id,
         MISSING,
         tuple(d.date() for d in gaps),
-        f"sessions of {asset.calendar} with no stored bar; `python -m collectors update --assets {asset.id} "
-        f"--start {gaps.min().date()}` refetches them (a day the market closed unexpectedly shows here too)",
+        msg(
+            "integrity.missing_detail", calendar=asset.calendar, asset_id=asset.id, start=gaps.min().date().isoformat()
+        ),
     )
 
 
@@ -73,7 +76,7 @@ def bad_prices(asset_id: str, rows: pd.DataFrame) -> Finding | None:
         asset_id,
         BAD_PRICE,
         tuple(pd.DatetimeIndex(rows.loc[bad, "date"]).date),
-        "a price that is not a positive finite number; refetch these days, or delete them and update",
+        msg("integrity.bad_price_detail"),
     )
 
 
@@ -91,7 +94,7 @@ def worse_sources(asset_id: str, rows: pd.DataFrame) -> Finding | None:
         asset_id,
         WORSE_SOURCE,
         tuple(pd.DatetimeIndex(rows.loc[inside, "date"]).date),
-        f"days from {worse_name} inside the span {best_name} covers; an update over these days replaces them",
+        msg("integrity.worse_source_detail", worse=worse_name, best=best_name),
     )
 
 

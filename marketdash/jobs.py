@@ -14,8 +14,8 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from marketdash import catalog
 from marketdash.config import DEFAULT_START
+from marketdash.i18n import Msg, Name, msg
 from marketdash.service import MarketService, UpdateResult
 
 log = logging.getLogger(__name__)
@@ -44,16 +44,16 @@ class HistoryJob:
         self.on_done = on_done
         self.delay = delay
         self.results: list[UpdateResult] = []
-        self.error = ""
+        self.error: Msg | None = None
         self._done = dict.fromkeys(self.assets, 0.0)  # written by worker threads, read by pages
-        self._latest: dict[str, str] = {}
+        self._latest: dict[str, Msg] = {}
         self._thread = threading.Thread(target=self._run, name=f"history-{self.id}", daemon=True)
 
     def begin(self) -> HistoryJob:
         self._thread.start()
         return self
 
-    def _progress(self, asset_id: str, fraction: float, text: str) -> None:
+    def _progress(self, asset_id: str, fraction: float, text: Msg) -> None:
         self._done[asset_id], self._latest[asset_id] = fraction, text
 
     def _run(self) -> None:
@@ -62,7 +62,7 @@ class HistoryJob:
             self.results = self.service.update(self.assets, self.start, progress=self._progress, workers=self.workers)
         except Exception as exc:  # a bug must not die silently in a thread: the pages say it
             log.exception("history backfill failed")
-            self.error = f"{type(exc).__name__}: {exc}"
+            self.error = msg("update.unexpected", kind=type(exc).__name__, detail=str(exc))
         finally:
             if self.on_done:
                 self.on_done()
@@ -75,12 +75,12 @@ class HistoryJob:
     def fraction(self) -> float:
         return min(sum(self._done.values()) / max(len(self._done), 1), 1.0)
 
-    def status(self) -> str:
+    def status(self) -> Msg:
         """Which series it is on and how far back it has got."""
         current = next((a for a in reversed(self.assets) if 0 < self._done[a] < 1), None)
         if current is None:
-            return "starting…"
-        return f"{catalog.get(current).label}: {self._latest.get(current, '')}"
+            return msg("progress.starting")
+        return msg("progress.series", asset=Name(current), doing=self._latest.get(current, msg("progress.starting")))
 
     def failures(self) -> list[UpdateResult]:
         return [r for r in self.results if not r.ok]

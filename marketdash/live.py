@@ -16,7 +16,8 @@ import pandas as pd
 
 from collectors.errors import CollectorError
 from marketdash import catalog, market_clock
-from marketdash.config import mask
+from marketdash.config import mask_msg
+from marketdash.i18n import Msg, msg
 from marketdash.market_clock import KST
 from marketdash.records import Quote
 
@@ -34,8 +35,12 @@ class QuoteResult:
     asset_id: str
     status: str  # "ok", "error" or "skipped"
     quote: Quote | None = None
-    message: str = ""
+    note: Msg | None = None
     kind: str = ""
+
+    @property
+    def message(self) -> str:
+        return "" if self.note is None else str(self.note)
 
     def line(self) -> str:
         if self.quote is None:
@@ -54,8 +59,8 @@ class NowRow:
     asset_id: str
     clock: market_clock.MarketState
     quote: Quote | None
-    error: str | None  # the last poll failed after this quote (or there is no quote at all)
-    why_not_live: str | None  # no live source: the reason, in a sentence
+    error: Msg | str | None  # the last poll failed after this quote (or there is no quote at all)
+    why_not_live: Msg | None  # no live source: the reason, in a sentence
 
     def age(self, now: dt.datetime) -> dt.timedelta | None:
         return None if self.quote is None else now - self.quote.quoted_at
@@ -69,6 +74,13 @@ def _quotes(frame: pd.DataFrame) -> Iterator[Quote]:
             pd.Timestamp(row.quoted_at).to_pydatetime().replace(tzinfo=dt.UTC), bool(row.time_from_source),
             row.market_state or "",
         )  # fmt: skip
+
+
+def _stored_message(text: object, key: object) -> Msg | str | None:
+    """A stored error as a page shows it: its catalog form, else its text (rows from before keys), else None."""
+    if isinstance(key, str) and (found := Msg.from_json(key)):
+        return found
+    return None if pd.isna(text) else str(text)
 
 
 def _settled(asset: catalog.Asset, quote: Quote, bars: pd.DataFrame) -> Quote:
@@ -117,22 +129,24 @@ class LiveQuotes:
         for asset_id in asset_ids:
             asset, quoter = catalog.get(asset_id), quoters.get(asset_id)
             if quoter is None:
-                results.append(QuoteResult(asset_id, "skipped", message=self.service.why_not_live(asset_id)))
+                results.append(QuoteResult(asset_id, "skipped", note=self.service.why_not_live(asset_id)))
                 continue
             clock = market_clock.state(asset, now)
             last = latest.get(asset_id)
             fresh_enough = last is not None and now - last.quoted_at < CLOSED_REFRESH
             if not (everything or clock.moving or not fresh_enough):
-                results.append(QuoteResult(asset_id, "skipped", message=f"market {clock.state}"))
+                results.append(
+                    QuoteResult(asset_id, "skipped", note=msg("live.skipped", state=msg(f"state.{clock.state}")))
+                )
                 continue
             try:
                 quote = dataclasses.replace(quoter.quote(asset), market_state=clock.state)
                 self.store.add_snapshots([quote])
                 results.append(QuoteResult(asset_id, "ok", quote))
             except CollectorError as exc:
-                message = mask(str(exc), self.service.settings.secrets())
-                self.store.record_quote_error(asset_id, quoter.source, message)
-                results.append(QuoteResult(asset_id, "error", message=message, kind=exc.kind))
+                note = mask_msg(exc.msg, self.service.settings.secrets())
+                self.store.record_quote_error(asset_id, quoter.source, note)
+                results.append(QuoteResult(asset_id, "error", note=note, kind=exc.kind))
         return results
 
     def latest(self) -> dict[str, Quote]:
@@ -154,12 +168,11 @@ class LiveQuotes:
             clock = market_clock.state(catalog.get(asset_id), now)
             if latest is not None and asset_id in latest.index:
                 quote = next(_quotes(latest.loc[[asset_id]].reset_index()))
-                after = latest.loc[asset_id, "error"]
-                error = None if pd.isna(after) else str(after)
+                error = _stored_message(latest.loc[asset_id, "error"], latest.loc[asset_id, "error_key"])
                 if not clock.moving:
                     quote = _settled(catalog.get(asset_id), quote, recent[recent["asset_id"] == asset_id])
             elif errors is not None and asset_id in errors.index:
-                error = str(errors.loc[asset_id, "message"])
+                error = _stored_message(errors.loc[asset_id, "message"], errors.loc[asset_id, "message_key"])
             why = None if asset_id in quoters else self.service.why_not_live(asset_id)
             rows.append(NowRow(asset_id, clock, quote, error, why))
         return rows

@@ -12,20 +12,15 @@ from collections.abc import Sequence
 import pandas as pd
 import streamlit as st
 
-from marketdash import catalog, charts, market_clock, ui
+from marketdash import charts, notices, ui
+from marketdash.i18n import Translator
 from marketdash.jobs import QuotePoller
 from marketdash.live import NowRow
 from marketdash.market_clock import KST
+from marketdash.ui import tr
 
 WAITING_EVERY = 2.0  # seconds between refreshes while a live asset has no quote yet
 _FULL_RUN = "now_strip_full_run"  # session flag: the strip is being drawn by a full page run, not its own refresh
-STATE_TEXT = {
-    market_clock.OPEN: "open",
-    market_clock.PRE: "pre-market",
-    market_clock.POST: "after-hours",
-    market_clock.BREAK: "daily break",
-    market_clock.CLOSED: "closed",
-}
 
 
 @st.cache_resource(show_spinner=False)
@@ -34,62 +29,66 @@ def _poller() -> QuotePoller:
     return QuotePoller(svc, svc.settings.quote_every)
 
 
-def age_text(age: dt.timedelta) -> str:
+def age_text(t: Translator, age: dt.timedelta) -> str:
     seconds = max(int(age.total_seconds()), 0)
     if seconds < 90:
-        return f"{seconds} s"
+        return t("age.seconds", n=seconds)
     if seconds < 90 * 60:
-        return f"{round(seconds / 60)} min"
+        return t("age.minutes", n=round(seconds / 60))
     if seconds < 36 * 3600:
-        return f"{round(seconds / 3600)} h"
-    return f"{round(seconds / 86400)} days"
+        return t("age.hours", n=round(seconds / 3600))
+    return t("age.days", n=round(seconds / 86400))
 
 
-def _when(moment: dt.datetime, now: dt.datetime) -> str:
+def _when(t: Translator, moment: dt.datetime, now: dt.datetime) -> str:
     local = moment.astimezone(KST)
-    return f"{local:%H:%M} KST" if local.date() == now.astimezone(KST).date() else f"{local:%a %m-%d %H:%M} KST"
+    if local.date() == now.astimezone(KST).date():
+        return t("when.today", time=f"{local:%H:%M}")
+    return t("when.day", day=t(f"weekday.{local.weekday()}"), date=f"{local:%m.%d}" if t.lang == "ko" else
+             f"{local:%m-%d}", time=f"{local:%H:%M}")  # fmt: skip
 
 
-def _state_line(row: NowRow, now: dt.datetime) -> str:
-    text = STATE_TEXT[row.clock.state]
+def _state_line(t: Translator, row: NowRow, now: dt.datetime) -> str:
+    state = t(f"state.{row.clock.state}")
     if row.clock.next_change is None:
-        return f"{text} (24/7)"
-    verb = "opens" if row.clock.next_is_open else "closes"
-    return f"{text} · {verb} {_when(row.clock.next_change, now)}"
+        return t("clock.always", state=state)
+    verb = "clock.opens" if row.clock.next_is_open else "clock.closes"
+    return t(verb, state=state, when=_when(t, row.clock.next_change, now))
 
 
-def _card(column, row: NowRow, now: dt.datetime) -> None:
-    asset = catalog.get(row.asset_id)
+def _card(column, t: Translator, row: NowRow, now: dt.datetime) -> None:
+    name = t.name(row.asset_id)
     if row.quote is None:
-        column.metric(asset.short, "—", help=row.why_not_live or row.error or "waiting for the first quote")
-        column.caption(_state_line(row, now) + (" · no live source" if row.why_not_live else ""))
+        column.metric(name, "—", help=t.text(row.why_not_live or row.error or t("now.waiting")))
+        column.caption(_state_line(t, row, now) + (t("now.no_source_suffix") if row.why_not_live else ""))
         return
     q = row.quote
     # KIS quotes carry no time: the moment we fetched them. A settled one is the session's daily bar.
-    kind = "closed" if q.source.endswith("daily close") else "traded" if q.time_from_source else "fetched"
-    d = asset.decimals
-    tip = (f"{asset.name_en}: {q.price:,.{d}f} {q.currency}, previous close {q.prev_close:,.{d}f} ({q.source}); "
-           f"{kind} {q.quoted_at.astimezone(KST):%Y-%m-%d %H:%M:%S} KST.")  # fmt: skip
+    kind = "settled" if q.source.endswith("daily close") else "traded" if q.time_from_source else "fetched"
+    source = q.source.removesuffix(" daily close")
+    clock = q.quoted_at.astimezone(KST)
+    tip = t(f"now.tip_{kind}", name=t.full_name(row.asset_id), price=t.price(q.price, row.asset_id),
+            prev=t.price(q.prev_close, row.asset_id), source=t(f"source.{source}"), when=t.datetime(clock))  # fmt: skip
     if q.source == "bithumb":
-        tip += " Bithumb's day starts at 00:00 KST (Upbit's at 09:00): its change is against another close."
+        tip += " " + t("now.bithumb_day")
     if row.error:
-        tip += f" The last poll failed: {row.error}"
-    column.metric(asset.short, ui.format_price(q.price, asset), f"{q.change_pct:+.2f}%", help=tip)
-    age = row.age(now)
+        tip += " " + t("now.last_poll_failed", why=t.text(row.error))
+    change = q.change_pct
+    column.metric(name, t.price(q.price, row.asset_id), t.pct(change), delta_color=t.delta_color(change), help=tip)
     warn = "⚠️ " if row.error else ""
-    column.caption(f"{warn}{kind} {q.quoted_at.astimezone(KST):%H:%M:%S} KST ({age_text(age)} old) · "
-                   f"{_state_line(row, now)}")  # fmt: skip
+    column.caption(warn + t(f"now.caption_{kind}", time=f"{clock:%H:%M:%S}", age=age_text(t, row.age(now)),
+                            state=_state_line(t, row, now)))  # fmt: skip
 
 
 def now_strip(asset_ids: Sequence[str]) -> None:
     """Per asset: the live price, its change against the previous close, when it was quoted and the market's
     state. Refreshes itself every QUOTE_EVERY seconds while a shown market trades; says in one line why there is
     nothing live when there is not (offline, no keys), and never invents a quote."""
-    svc = ui.service()
+    svc, t = ui.service(), tr()
     live = [a for a in asset_ids if a in svc.live.quoters()]
     if not live:
-        reasons = sorted({svc.why_not_live(a) for a in asset_ids})
-        st.caption("**Now:** no live quotes. " + " ".join(reasons))
+        reasons = sorted({t.text(svc.why_not_live(a)) for a in asset_ids})
+        st.caption(t("now.none", reasons=" ".join(reasons)))
         return
     st.session_state[_FULL_RUN] = True  # the strip's first draw in this run polls in a thread, never waits
     with ui.store_errors_in_plain_words():
@@ -103,7 +102,7 @@ def now_strip(asset_ids: Sequence[str]) -> None:
 def _strip(asset_ids: tuple[str, ...], every: float | None) -> None:
     @st.fragment(run_every=every)
     def strip() -> None:
-        svc = ui.service()
+        svc, t = ui.service(), tr()
         live = [a for a in asset_ids if a in svc.live.quoters()]
         # On its own refreshes the strip polls what is due and shows it in the same run: a price change reaches
         # the page within QUOTE_EVERY plus the poll. Inside a full page run it must not hold the page up.
@@ -111,20 +110,20 @@ def _strip(asset_ids: tuple[str, ...], every: float | None) -> None:
         with ui.store_errors_in_plain_words():
             board = svc.live.board(asset_ids)
         now = dt.datetime.now(dt.UTC)
-        st.markdown(f"**Now** · {now.astimezone(KST):%Y-%m-%d %H:%M:%S} KST")
+        st.markdown(f"**{t('now.title')}** · {t.datetime(now.astimezone(KST))} KST")
         for row_ids in (board[:4], board[4:]):
             for column, row in zip(st.columns(4), row_ids, strict=False):
-                _card(column, row, now)
-        missing = sorted({r.why_not_live for r in board if r.why_not_live})
+                _card(column, t, row, now)
+        missing = sorted({t.text(r.why_not_live) for r in board if r.why_not_live})
         if missing:
-            names = ", ".join(catalog.get(r.asset_id).short for r in board if r.why_not_live)
-            st.caption(f"Not live: {names}. {' '.join(missing)}")
+            names = ", ".join(t.name(r.asset_id) for r in board if r.why_not_live)
+            st.caption(t("now.not_live", names=names, reasons=" ".join(missing)))
         if any(r.quote and r.quote.source == "bithumb" for r in board):
-            st.caption("Bitcoin from Bithumb (Upbit did not answer): its day starts at 00:00 KST, not 09:00.")
-        wanting = sorted({catalog.get(r.asset_id).short for r in board if r.quote is None and r.error})
+            st.caption(t("now.from_bithumb"))
+        wanting = [r for r in board if r.quote is None and r.error]
         if wanting:
-            st.caption(f"No quote yet for {', '.join(wanting)}: " + "; ".join(
-                sorted({r.error for r in board if r.quote is None and r.error})))  # fmt: skip
+            st.caption(t("now.no_quote_yet", names=", ".join(t.name(r.asset_id) for r in wanting),
+                         reasons="; ".join(sorted({t.text(r.error) for r in wanting}))))  # fmt: skip
 
     strip()
 
@@ -132,30 +131,27 @@ def _strip(asset_ids: tuple[str, ...], every: float | None) -> None:
 def today_view(asset_ids: Sequence[str]) -> None:
     """Compare's 1D: each asset's % change against its previous close over today's KST day, from the stored
     quotes, on one time axis in KST; the CSV holds exactly what is drawn."""
-    svc = ui.service()
+    svc, t = ui.service(), tr()
     live = [a for a in asset_ids if a in svc.live.quoters()]
     if live:
         _poller().tick(live, wait=False)
     with ui.store_errors_in_plain_words():
         wide = svc.live.today(asset_ids)
-    now = dt.datetime.now(dt.UTC)
+    today = dt.datetime.now(dt.UTC).astimezone(KST).date()
     if wide.empty:
-        reasons = " ".join(sorted({svc.why_not_live(a) for a in asset_ids if a not in live}))
-        hint = reasons or "They appear here as the pages fetch them while the markets trade."
-        st.info(f"No live quotes stored today ({now.astimezone(KST):%Y-%m-%d} KST) for these assets yet. {hint}")
+        reasons = " ".join(sorted({t.text(svc.why_not_live(a)) for a in asset_ids if a not in live}))
+        st.info(t("today.none", day=today, hint=reasons or t("today.hint")))
         return
-    st.caption(
-        "Each line: % change of the live price against that asset's previous close, as quoted today (KST). KIS "
-        "quotes are stamped when fetched; Bitcoin's previous close is 09:00 KST (Upbit's day). Not daily bars: "
-        "these points never enter statistics or correlations."
-    )
+    st.caption(t("today.caption"))
     fig = charts.line_chart(
         wide.set_axis(wide.index.tz_localize(None), axis=0),
-        title=f"Today, % change against the previous close ({now.astimezone(KST):%Y-%m-%d} KST)",
-        yaxis_title="% vs previous close",
+        t,
+        title=t("today.title", day=today),
+        yaxis_title=t("today.axis"),
         reference=0.0,
-        hover_format="%{x|%H:%M:%S}: %{y:+.2f}%",
+        hover_value="%{y:+.2f}%",
+        time_axis=True,
     )
     csv = wide.copy()
     csv.index = pd.Index(csv.index.strftime("%Y-%m-%dT%H:%M:%S%z"), name="time_kst")
-    ui.chart(fig, csv, "compare_today_pct_change")
+    notices.chart(fig, csv, "compare_today_pct_change", t("today.csv"))

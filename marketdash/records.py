@@ -10,6 +10,8 @@ from operator import attrgetter
 
 import pandas as pd
 
+from marketdash.i18n import Msg, msg
+
 
 @dataclass(frozen=True, slots=True)
 class DailyBar:
@@ -32,20 +34,24 @@ BAR_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(DailyBar))
 class MalformedValueError(ValueError):
     """A wire value that is not a number or date; carries the field so the message says where."""
 
+    def __init__(self, message: Msg) -> None:
+        super().__init__(str(message))
+        self.msg = message
+
 
 def parse_decimal(raw: object, field: str, *, required: bool = True) -> float | None:
     """Parse a numeric wire string exactly ("75800", " 31.2500", "+2.86") via Decimal, never via float text."""
     text = "" if raw is None else str(raw).strip().replace(",", "")
     if not text:
         if required:
-            raise MalformedValueError(f"missing value for '{field}'")
+            raise MalformedValueError(msg("err.value_missing", field=field))
         return None
     try:
         value = Decimal(text)
     except InvalidOperation:
-        raise MalformedValueError(f"'{field}' is not a number: {text[:20]!r}") from None
+        raise MalformedValueError(msg("err.value_not_number", field=field, value=repr(text[:20]))) from None
     if not value.is_finite():
-        raise MalformedValueError(f"'{field}' is not a finite number: {text[:20]!r}")
+        raise MalformedValueError(msg("err.value_not_finite", field=field, value=repr(text[:20])))
     return float(value)
 
 
@@ -54,7 +60,7 @@ def parse_yyyymmdd(raw: object, field: str) -> dt.date:
     try:
         return dt.datetime.strptime(text, "%Y%m%d").date()
     except ValueError:
-        raise MalformedValueError(f"'{field}' is not a YYYYMMDD date: {text[:20]!r}") from None
+        raise MalformedValueError(msg("err.value_not_date", field=field, value=repr(text[:20]))) from None
 
 
 def bars_to_frame(bars: Iterable[DailyBar]) -> pd.DataFrame:

@@ -22,14 +22,15 @@ import pandas as pd
 from collectors.base import Collector
 from collectors.errors import CollectorError, NoDataError
 from marketdash import calendars, catalog, integrity
-from marketdash.config import DEFAULT_START, Settings, mask
+from marketdash.config import DEFAULT_START, Settings, mask_msg
+from marketdash.i18n import Msg, msg
 from marketdash.live import LiveQuotes
 from marketdash.records import DailyBar, bars_to_frame
 from marketdash.store import Store, StoreError, StoreUnreadableError
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[str, float, str], None]  # (asset_id, fraction done, message)
+Progress = Callable[[str, float, Msg], None]  # (asset_id, fraction done, what it is doing)
 OVERLAP_DAYS = 7  # re-read the last week: picks up the revised latest bar (US prices are replaced after the close)
 AUTO_REFRESH_EVERY = dt.timedelta(minutes=15)
 
@@ -45,12 +46,17 @@ class UpdateResult:
     end: dt.date | None = None
     first_date: dt.date | None = None
     last_date: dt.date | None = None
-    message: str = ""
+    note: Msg | None = None  # why it failed, or what it found ("up to date")
     kind: str = ""
 
     @property
     def ok(self) -> bool:
         return self.status != "error"
+
+    @property
+    def message(self) -> str:
+        """The note in English (the command line)."""
+        return "" if self.note is None else str(self.note)
 
     def line(self) -> str:
         """The command line's one summary line per asset."""
@@ -65,12 +71,12 @@ class Freshness:
     sessions_behind: int | None
     stale: bool
 
-    def note(self) -> str:
+    def note(self) -> Msg:
         if self.last_date is None:
-            return "no data"
+            return msg("fresh.none")
         if self.stale:
-            return f"stale: {self.sessions_behind} sessions behind, data through {self.last_date}"
-        return f"data through {self.last_date}"
+            return msg("fresh.stale", behind=self.sessions_behind, day=self.last_date)
+        return msg("fresh.through", day=self.last_date)
 
 
 STALE_AFTER = 3  # sessions behind the market's calendar
@@ -92,9 +98,9 @@ class PriceData:
 
     bars: pd.DataFrame
     origin: dict[str, str]
-    notes: dict[str, str] = field(default_factory=dict)
+    notes: dict[str, Msg] = field(default_factory=dict)
     freshness: dict[str, Freshness] = field(default_factory=dict)
-    store_problem: str | None = None  # the user's store cannot be opened: why, and the way out
+    store_problem: Msg | None = None  # the user's store cannot be opened: why, and the way out
 
     @property
     def sample_assets(self) -> list[str]:
@@ -147,7 +153,7 @@ class _RangeFetch:
         if self.progress:
             oldest = min(b.date for b in page)
             done = self._done_days + (hi - max(oldest, lo)).days + 1
-            self.progress(self.asset.id, min(done / self._total_days, 1.0), f"{oldest} .. {hi}")
+            self.progress(self.asset.id, min(done / self._total_days, 1.0), msg("progress.span", start=oldest, end=hi))
 
 
 class MarketService:
@@ -170,13 +176,13 @@ class MarketService:
                 self._collectors = live_collectors(self.settings)
             return self._collectors
 
-    def why_not_live(self, asset_id: str) -> str:
+    def why_not_live(self, asset_id: str) -> Msg:
         """A sentence for the page when an asset has no live source."""
         if self.settings.offline:
-            return "DASHBOARD_OFFLINE=1: the network is never used."
+            return msg("live.offline")
         if catalog.get(asset_id).source == "kis" and not self.settings.has_kis:
-            return "No KIS keys: set KIS_APP_KEY and KIS_APP_SECRET (env or .streamlit/secrets.toml)."
-        return "No live source is configured for this asset."
+            return msg("live.no_keys")
+        return msg("live.no_source")
 
     # -- updates -------------------------------------------------------------------------------------------------
     def update(
@@ -271,7 +277,7 @@ class MarketService:
         asset = catalog.get(asset_id)
         collector = self.collectors().get(asset_id)
         if collector is None:
-            return UpdateResult(asset_id, "-", "error", message=self.why_not_live(asset_id), kind="not configured")
+            return UpdateResult(asset_id, "-", "error", note=self.why_not_live(asset_id), kind="not configured")
         stored_from = stored_to = None
         try:
             stored_from, stored_to, before = self.store.span(asset_id)
@@ -279,41 +285,44 @@ class MarketService:
             if not ranges:
                 return UpdateResult(
                     asset_id, collector.source, "skipped", first_date=stored_from, last_date=stored_to,
-                    message="up to date",
+                    note=msg("update.up_to_date"),
                 )  # fmt: skip
             lo, hi = min(r[0] for r in ranges), max(r[1] for r in ranges)
             attempt = self.store.begin_attempt(asset_id, collector.source, lo, hi)
         except StoreError as exc:
             return UpdateResult(
-                asset_id, collector.source, "error", first_date=stored_from, last_date=stored_to, message=str(exc),
+                asset_id, collector.source, "error", first_date=stored_from, last_date=stored_to, note=exc.msg,
                 kind="store",
             )  # fmt: skip
 
         fetch = _RangeFetch(self.store, collector, asset, ranges, progress, stored_from)
-        status, message, kind = "ok", "", ""
+        status, note, kind = "ok", None, ""
         try:
             fetch.run()
         except StoreError as exc:
-            status, message, kind = "error", str(exc), "store"
+            status, note, kind = "error", exc.msg, "store"
         except CollectorError as exc:
-            status, message, kind = "error", str(exc), exc.kind
+            status, note, kind = "error", exc.msg, exc.kind
         except Exception as exc:  # a bug or an unforeseen reply: keep what arrived, report without a traceback
             log.exception("update of %s failed", asset_id)
-            status, message, kind = "error", f"unexpected {type(exc).__name__}: {exc}", "unexpected"
-        message = mask(message, self.settings.secrets())
+            status, note, kind = (
+                "error",
+                msg("update.unexpected", kind=type(exc).__name__, detail=str(exc)),
+                "unexpected",
+            )
+        note = None if note is None else mask_msg(note, self.settings.secrets())
         if status == "ok" and fetch.written == 0 and (hi - lo).days >= 7:
-            status, kind = "error", "no data"
-            message = f"the source returned no bars between {lo} and {hi}"
+            status, kind, note = "error", "no data", msg("update.no_bars", start=lo, end=hi)
         try:
-            self.store.end_attempt(attempt, fetch.written, status, message)
+            self.store.end_attempt(attempt, fetch.written, status, note)
             first, last, after = self.store.span(asset_id)
         except StoreError as exc:
-            return UpdateResult(asset_id, collector.source, "error", message=str(exc), kind="store")
+            return UpdateResult(asset_id, collector.source, "error", note=exc.msg, kind="store")
         if progress:
-            progress(asset_id, 1.0, message or "done")
+            progress(asset_id, 1.0, note or msg("progress.done"))
         source = "+".join(sorted(fetch.sources)) or collector.source
         return UpdateResult(
-            asset_id, source, status, after - before, fetch.written, lo, hi, first, last, message, kind,
+            asset_id, source, status, after - before, fetch.written, lo, hi, first, last, note, kind,
         )  # fmt: skip
 
     def stale_assets(self, asset_ids: Sequence[str], now: dt.datetime | None = None) -> list[str]:
@@ -382,23 +391,23 @@ class MarketService:
             for a in sample_ids:
                 tried = attempts.get(a)
                 if problem:
-                    notes[a] = "your data store cannot be opened (see above)"
+                    notes[a] = msg("sample.store_unusable")
                 elif tried and tried.status == "error":
-                    notes[a] = f"live update failed: {tried.message}"
+                    notes[a] = msg("sample.update_failed", error=tried.msg)
                 else:
-                    notes[a] = "not fetched yet" if a in live else self.why_not_live(a)
+                    notes[a] = msg("sample.not_fetched") if a in live else self.why_not_live(a)
         filled = [f for f in frames if not f.empty]
         bars = pd.concat(filled, ignore_index=True) if filled else self.store.read_bars([])
         bars = drop_unfinished(bars, dt.datetime.now(dt.UTC))
         origin = {a: ("store" if a in held else "sample") for a in asset_ids}
         return PriceData(bars, origin, notes, freshness(last_dates), problem)
 
-    def store_problem(self) -> str | None:
+    def store_problem(self) -> Msg | None:
         """Why the user's store cannot be opened, in one sentence; None when it can (or does not exist yet)."""
         try:
             self.store.last_dates()
         except StoreUnreadableError as exc:
-            return str(exc)
+            return exc.msg
         return None
 
     def backup_zip(self) -> bytes:
@@ -430,6 +439,5 @@ class MarketService:
         cov = self.store.coverage().set_index("asset_id")
         cov = cov.reindex(list(catalog.ASSETS))
         cov["rows"] = cov["rows"].fillna(0).astype(int)
-        cov.insert(0, "name", [catalog.get(a).label for a in cov.index])
         cov["live_source"] = [getattr(self.collectors().get(a), "source", "none") for a in cov.index]
         return cov.reset_index()

@@ -25,6 +25,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from marketdash.i18n import Msg, Said, msg
 from marketdash.records import BAR_COLUMNS, Quote
 
 # A lower rank is a better source for the same day; a worse one never replaces a better one.
@@ -43,14 +44,18 @@ CREATE TABLE IF NOT EXISTS snapshots (
     PRIMARY KEY (asset_id, quoted_at)
 );
 CREATE TABLE IF NOT EXISTS quote_errors (
-    asset_id VARCHAR PRIMARY KEY, failed_at TIMESTAMP, source VARCHAR, message VARCHAR
+    asset_id VARCHAR PRIMARY KEY, failed_at TIMESTAMP, source VARCHAR, message VARCHAR, message_key VARCHAR
 );
 CREATE SEQUENCE IF NOT EXISTS fetch_log_id;
 CREATE TABLE IF NOT EXISTS fetch_log (
     id BIGINT DEFAULT nextval('fetch_log_id'), asset_id VARCHAR, source VARCHAR,
     started_at TIMESTAMP, finished_at TIMESTAMP, start_date DATE, end_date DATE,
-    rows INTEGER, status VARCHAR, message VARCHAR
+    rows INTEGER, status VARCHAR, message VARCHAR, message_key VARCHAR
 );
+-- message: the English sentence (the command line); message_key: the same as a catalog key with its parameters,
+-- so pages say it in the reader's language. Stores from before it gain the column.
+ALTER TABLE fetch_log ADD COLUMN IF NOT EXISTS message_key VARCHAR;
+ALTER TABLE quote_errors ADD COLUMN IF NOT EXISTS message_key VARCHAR;
 """
 
 _MERGE_PRICES = """
@@ -80,21 +85,22 @@ LINGER = 0.25  # seconds an unused instance stays open before the file is releas
 @dataclass
 class _Instance:
     con: duckdb.DuckDBPyConnection
-    read_only: str  # why the file could only be opened read-only, or ""
+    read_only: Msg | None  # why the file could only be opened read-only
     calls: int = 0  # calls in flight
     generation: int = 0  # bumped each time calls falls to 0: a close timer acts only on its own generation
 
 
 _OPEN: dict[Path, _Instance] = {}  # resolved path -> this process's one open instance
 _DUCKDB_MAGIC = b"DUCK"  # bytes 8..12 of every DuckDB database file
-_WAY_OUT = (
-    "Move it aside, set MARKET_DB to another file, or restore a backup into a new file with "
-    "`python -m collectors import --from DIR`."
-)
 
 
 class StoreError(RuntimeError):
-    """The store cannot do what was asked; str() is a plain sentence naming the file and the way out."""
+    """The store cannot do what was asked; `msg` is a plain sentence naming the file and the way out (str() is its
+    English)."""
+
+    def __init__(self, message: Msg) -> None:
+        super().__init__(str(message))
+        self.msg = message
 
 
 class StoreBusyError(StoreError):
@@ -113,17 +119,19 @@ def _check_file(path: Path) -> None:
     """Refuse what is not a DuckDB file before DuckDB sees it: DuckDB 2.0 "opens" a CSV as an in-memory database
     whose writes silently go nowhere."""
     if path.is_dir():
-        raise StoreUnreadableError(f"The data store {path} is a directory, not a DuckDB file. {_WAY_OUT}")
+        raise StoreUnreadableError(msg("store.is_directory", path=str(path)))
     try:
         with path.open("rb") as fh:
             head = fh.read(12)
     except FileNotFoundError:
         return
     except OSError as exc:
-        raise StoreUnreadableError(f"The data store {path} cannot be read ({exc.strerror}). {_WAY_OUT}") from None
+        raise StoreUnreadableError(
+            msg("store.cannot_read", path=str(path), said=Said(exc.strerror or "", "en", prefix=" (", suffix=")"))
+        ) from None
     if head and head[8:12] != _DUCKDB_MAGIC:
-        what = "a text file such as a CSV" if _looks_like_text(head) else "some other kind of file"
-        raise StoreUnreadableError(f"The data store {path} is not a DuckDB database: it looks like {what}. {_WAY_OUT}")
+        key = "store.looks_like_text" if _looks_like_text(head) else "store.looks_like_other"
+        raise StoreUnreadableError(msg(key, path=str(path)))
 
 
 def _looks_like_text(head: bytes) -> bool:
@@ -138,7 +146,7 @@ def _is_read_only_error(exc: Exception) -> bool:
     return "read-only file system" in text or "permission denied" in text
 
 
-def _acquire(path: Path, busy_timeout: float) -> tuple[duckdb.DuckDBPyConnection, str]:
+def _acquire(path: Path, busy_timeout: float) -> tuple[duckdb.DuckDBPyConnection, Msg | None]:
     """Open the file once per process (threads share it through cursors), waiting while another process holds it.
 
     DuckDB refuses a second attach of one file racing in from another thread, and a second process cannot open the
@@ -156,7 +164,7 @@ def _acquire(path: Path, busy_timeout: float) -> tuple[duckdb.DuckDBPyConnection
                 path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise StoreUnreadableError(
-                    f"The folder of the data store {path} cannot be created ({exc.strerror}). {_WAY_OUT}"
+                    msg("store.no_folder", path=str(path), said=Said(exc.strerror or "", "en", prefix=" (", suffix=")"))
                 ) from None
             entry = _OPEN[key] = _Instance(*_open_with_retry(path, busy_timeout))
         entry.calls += 1
@@ -194,28 +202,25 @@ def _close_if_idle(key: Path, generation: int) -> None:
         entry.con.close()
 
 
-def _open_with_retry(path: Path, busy_timeout: float) -> tuple[duckdb.DuckDBPyConnection, str]:
+def _open_with_retry(path: Path, busy_timeout: float) -> tuple[duckdb.DuckDBPyConnection, Msg | None]:
     deadline = time.monotonic() + busy_timeout
     delay = 0.01
     while True:
         try:
-            return duckdb.connect(str(path)), ""
+            return duckdb.connect(str(path)), None
         except duckdb.Error as exc:
             if _is_read_only_error(exc) and path.is_file():
                 return _open_read_only(path, exc)
             if not isinstance(exc, duckdb.IOException) or "lock" not in str(exc).lower():
                 raise _unreadable(path, exc) from None
             if time.monotonic() >= deadline:
-                raise StoreBusyError(
-                    f"The data store {path.name} is in use by another program "
-                    f"(waited {busy_timeout:.0f} s). Try again when its update has finished."
-                ) from None
+                raise StoreBusyError(msg("store.busy", name=path.name, seconds=f"{busy_timeout:.0f}")) from None
             time.sleep(delay * (1 + random.random()))
             delay = min(delay * 2, 0.25)
 
 
-def _open_read_only(path: Path, cause: Exception) -> tuple[duckdb.DuckDBPyConnection, str]:
-    reason = "the file or its disk is read-only" if "read-only" in str(cause).lower() else "permission denied"
+def _open_read_only(path: Path, cause: Exception) -> tuple[duckdb.DuckDBPyConnection, Msg]:
+    reason = msg("store.why_read_only" if "read-only" in str(cause).lower() else "store.why_permission")
     try:
         return duckdb.connect(str(path), read_only=True), reason
     except duckdb.Error as exc:
@@ -225,17 +230,16 @@ def _open_read_only(path: Path, cause: Exception) -> tuple[duckdb.DuckDBPyConnec
 def _unreadable(path: Path, exc: Exception) -> StoreUnreadableError:
     """DuckDB's own reason, first line only and without the file name it repeats."""
     reason = str(exc).splitlines()[0].replace(f'"{path}"', "it").replace(str(path), "it")
-    if "version" in reason.lower():
-        reason += " (written by another DuckDB version: export it with that version, then import it here)"
-    return StoreUnreadableError(f"The data store {path} cannot be opened: {reason}. {_WAY_OUT}")
+    key = "store.other_version" if "version" in reason.lower() else "store.cannot_open"
+    return StoreUnreadableError(msg(key, path=str(path), said=Said(reason, "en", prefix=": ")))
 
 
-def _disk_problem(exc: Exception) -> str | None:
+def _disk_problem(exc: Exception) -> Msg | None:
     text = str(exc).lower()
     if "no space left" in text or "disk is full" in text or "file too large" in text:
-        return "the disk is full"
+        return msg("store.why_full")
     if _is_read_only_error(exc):
-        return "the file or its disk is read-only"
+        return msg("store.why_read_only")
     return None
 
 
@@ -251,7 +255,13 @@ class FetchAttempt:
     end_date: dt.date | None
     rows: int
     status: str  # "ok" or "error"
-    message: str
+    message: str  # English
+    message_key: str | None = None  # the message as a catalog key (Msg.to_json)
+
+    @property
+    def msg(self) -> Msg | str:
+        """The message for a page: its catalog form, or the stored text for rows from before keys."""
+        return Msg.from_json(self.message_key) or self.message
 
 
 def utcnow() -> dt.datetime:
@@ -294,10 +304,7 @@ class Store:
         con, read_only = _acquire(self.path, self.busy_timeout)
         try:
             if write and read_only:
-                raise StoreWriteError(
-                    f"Could not save to the data store {self.path}: {read_only}. Nothing stored was changed and "
-                    "pages still read it; make the file writable or set MARKET_DB to a writable place."
-                )
+                raise StoreWriteError(msg("store.read_only", path=str(self.path), why=read_only))
             cursor = con.cursor()
             try:
                 if not self._schema_ready and not read_only:
@@ -344,10 +351,7 @@ class Store:
                     _rollback(con)
                     problem = _disk_problem(exc)  # a full disk fails the WAL write, often only at COMMIT
                     if problem is not None:
-                        raise StoreWriteError(
-                            f"Could not save to the data store {self.path}: {problem}. Nothing stored was changed; "
-                            "free some space or set MARKET_DB to another disk, then update again."
-                        ) from None
+                        raise StoreWriteError(msg("store.cannot_save", path=str(self.path), why=problem)) from None
                     if not isinstance(exc, duckdb.TransactionException) or attempt == 5:
                         raise
                 except BaseException:
@@ -419,18 +423,19 @@ class Store:
         )
         return self._write(sql, [asset_id, source, utcnow(), start_date, end_date])[0][0]
 
-    def end_attempt(self, attempt_id: int, rows: int, status: str, message: str) -> None:
-        sql = "UPDATE fetch_log SET finished_at = ?, rows = ?, status = ?, message = ? WHERE id = ?"
-        self._write(sql, [utcnow(), rows, status, message[:2000], attempt_id])
+    def end_attempt(self, attempt_id: int, rows: int, status: str, message: Msg | None) -> None:
+        sql = "UPDATE fetch_log SET finished_at = ?, rows = ?, status = ?, message = ?, message_key = ? WHERE id = ?"
+        text, key = _message_columns(message)
+        self._write(sql, [utcnow(), rows, status, text, key, attempt_id])
 
     def log_fetch(self, attempt: FetchAttempt) -> None:
         sql = (
             "INSERT INTO fetch_log (asset_id, source, started_at, finished_at, start_date, end_date, rows, status,"
-            " message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " message, message_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         )
         a = attempt
         params = [a.asset_id, a.source, a.started_at, a.finished_at, a.start_date, a.end_date, a.rows, a.status]
-        self._write(sql, [*params, a.message[:2000]])
+        self._write(sql, [*params, a.message[:2000], a.message_key])
 
     def requested_history(self, asset_id: str) -> tuple[dt.date | None, dt.date | None]:
         """The earliest start any attempt asked for, and the earliest start of one that finished 'ok': the source
@@ -443,7 +448,7 @@ class Store:
     def last_attempts(self) -> dict[str, FetchAttempt]:
         """The latest fetch attempt per asset."""
         sql = f"""
-            SELECT asset_id, source, started_at, finished_at, start_date, end_date, rows, status, message
+            SELECT asset_id, source, started_at, finished_at, start_date, end_date, rows, status, message, message_key
             FROM fetch_log {_LATEST}
         """
         with self.connect() as con:
@@ -458,11 +463,12 @@ class Store:
                        string_agg(DISTINCT source, ', ' ORDER BY source) AS sources
                 FROM prices GROUP BY asset_id),
             l AS (
-                SELECT asset_id, finished_at AS last_attempt, status AS last_status, message AS last_message
+                SELECT asset_id, finished_at AS last_attempt, status AS last_status, message AS last_message,
+                       message_key AS last_message_key
                 FROM fetch_log
                 {_LATEST})
             SELECT coalesce(c.asset_id, l.asset_id) AS asset_id, first_date, last_date, coalesce(rows, 0) AS rows,
-                   sources, last_attempt, last_status, last_message
+                   sources, last_attempt, last_status, last_message, last_message_key
             FROM c FULL OUTER JOIN l ON c.asset_id = l.asset_id ORDER BY 1
         """
         with self.connect() as con:
@@ -490,12 +496,13 @@ class Store:
         self._write(sql, frame=frame)
         return len(frame)
 
-    def record_quote_error(self, asset_id: str, source: str, message: str) -> None:
+    def record_quote_error(self, asset_id: str, source: str, message: Msg) -> None:
         sql = (
-            "INSERT INTO quote_errors VALUES (?, ?, ?, ?) ON CONFLICT (asset_id) DO UPDATE SET"
-            " failed_at = excluded.failed_at, source = excluded.source, message = excluded.message"
+            "INSERT INTO quote_errors (asset_id, failed_at, source, message, message_key) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (asset_id) DO UPDATE SET failed_at = excluded.failed_at, source = excluded.source,"
+            " message = excluded.message, message_key = excluded.message_key"
         )
-        self._write(sql, [asset_id, utcnow(), source, message[:500]])
+        self._write(sql, [asset_id, utcnow(), source, *_message_columns(message)])
 
     def snapshots(self, asset_ids: Sequence[str] | None = None, since: dt.datetime | None = None) -> pd.DataFrame:
         """Stored quotes (quoted_at naive UTC), oldest first."""
@@ -513,7 +520,7 @@ class Store:
     def latest_snapshots(self) -> pd.DataFrame:
         """The newest quote of each asset, with the asset's last quote error if one came after it."""
         sql = """
-            SELECT s.*, e.failed_at AS error_at, e.message AS error
+            SELECT s.*, e.failed_at AS error_at, e.message AS error, e.message_key AS error_key
             FROM snapshots s LEFT JOIN quote_errors e ON e.asset_id = s.asset_id AND e.failed_at > s.fetched_at
             QUALIFY row_number() OVER (PARTITION BY s.asset_id ORDER BY s.quoted_at DESC) = 1
         """
@@ -530,7 +537,7 @@ class Store:
             WITH c AS (SELECT asset_id, min(quoted_at) AS first_quote, max(quoted_at) AS last_quote,
                               count(*) AS quotes FROM snapshots GROUP BY asset_id)
             SELECT coalesce(c.asset_id, e.asset_id) AS asset_id, first_quote, last_quote, coalesce(quotes, 0) AS quotes,
-                   e.failed_at AS last_error_at, e.message AS last_error
+                   e.failed_at AS last_error_at, e.message AS last_error, e.message_key AS last_error_key
             FROM c FULL OUTER JOIN quote_errors e ON c.asset_id = e.asset_id ORDER BY 1
         """
         with self.connect() as con:
@@ -540,7 +547,7 @@ class Store:
     def export_to(self, folder: Path) -> dict[str, int]:
         """EXPORT DATABASE as Parquet into an empty folder: a backup any later DuckDB can import. Rows per table."""
         if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
-            raise StoreError(f"Export needs an empty folder, and {folder} is not one: choose a new folder.")
+            raise StoreError(msg("store.export_not_empty", folder=str(folder)))
         folder.mkdir(parents=True, exist_ok=True)
         with self.connect() as con:
             con.execute(f"EXPORT DATABASE {_sql_text(folder)} (FORMAT parquet)")
@@ -556,6 +563,8 @@ class Store:
         self._write(_IMPORT_PRICES, frame=prices.loc[:, [*BAR_COLUMNS, "fetched_at", "source_rank"]])
         log = tables["fetch_log"]
         if not log.empty:
+            if "message_key" not in log:  # a backup from before message keys: its messages stay English
+                log = log.assign(message_key=pd.Series([None] * len(log), dtype=object, index=log.index))
             self._write(_IMPORT_LOG, frame=log.loc[:, list(_LOG_COLUMNS)])
         quotes = tables["snapshots"]
         if not quotes.empty:
@@ -582,6 +591,7 @@ _SNAPSHOT_COLUMNS = (
 )  # fmt: skip
 _LOG_COLUMNS = (
     "asset_id", "source", "started_at", "finished_at", "start_date", "end_date", "rows", "status", "message",
+    "message_key",
 )  # fmt: skip
 _IMPORT_LOG = f"""
 INSERT INTO fetch_log ({", ".join(_LOG_COLUMNS)})
@@ -593,6 +603,13 @@ WHERE NOT EXISTS (
 """
 
 
+def _message_columns(message: Msg | None) -> tuple[str, str | None]:
+    """A message as the two columns that keep it: its English text, and its catalog key with parameters."""
+    if message is None:
+        return "", None
+    return str(message)[:2000], message.to_json()
+
+
 def _sql_text(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
@@ -600,9 +617,7 @@ def _sql_text(path: Path) -> str:
 def read_export(folder: Path) -> dict[str, pd.DataFrame]:
     """The tables of an EXPORT DATABASE folder, read by IMPORT DATABASE into a throwaway in-memory database."""
     if not (folder / "schema.sql").is_file() or not (folder / "load.sql").is_file():
-        raise StoreError(
-            f"{folder} is not a store backup: it lacks schema.sql and load.sql (made by `python -m collectors export`)."
-        )
+        raise StoreError(msg("store.not_a_backup", folder=str(folder)))
     con = duckdb.connect(":memory:")
     try:
         con.execute(f"IMPORT DATABASE {_sql_text(folder)}")
@@ -610,6 +625,8 @@ def read_export(folder: Path) -> dict[str, pd.DataFrame]:
         # A backup from before a table existed (snapshots) simply has none of its rows.
         return {t: con.execute(f"SELECT * FROM {t}").df() if t in present else pd.DataFrame() for t in TABLES}
     except duckdb.Error as exc:
-        raise StoreError(f"The backup in {folder} cannot be read: {str(exc).splitlines()[0]}") from None
+        raise StoreError(
+            msg("store.backup_unreadable", folder=str(folder), said=Said(str(exc).splitlines()[0], "en", prefix=": "))
+        ) from None
     finally:
         con.close()

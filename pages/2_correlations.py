@@ -5,25 +5,23 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from marketdash import analytics, calendars, catalog, charts, fetching, ui
+from marketdash import analytics, calendars, catalog, charts, fetching, notices, ui, widgets
 
-ui.setup_page("Correlations")
+t = ui.setup_page("correlations")
 
-MODES = {"common": "Common dates", "kst": "KST session alignment", "weekly": "Weekly", "monthly": "Monthly"}
 UNIT = {"common": "session", "kst": "session", "weekly": "week", "monthly": "month"}
 
-st.title("Correlations · 상관관계")
-ids = ui.asset_picker()
-start, end = ui.range_picker(default="3Y")
+st.title(t("corr.title"))
+ids = widgets.asset_picker()
+start, end = widgets.range_picker(default="3Y")
 c1, c2, c3 = st.columns([2, 1, 1])
-mode = ui.choice("Alignment", list(MODES), "common", "align", MODES.get, where=c1)
-method = ui.choice("Method", ["pearson", "spearman"], "pearson", "method", str.title, where=c2)
-ffill = c3.number_input(
-    "Forward-fill up to", min_value=0, max_value=5, value=0, step=1, key="ffill", bind="query-params",
-    help="0 = never fill (recommended). Otherwise a missing close is carried over at most this many rows, "
-    "and each filled day counts as a zero return for that asset.",
-)  # fmt: skip
-st.caption(analytics.ALIGNMENTS[mode] + (f" Forward-fill is on: up to {ffill} rows." if ffill else ""))
+mode = widgets.choice(t("corr.alignment"), list(analytics.ALIGNMENTS), "common", "align", lambda m: t(f"align.{m}"),
+                      where=c1)  # fmt: skip
+method = widgets.choice(t("corr.method"), ["pearson", "spearman"], "pearson", "method", lambda m: t(f"method.{m}"),
+                        where=c2)  # fmt: skip
+ffill = c3.number_input(t("corr.ffill"), min_value=0, max_value=5, value=0, step=1, key="ffill", bind="query-params",
+                        help=t("corr.ffill_help"))  # fmt: skip
+st.caption(t(f"align.{mode}_caption") + (" " + t("corr.ffill_on", n=ffill) if ffill else ""))
 data, ids = fetching.page_data(ids, start, end, min_assets=2)
 wide = analytics.to_wide(data.bars, ids)
 span = (wide.index.min().date(), wide.index.max().date()) if len(wide) else None
@@ -40,66 +38,68 @@ def returns_of(columns: list[str]) -> pd.DataFrame:
 returns = returns_of(ids)
 result = analytics.correlation(returns, method)
 if result.observations < 3:
-    st.warning(f"Only {result.observations} common returns in this range: choose a longer range or fewer assets.")
+    st.warning(t("corr.too_few", n=result.observations))
     st.stop()
-sample = ui.sample_note(data)
+sample = notices.sample_note(data)
 unit = UNIT[mode]
-st.metric("Observations", result.observations, help=f"{unit.title()} returns on which every selected asset traded")
+st.metric(t("corr.observations"), f"{result.observations:,}", help=t(f"corr.observations_help.{unit}"))
 if result.observations < analytics.MIN_OBSERVATIONS:
-    st.warning(f"Fewer than {analytics.MIN_OBSERVATIONS} observations: the cells are greyed out, not precise.")
+    st.warning(t("corr.greyed", n=analytics.MIN_OBSERVATIONS))
 fig = charts.heatmap(
     result.matrix,
-    title=f"{method.title()} correlation of {unit} log returns ({MODES[mode].lower()})",
+    t,
+    title=t("corr.heatmap_title", method=t(f"method.{method}"), unit=t(f"unit_of_time.{unit}"),
+            mode=t(f"align.{mode}")),
     observations=result.observations,
     min_observations=analytics.MIN_OBSERVATIONS,
-    note=f"{result.observations} {unit} returns; hover for the 95% interval. {sample or ''}",
-)
-ui.chart(fig, result.matrix.rename_axis("asset_id"), "correlation_matrix")
-pairs = analytics.correlation_table(returns, method)
-with st.expander("Every pair with its 95% confidence interval"):
-    ui.show_table(pairs)
-    ui.download_csv(pairs, "correlation_pairs", "Download pairs (CSV)")
-ui.table_on_demand(returns, "correlation_returns", "returns used")
-
-st.subheader("Lead-lag")
-label = {a: catalog.get(a).label for a in ids}
-c1, c2 = st.columns(2)
-lead = ui.choice("A", ids, "soxl", "lead", label.get, widget="select", where=c1)
-others = [a for a in ids if a != lead]
-lag = ui.choice("B", others, "skhynix", "lag", label.get, widget="select", where=c2)
-lags = analytics.lead_lag(returns_of([lead, lag]), lead, lag, method=method)
-reading = analytics.lead_lag_reading(lags, catalog.get(lead).short, catalog.get(lag).short, unit)
-fig = charts.lag_bars(
-    lags, title=f"{catalog.get(lead).short} vs {catalog.get(lag).short}: correlation by lag", note=sample
-)
-ui.chart(fig, lags, "lead_lag")
-st.info(reading)
-
-st.subheader("Rolling correlation")
-c1, c2, c3, c4 = st.columns([2, 2, 2, 1])
-base = ui.choice("Asset", ids, "soxl", "roll", label.get, widget="select", where=c1)
-versus = ui.choice(
-    "Against", ["all", *[a for a in ids if a != base]], "skhynix" if base != "skhynix" else "all", "vs",
-    lambda a: "all others" if a == "all" else label[a], widget="select", where=c2,
+    note=t("corr.heatmap_note", n=f"{result.observations:,}", unit=t(f"unit_of_time.{unit}")) + (
+        f" {sample}" if sample else ""),
 )  # fmt: skip
-window = c3.segmented_control(
-    f"Window ({unit}s)", [20, 60, 120], default=60, key="window", bind="query-params", required=True
-)
-exponential = c4.toggle("Exponential", value=False, key="ewm", bind="query-params", help="span = window")
+notices.chart(fig, result.matrix.rename_axis("asset_id"), "correlation_matrix", t("corr.matrix"))
+pairs = analytics.correlation_table(returns, method)
+with st.expander(t("corr.pairs_expander")):
+    notices.show_table(pairs)
+    notices.download_csv(pairs, "correlation_pairs", t("download.what", what=t("corr.pairs")))
+notices.table_on_demand(returns, "correlation_returns", t("corr.returns_used"))
+
+st.subheader(t("corr.leadlag"))
+c1, c2 = st.columns(2)
+lead = widgets.choice(t("corr.a"), ids, "soxl", "lead", t.name, widget="select", where=c1)
+others = [a for a in ids if a != lead]
+lag = widgets.choice(t("corr.b"), others, "skhynix", "lag", t.name, widget="select", where=c2)
+lags = analytics.lead_lag(returns_of([lead, lag]), lead, lag, method=method)
+reading = analytics.lead_lag_reading(lags, lead, lag, unit)
+fig = charts.lag_bars(lags, t, title=t("corr.lag_title", a=t.name(lead), b=t.name(lag)), note=sample)
+notices.chart(fig, lags, "lead_lag", t("corr.leadlag"))
+st.info(t.text(reading))
+
+st.subheader(t("corr.rolling"))
+c1, c2, c3, c4 = st.columns([2, 2, 2, 1])
+base = widgets.choice(t("corr.asset"), ids, "soxl", "roll", t.name, widget="select", where=c1)
+versus = widgets.choice(
+    t("corr.against"), ["all", *[a for a in ids if a != base]], "skhynix" if base != "skhynix" else "all", "vs",
+    lambda a: t("corr.all_others") if a == "all" else t.name(a), widget="select", where=c2,
+)  # fmt: skip
+window = c3.segmented_control(t(f"corr.window.{unit}"), [20, 60, 120], default=60, key="window", bind="query-params",
+                              required=True)  # fmt: skip
+exponential = c4.toggle(t("corr.exponential"), value=False, key="ewm", bind="query-params",
+                        help=t("corr.exponential_help"))  # fmt: skip
 targets = [a for a in ids if a != base] if versus == "all" else [versus]
 frames = {
     b: analytics.rolling_correlation(returns_of([base, b]), base, [b], int(window), exponential)[b] for b in targets
 }
 rolling = pd.DataFrame(frames)
 full = {b: returns_of([base, b]).corr(method=method).loc[base, b] for b in targets}
+kind = "corr.rolling_ew_title" if exponential else "corr.rolling_title"
 fig = charts.line_chart(
     rolling,
-    title=f"{'Exponentially weighted' if exponential else 'Rolling'} {window}-{unit} correlation with "
-    f"{catalog.get(base).short}",
-    yaxis_title="correlation",
-    labels=ui.trace_labels(data),
-    note="Dotted lines: each pair's full-period correlation. " + (sample or ""),
+    t,
+    title=t(kind, window=window, unit=t(f"unit_of_time.{unit}"), name=t.name(base)),
+    yaxis_title=t("chart.correlation"),
+    labels=notices.trace_labels(data),
+    note=t("corr.rolling_note") + (f" {sample}" if sample else ""),
+    hover_value="%{y:.3f}",
 )
 for b, value in full.items():
     fig.add_hline(y=value, line={"dash": "dot", "width": 1, "color": charts.color(b)})
-ui.chart(fig, rolling, "rolling_correlation")
+notices.chart(fig, rolling, "rolling_correlation", t("corr.rolling"))

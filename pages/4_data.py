@@ -2,89 +2,73 @@
 
 import streamlit as st
 
-from marketdash import catalog, charts, fetching, ui
+from marketdash import catalog, charts, fetching, notices, ui, widgets
 
-ui.setup_page("Data")
+t = ui.setup_page("data")
 
-st.title("Data store · 데이터 저장소")
+st.title(t("data.title"))
 svc = ui.service()
 settings = svc.settings
 live = svc.collectors()
 
-st.caption(f"Store: `{settings.market_db}` · sample data (never mixed into it): `{settings.sample_db.name}`")
+st.caption(t("data.where", store=str(settings.market_db), sample=settings.sample_db.name))
 problem = ui.store_problem()
 if problem:
-    st.error(problem, icon=":material/database_off:")
+    st.error(t.text(problem), icon=":material/database_off:")
 if settings.offline:
-    st.info("Offline mode (DASHBOARD_OFFLINE=1): nothing is fetched; pages show what the store holds.")
+    st.info(t("data.offline"))
 elif not settings.has_kis:
-    st.info(
-        "**No KIS keys configured.** KOSPI 200, Samsung, SK hynix, SOXL, gold and silver show sample data. "
-        "To use real prices, set `KIS_APP_KEY` and `KIS_APP_SECRET` as environment variables, or put them in "
-        "`.streamlit/secrets.toml` under `[kis]` as `app_key` / `app_secret` (see `.streamlit/secrets.toml.example`), "
-        "then reload. Bitcoin needs no key (Upbit); USD/KRW falls back to the ECB history shipped with the app."
-    )
+    st.info(t("data.no_keys"))
 
-if st.button(
-    "Update now",
-    type="primary",
-    disabled=not live or bool(problem),
-    help="Fetch the missing days of every live series",
-):
+if st.button(t("data.update_now"), type="primary", disabled=not live or bool(problem), help=t("data.update_help")):
     fetching.refresh_live(list(catalog.ASSETS), force=True)
 
 if not problem:
-    st.subheader("Coverage")
-    coverage = ui.load_coverage()
-    ui.show_table(coverage.set_index("asset_id"))
-    ui.download_csv(coverage.set_index("asset_id"), "store_coverage", "Download coverage (CSV)")
-    ui.store_backup_button()
+    st.subheader(t("data.coverage"))
+    coverage = ui.load_coverage().set_index("asset_id")
+    notices.show_table(coverage)
+    notices.download_csv(coverage, "store_coverage", t("download.what", what=t("data.coverage")))
+    notices.store_backup_button()
 
-    st.subheader("Live quotes (snapshots)")
-    st.caption(
-        "Every live quote fetched is kept here, never among the daily bars; times in UTC. A failed poll keeps the "
-        "last quote and is listed with its reason."
-    )
-    snapshots = ui.load_snapshot_coverage()
-    ui.show_table(snapshots.set_index("asset_id"))
-    ui.download_csv(snapshots.set_index("asset_id"), "snapshot_coverage", "Download snapshot coverage (CSV)")
-    ui.download_csv(ui.load_recent_snapshots(), "snapshots_7d", "Download the last 7 days of quotes (CSV)")
+    st.subheader(t("data.snapshots"))
+    st.caption(t("data.snapshots_caption"))
+    snapshots = ui.load_snapshot_coverage().set_index("asset_id")
+    notices.show_table(snapshots)
+    notices.download_csv(snapshots, "snapshot_coverage", t("download.what", what=t("data.snapshot_coverage")))
+    notices.download_csv(ui.load_recent_snapshots(), "snapshots_7d", t("data.snapshots_7d"))
 
-    st.subheader("Integrity")
-    if st.toggle("Check the store", key="check", help="Missing sessions, impossible prices, days from a worse source"):
-        report = ui.load_integrity()
+    st.subheader(t("data.integrity"))
+    if st.toggle(t("data.check"), key="check", help=t("data.check_help")):
+        report = ui.load_integrity().set_index("asset_id")
         if report.empty:
-            st.success("No problems found: no missing sessions, bad prices or days a better source covers.")
+            st.success(t("data.check_ok"))
         else:
-            st.warning(f"{len(report)} problems found; each row lists its dates.")
-            ui.show_table(report.set_index("asset_id"))
-            ui.download_csv(report.set_index("asset_id"), "store_integrity", "Download integrity report (CSV)")
+            st.warning(t("data.check_found", n=len(report)))
+            notices.show_table(report)
+            notices.download_csv(report.drop(columns=["detail_key"]), "store_integrity",
+                                 t("download.what", what=t("data.integrity_report")))  # fmt: skip
 
-st.subheader("Stored bars")
-asset_id = st.selectbox(
-    "Asset",
-    list(catalog.ASSETS),
-    format_func=lambda a: catalog.get(a).label,
-    key="asset",
-    bind="query-params",
-)
-start, end = ui.range_picker(default="3M")
+st.subheader(t("data.bars"))
+asset_id = widgets.choice(t("data.asset"), list(catalog.ASSETS), catalog.COMPARED[0], "asset", t.name,
+                          widget="select")  # fmt: skip
+start, end = widgets.range_picker(default="3M")
 data = ui.load_prices((asset_id,), start, end)
-ui.data_notice(data)
+notices.data_notice(data)
 bars = data.bars.set_index("date").drop(columns=["asset_id"]).sort_index(ascending=False)
 if bars.empty:
-    st.info("No bars in this range.")
+    st.info(t("data.no_bars"))
 else:
-    origin = "sample data" if data.sample_assets else "your store"
-    st.caption(f"{len(bars)} bars from {origin}; the `source` column says where each day came from.")
+    origin = t("data.from_sample") if data.sample_assets else t("data.from_store")
+    st.caption(t("data.bars_caption", n=f"{len(bars):,}", origin=origin))
     closes = bars[["close"]].rename(columns={"close": asset_id}).sort_index()
     fig = charts.line_chart(
         closes,
-        title=f"{catalog.get(asset_id).label}: close ({catalog.get(asset_id).unit})",
-        yaxis_title=catalog.get(asset_id).currency,
-        labels=ui.trace_labels(data),
-        note=ui.sample_note(data),
+        t,
+        title=t("data.close_title", name=t.name(asset_id), unit=t(f"unit.{asset_id}")),
+        yaxis_title=t(f"currency.code_{catalog.get(asset_id).currency}"),
+        labels=notices.trace_labels(data),
+        note=notices.sample_note(data),
     )
-    ui.chart(fig, closes, f"close_{asset_id}")
-    ui.show_table(bars)
-    ui.download_csv(bars, f"bars_{asset_id}", "Download bars (CSV)")
+    notices.chart(fig, closes, f"close_{asset_id}", t("data.close_csv"))
+    notices.show_table(bars)
+    notices.download_csv(bars, f"bars_{asset_id}", t("download.what", what=t("data.bars")))

@@ -12,8 +12,9 @@ import pandas as pd
 import pytest
 
 from collectors.sample import sample_bars
-from marketdash import analytics, catalog
+from marketdash import analytics
 from marketdash.exports import csv_bytes
+from marketdash.i18n import Translator, catalog
 from marketdash.records import bars_to_frame
 
 D = pd.Timestamp
@@ -78,16 +79,17 @@ def test_weekly_mode_and_bad_mode():
 def test_lead_lag_peaks_at_plus_one_when_b_copies_a_a_session_later():
     rng = np.random.default_rng(7)
     a = pd.Series(rng.standard_normal(300))
-    returns = pd.DataFrame({"a": a, "b": a.shift(1)})
-    table = analytics.lead_lag(returns, "a", "b")
+    returns = pd.DataFrame({"soxl": a, "skhynix": a.shift(1)})
+    table = analytics.lead_lag(returns, "soxl", "skhynix")
     assert list(table.index) == list(range(-5, 6))
     assert int(table["correlation"].abs().idxmax()) == 1
     assert table.loc[1, "correlation"] == pytest.approx(1.0)
     assert abs(table.loc[0, "correlation"]) < 0.2
-    text = analytics.lead_lag_reading(table, "SOXL", "SK hynix")
-    assert text.startswith("SOXL's session leads SK hynix's the next session: 1.00 vs")
-    reverse = analytics.lead_lag_reading(analytics.lead_lag(returns, "b", "a"), "SK hynix", "SOXL")
-    assert reverse.startswith("SOXL's session leads SK hynix's the next session")
+    text = analytics.lead_lag_reading(table, "soxl", "skhynix")
+    assert str(text).startswith("SOXL's session leads SK hynix's the next session: 1.00 vs")
+    assert Translator("ko").text(text).startswith("SOXL의 움직임이 다음 거래일 SK하이닉스에 나타납니다: 상관계수 1.00")
+    reverse = analytics.lead_lag_reading(analytics.lead_lag(returns, "skhynix", "soxl"), "skhynix", "soxl")
+    assert str(reverse).startswith("SOXL's session leads SK hynix's the next session")
 
 
 def test_rolling_correlation_matches_the_window_by_hand():

@@ -170,5 +170,5 @@ def test_a_bookmarked_deep_link_works_as_the_first_request_to_a_fresh_server(app
         assert page.locator("[role=dialog]").count() == 0
         assert len(_legend(page)) == 2
         title = page.locator("[data-testid=stPlotlyChart] .gtitle").first.text_content()
-        assert "prices KRW" in title
+        assert "prices in KRW" in title
         context.close()

@@ -3,6 +3,7 @@ import datetime as dt
 import pytest
 
 from marketdash import catalog
+from marketdash.i18n import Translator
 
 
 def test_spec_ids_codes_and_currencies():
@@ -22,8 +23,11 @@ def test_spec_ids_codes_and_currencies():
 
 def test_every_asset_has_korean_and_english_names():
     for asset in catalog.ASSETS.values():
-        assert asset.name_ko and asset.name_en
-    assert catalog.get("samsung").label == "Samsung Elec. 삼성전자"
+        assert asset.name_ko and asset.name_en and asset.full_ko and asset.short
+    korean = [Translator("ko").name(a) for a in catalog.COMPARED]
+    assert korean == ["코스피200", "삼성전자", "SK하이닉스", "SOXL", "비트코인", "금 선물", "은 선물"]
+    english = [Translator("en").name(a) for a in catalog.COMPARED]
+    assert english == ["KOSPI 200", "Samsung Elec.", "SK hynix", "SOXL", "Bitcoin", "Gold", "Silver"]
 
 
 def test_parse_ids_keeps_catalog_order_and_rejects_unknown():

@@ -266,7 +266,7 @@ def test_gold_under_no_market_code_explains_what_to_try(server, tmp_path):
     server.gold_market = "Z"
     result = service_with(make_collector(server, tmp_path)).update_one("gold", dt.date(2026, 1, 1), TODAY)
     assert result.kind == "no data"
-    assert "N or S" in result.message and "HHDFC55020100" in result.message
+    assert "N/S" in result.message and "HHDFC55020100" in result.message
 
 
 def test_wrong_exchange_code_is_a_failure_not_an_empty_success(server, tmp_path):

@@ -11,7 +11,7 @@ import pytest
 from marketdash import catalog
 from marketdash.store import Store
 from tests.kis_server import APP_KEY, APP_SECRET, KisServer
-from tests.test_pages import run_page
+from tests.test_pages import EN, run_page
 from tests.upbit_server import UpbitServer
 
 
@@ -35,8 +35,8 @@ def test_with_keys_pages_show_live_data_without_the_sample_banner(live_env):
     at = run_page("app.py")
     assert not any("Sample data" in w.value for w in at.warning)
     labels = [m.label for m in at.metric]
-    assert labels[:7] == [catalog.get(a).short for a in catalog.COMPARED]  # the Now strip
-    assert labels[7:] == [catalog.get(a).label for a in catalog.COMPARED]  # the daily cards
+    assert labels[:7] == [EN.name(a) for a in catalog.COMPARED]  # the Now strip
+    assert labels[7:] == [EN.name(a) for a in catalog.COMPARED]  # the daily cards
     assert kis.token_issues == 1 and upbit.calls
     at.switch_page("pages/1_compare.py").run()
     assert not at.exception
@@ -51,7 +51,7 @@ def test_update_now_reports_each_series(live_env):
     assert len(lines) == len(catalog.ASSETS)
     assert all(line.startswith("✅") for line in lines), lines
     coverage = at.dataframe[0].value
-    assert (coverage.loc[list(catalog.ASSETS), "last_status"] == "ok").all()
+    assert (coverage.loc[[EN.name(a) for a in catalog.ASSETS], EN("col.last_status")] == "ok").all()
 
 
 def test_wrong_secret_is_explained_in_plain_words(live_env, monkeypatch):

@@ -11,8 +11,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from marketdash import catalog
+from marketdash.i18n import Translator
 from tests.conftest import ROOT, held_by_another_process
 
+EN = Translator("en")
 PAGES = [
     "app.py",
     "pages/1_compare.py",
@@ -22,8 +24,10 @@ PAGES = [
 ]
 
 
-def run_page(page: str) -> AppTest:
+def run_page(page: str, lang: str = "en") -> AppTest:
+    """A page as a reader of `lang` opens it (`?lang=`); most assertions here read the English text."""
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
+    at.query_params["lang"] = lang
     at.run()
     if page != PAGES[0]:
         at.switch_page(page).run()
@@ -57,7 +61,7 @@ def test_page_runs_shows_sample_notice_chart_and_download(page):
 def test_normalized_chart_has_all_seven_assets_at_100_on_a_common_date(page):
     spec = figure(run_page(page))
     names = [t["name"] for t in spec["data"]]
-    assert names == [f"{catalog.get(a).label} (sample)" for a in catalog.COMPARED]
+    assert names == [f"{EN.name(a)} (sample)" for a in catalog.COMPARED]
     anchor = spec["layout"]["title"]["text"].split(" on " if page.endswith("1_compare.py") else "close on ")[1][:10]
     for trace in spec["data"]:
         xs = [x[:10] for x in trace["x"]]
@@ -75,7 +79,7 @@ def test_overview_shows_a_card_per_asset():
 def test_compare_pct_change_and_fewer_assets():
     at = run_page("pages/1_compare.py")
     at.multiselect(key="assets").set_value(["samsung", "btc"]).run()
-    at.get("segmented_control")[1].set_value("% change").run()
+    at.get("segmented_control")[1].set_value("pct").run()
     assert not at.exception
     spec = figure(at)
     assert len(spec["data"]) == 2
@@ -107,7 +111,7 @@ def test_data_page_explains_how_to_add_keys_and_lists_every_asset():
     at = run_page("pages/4_data.py")
     assert any("DASHBOARD_OFFLINE" in i.value for i in at.info)
     frame = at.dataframe[0].value
-    assert list(frame.index) == list(catalog.ASSETS)
+    assert list(frame.index) == [EN.name(a) for a in catalog.ASSETS]
 
 
 def test_data_page_without_keys_says_how_to_add_them(monkeypatch):
@@ -129,7 +133,7 @@ def test_every_alignment_mode_renders_heatmap_lead_lag_and_rolling(mode):
     heat, lags, rolling = (figure(at, i) for i in range(3))
     assert heat["data"][0]["type"] == "heatmap" and lags["data"][0]["type"] == "bar"
     assert values(lags["data"][0]["x"]).tolist() == list(range(-5, 6))
-    assert [t["name"] for t in rolling["data"]] == ["SK hynix SK하이닉스 (sample)"]  # default pair: SOXL vs SK hynix
+    assert [t["name"] for t in rolling["data"]] == ["SK hynix (sample)"]  # default pair: SOXL vs SK hynix
     at.selectbox(key="vs").set_value("all").run()
     assert len(figure(at, 2)["data"]) == 6  # SOXL against the six others
     assert any(i.value.startswith(("SOXL", "SK hynix")) or "move together" in i.value for i in at.info)
@@ -155,21 +159,21 @@ def test_compare_in_krw_shows_the_currency_decomposition():
     at = run_page("pages/1_compare.py")
     at.get("segmented_control")[2].set_value("KRW").run()
     assert not at.exception, [e.value for e in at.exception]
-    assert "prices KRW" in figure(at)["layout"]["title"]["text"]
+    assert "prices in KRW" in figure(at)["layout"]["title"]["text"]
     table = at.dataframe[0].value
-    assert list(table.index) == ["soxl", "gold", "silver"]
-    row = table.loc["soxl"]
-    assert (1 + row["krw_return_pct"] / 100) == pytest.approx(
-        (1 + row["asset_return_pct"] / 100) * (1 + row["fx_return_pct"] / 100)
-    )
+    assert list(table.index) == ["SOXL", "Gold", "Silver"]
+    row = table.loc["SOXL"]
+    krw, usd, fx = (row[EN(f"col.{c}")] for c in ("krw_return_pct", "asset_return_pct", "fx_return_pct"))
+    assert (1 + krw / 100) == pytest.approx((1 + usd / 100) * (1 + fx / 100))
 
 
 def test_statistics_page_table_and_drawdown_chart():
     at = run_page("pages/3_statistics.py")
     table = at.dataframe[0].value
-    assert list(table.index) == list(catalog.COMPARED)
-    assert table.loc["btc", "periods_per_year"] == 365 and table.loc["samsung", "periods_per_year"] == 252
-    assert (table["max_drawdown_pct"] <= 0).all()
+    assert list(table.index) == [EN.name(a) for a in catalog.COMPARED]
+    periods = EN("col.periods_per_year")
+    assert table.loc["Bitcoin", periods] == 365 and table.loc["Samsung Elec.", periods] == 252
+    assert (table[EN("col.max_drawdown_pct")] <= 0).all()
     spec = figure(at)
     assert len(spec["data"]) == 7
     assert max(values(t["y"]).max() for t in spec["data"]) <= 1e-9

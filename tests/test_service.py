@@ -36,7 +36,7 @@ def test_fresh_store_serves_sample_data_that_never_enters_the_users_store():
     assert data.sample_assets == list(catalog.COMPARED)
     assert set(data.bars["asset_id"]) == set(catalog.COMPARED)
     assert set(data.bars["source"]) == {"sample"}
-    assert "DASHBOARD_OFFLINE" in data.notes["samsung"]
+    assert "DASHBOARD_OFFLINE" in str(data.notes["samsung"])
     assert svc.store.read_bars().empty
     assert svc.settings.sample_db.exists()
 

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from marketdash.config import load_settings
 from marketdash.records import DailyBar, Quote, bars_to_frame
@@ -21,6 +20,7 @@ from marketdash.service import MarketService
 from marketdash.store import FetchAttempt, Store, StoreUnreadableError, utcnow
 from tests.conftest import ROOT, run_cli
 from tests.kis_server import KisServer, cli_env
+from tests.test_pages import run_page
 
 TODAY = dt.date(2026, 7, 10)
 
@@ -73,8 +73,7 @@ def test_the_cli_says_what_is_wrong_with_the_store_in_one_sentence(kind, subproc
 def test_the_app_opens_on_sample_data_and_names_the_problem(kind, tmp_path, monkeypatch):
     path = _bad_store(kind, tmp_path)
     monkeypatch.setenv("MARKET_DB", str(path))
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90).run()
-    assert not at.exception, [e.value for e in at.exception]
+    at = run_page("app.py")
     assert any(str(path) in e.value and "MARKET_DB" in e.value for e in at.error)
     assert at.get("plotly_chart"), "the sample chart is still drawn"
     assert any("Sample data" in w.value for w in at.warning)
@@ -303,9 +302,7 @@ def test_a_clean_store_checks_ok(subprocess_env, tmp_path):
 
 def test_the_data_page_offers_the_store_and_its_integrity_report(tmp_path):
     _populated(tmp_path / "market.duckdb")  # calendar days from 2025-01-01 hold every KRX session: nothing to report
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90).run()
-    at.switch_page("pages/4_data.py").run()
-    assert not at.exception, [e.value for e in at.exception]
+    at = run_page("pages/4_data.py")
     labels = [b.label for b in at.get("download_button")]
     assert any("whole store" in label for label in labels), labels
     at.toggle(key="check").set_value(True).run()

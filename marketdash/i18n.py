@@ -1,0 +1,269 @@
+"""Every word the pages show, in Korean and English: one message catalog per language (`locales/ko.toml`,
+`locales/en.toml`), the `Msg` that modules below the pages hand upward instead of a finished sentence, and the
+`Translator` a page draws with.
+
+A `Msg` is a catalog key with its parameters. Its `str()` is the English sentence (the command line, logs, the
+`message` column of fetch_log); a page renders it in the reader's language. Parameters may be Msgs themselves
+(a fallback's two failures), dates (written the language's way) or plain values (a source's own words, such as
+KIS's Korean `msg1`, are shown as they came).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import string
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from marketdash import catalog, formats
+
+LANGS = ("ko", "en")
+DEFAULT_LANG = "ko"
+LOCALES = Path(__file__).resolve().parent / "locales"
+
+
+@lru_cache(maxsize=len(LANGS))
+def messages(lang: str) -> dict[str, str]:
+    """The flat catalog of one language: `[chart] rebased = "…"` is the key `chart.rebased`."""
+    with (LOCALES / f"{lang}.toml").open("rb") as fh:
+        return dict(_flatten(tomllib.load(fh)))
+
+
+def _flatten(table: Mapping[str, Any], prefix: str = ""):
+    for key, value in table.items():
+        if isinstance(value, Mapping):
+            yield from _flatten(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", str(value)
+
+
+def placeholders(template: str) -> set[str]:
+    return {name.split(".")[0].split("[")[0] for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+def language_of(tag: str | None) -> str:
+    """A browser language tag (`ko-KR`, `en-US`) -> a language we have; Korean for anything else."""
+    base = (tag or "").split("-")[0].split("_")[0].lower()
+    return base if base in LANGS else DEFAULT_LANG
+
+
+@dataclass(frozen=True)
+class Msg:
+    """A sentence not yet written in any language: a catalog key and its parameters."""
+
+    key: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return Translator("en").text(self)
+
+    def map_text(self, change: Callable[[str], str]) -> Msg:
+        """The same message with `change` applied to every text parameter (masking secrets before a message is
+        shown, logged or stored)."""
+        return Msg(self.key, {k: _map_text(v, change) for k, v in self.params.items()})
+
+    def to_json(self) -> str:
+        return json.dumps({"key": self.key, "params": _encode(self.params)}, ensure_ascii=False)
+
+    @staticmethod
+    def from_json(text: str | None) -> Msg | None:
+        """A stored message (fetch_log.message_key, quote_errors.message_key); None for rows from before keys."""
+        if not text:
+            return None
+        try:
+            data = json.loads(text)
+            return Msg(str(data["key"]), _decode(data.get("params", {})))
+        except (ValueError, KeyError, TypeError):
+            return None
+
+
+@dataclass(frozen=True)
+class Name:
+    """An asset's name inside a message, written in the reader's language (short, or `full` for help texts)."""
+
+    asset_id: str
+    full: bool = False
+
+
+def _map_text(value: Any, change: Callable[[str], str]) -> Any:
+    if isinstance(value, Msg):
+        return value.map_text(change)
+    if isinstance(value, Said):
+        return Said(change(value.text), value.lang, value.prefix, value.suffix)
+    if isinstance(value, str):
+        return change(value)
+    if isinstance(value, list | tuple):
+        return [_map_text(v, change) for v in value]
+    return value
+
+
+def msg(key: str, **params: Any) -> Msg:
+    return Msg(key, params)
+
+
+@dataclass(frozen=True)
+class Said:
+    """A source's own words in its own language (KIS's Korean `msg1`, an exchange's English error text): shown,
+    after `prefix`, to readers of that language, and left out for the others, whom the sentence around it tells
+    the same in theirs."""
+
+    text: str
+    lang: str
+    prefix: str = ""
+    suffix: str = ""
+
+    def __str__(self) -> str:
+        return Translator("en").text(Msg("said", {"said": self}))
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, Msg):
+        return {"$msg": value.key, "params": _encode(value.params)}
+    if isinstance(value, Said):
+        return {"$said": value.text, "lang": value.lang, "prefix": value.prefix, "suffix": value.suffix}
+    if isinstance(value, Name):
+        return {"$name": value.asset_id, "full": value.full}
+    if isinstance(value, dt.datetime):
+        return {"$datetime": value.isoformat()}
+    if isinstance(value, dt.date):
+        return {"$date": value.isoformat()}
+    if isinstance(value, Mapping):
+        return {k: _encode(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_encode(v) for v in value]
+    if isinstance(value, float | int | str | bool) or value is None:
+        return value
+    return str(value)
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, dict):
+        if "$msg" in value:
+            return Msg(value["$msg"], _decode(value.get("params", {})))
+        if "$name" in value:
+            return Name(value["$name"], bool(value.get("full")))
+        if "$said" in value:
+            return Said(value["$said"], value.get("lang", "en"), value.get("prefix", ""), value.get("suffix", ""))
+        if "$datetime" in value:
+            return dt.datetime.fromisoformat(value["$datetime"])
+        if "$date" in value:
+            return dt.date.fromisoformat(value["$date"])
+        return {k: _decode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class Translator:
+    """What a page writes with: catalog sentences, asset names, numbers, dates and market colours in one language.
+
+    `colors` is the reader's market-colour choice (formats.COLOR_CHOICES); "auto" follows the language.
+    """
+
+    lang: str = DEFAULT_LANG
+    colors: str = "auto"
+
+    def __call__(self, key: str, **params: Any) -> str:
+        return self.text(Msg(key, params))
+
+    def text(self, message: Msg | str | None) -> str:
+        """A Msg in this language; a plain string (a source's own words) as it came."""
+        if message is None:
+            return ""
+        if not isinstance(message, Msg):
+            return str(message)
+        template = messages(self.lang).get(message.key)
+        if template is None:  # a key only the other language has: a bug the catalog test catches
+            template = messages("en").get(message.key, message.key)
+        values = {k: self._param(v) for k, v in message.params.items()}
+        return template.format_map(values)
+
+    def _param(self, value: Any) -> Any:
+        if isinstance(value, Msg):
+            return self.text(value)
+        if isinstance(value, Said):
+            return f"{value.prefix}{value.text}{value.suffix}" if value.text and value.lang == self.lang else ""
+        if isinstance(value, Name):
+            return self.full_name(value.asset_id) if value.full else self.name(value.asset_id)
+        if isinstance(value, dt.datetime):
+            return self.datetime(value)
+        if isinstance(value, dt.date):
+            return self.date(value)
+        if isinstance(value, list | tuple):
+            return self("list.joiner").join(str(self._param(v)) for v in value)
+        return value
+
+    # -- names, numbers, dates -----------------------------------------------------------------------------------
+    def name(self, asset_id: str) -> str:
+        """The asset's short name in this language (legends, cards, pickers)."""
+        asset = catalog.get(asset_id)
+        return asset.name_ko if self.lang == "ko" else asset.short
+
+    def full_name(self, asset_id: str) -> str:
+        """The long name for help texts: 금 선물 (COMEX) / Gold futures (COMEX)."""
+        asset = catalog.get(asset_id)
+        return asset.full_ko if self.lang == "ko" else asset.name_en
+
+    def date(self, day: dt.date | None) -> str:
+        return "—" if day is None else formats.date_text(day, self.lang)
+
+    def datetime(self, moment: dt.datetime, *, seconds: bool = True) -> str:
+        clock = "%H:%M:%S" if seconds else "%H:%M"
+        return f"{formats.date_text(moment, self.lang)} {moment.strftime(clock)}"
+
+    def number(self, value: float | None, decimals: int = 2) -> str:
+        if value is None or not math.isfinite(value):
+            return "—"
+        return f"{value:,.{decimals}f}"
+
+    def pct(self, value: float | None, decimals: int = 2) -> str:
+        """A signed percentage: +1.23%."""
+        if value is None or not math.isfinite(value):
+            return "—"
+        return f"{value:+,.{decimals}f}%"
+
+    def price(self, value: float, asset_id: str) -> str:
+        """A card's price: won in 만/억/조 in Korean; index points as a number; dollars the language's way."""
+        asset = catalog.get(asset_id)
+        if asset.kind == "domestic_index":
+            return self.number(value, asset.decimals)
+        if asset.currency == "KRW":
+            if self.lang == "ko":
+                return formats.krw_korean(value, asset.decimals)
+            return formats.compact_english(value, asset.decimals, "KRW")
+        return self("fmt.usd", amount=self.number(value, min(asset.decimals, 2)))
+
+    # -- market colours ------------------------------------------------------------------------------------------
+    @property
+    def scheme(self) -> str:
+        return formats.scheme_for(self.lang, self.colors)
+
+    def change_color(self, value: float | None) -> str:
+        return formats.change_color(value, self.scheme)
+
+    def delta_color(self, value: float | None) -> str:
+        return formats.metric_delta_color(value, self.scheme)
+
+    # -- formats for widgets -------------------------------------------------------------------------------------
+    @property
+    def table_date(self) -> str:
+        return formats.TABLE_DATE[self.lang]
+
+    @property
+    def table_time(self) -> str:
+        return formats.TABLE_TIME[self.lang]
+
+    @property
+    def plot_date(self) -> str:
+        return formats.PLOT_DATE[self.lang]
+
+    @property
+    def plot_ticks(self) -> list[dict] | None:
+        return formats.PLOT_TICKS[self.lang]

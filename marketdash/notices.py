@@ -1,0 +1,128 @@
+"""What pages say beside their numbers: sample-data banners, how the markets' days line up, gaps in a range, and
+the tables, charts and CSV buttons, all in the reader's language. CSV bytes never change with it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from marketdash import catalog, tables
+from marketdash.exports import csv_bytes
+from marketdash.i18n import Name
+from marketdash.service import PriceData
+from marketdash.ui import get_service, say, tr
+
+
+def trace_labels(data: PriceData) -> dict[str, str]:
+    """Legend names: the asset's name, marked when the series is sample data or stale."""
+    t, labels = tr(), {}
+    for asset_id in data.origin:
+        label = t.name(asset_id)
+        if asset_id in data.sample_assets:
+            label = t("legend.sample", name=label)
+        fresh = data.freshness.get(asset_id)
+        if fresh and fresh.stale:
+            label = t("legend.stale", name=label, day=fresh.last_date)
+        labels[asset_id] = label
+    return labels
+
+
+def sample_note(data: PriceData) -> str | None:
+    """The line each chart carries when any of its series is sample data."""
+    if not data.sample_assets:
+        return None
+    return tr()("chart.sample_note", names=[Name(a) for a in data.sample_assets])
+
+
+def data_notice(data: PriceData) -> None:
+    """A plain banner when sample data is on the page, with why those assets are not live (grouped by reason)."""
+    t = tr()
+    if data.store_problem:
+        st.error(t.text(data.store_problem), icon=":material/database_off:")
+    if not data.sample_assets:
+        return
+    by_reason: dict[str, list[str]] = {}
+    for asset_id in data.sample_assets:
+        by_reason.setdefault(t.text(data.notes.get(asset_id)), []).append(t.name(asset_id))
+    lines = [t("sample.reason_line", names=", ".join(names), reason=reason) for reason, names in by_reason.items()]
+    st.warning(t("sample.banner") + "\n" + "\n".join(lines), icon=":material/science:")
+
+
+def timing_notes(asset_ids: Sequence[str]) -> None:
+    """How the selected markets' days line up, under any view that compares them."""
+    t, notes = tr(), []
+    if "btc" in asset_ids and len(asset_ids) > 1:
+        notes.append(t("timing.btc"))
+    if any(catalog.get(a).calendar in ("XNYS", "CMES") for a in asset_ids) and any(
+        catalog.get(a).calendar == "XKRX" for a in asset_ids
+    ):
+        notes.append(t("timing.us"))
+    if notes:
+        st.caption(" ".join(notes))
+
+
+def missing_notice(data: PriceData, asset_ids: Sequence[str]) -> list[str]:
+    """Say which selected assets have no bars in the range; returns the ones that do."""
+    present = set(data.bars["asset_id"].unique())
+    missing = [a for a in asset_ids if a not in present]
+    if missing:
+        st.info(tr()("range.no_data_for", names=[Name(a) for a in missing]))
+    return [a for a in asset_ids if a in present]
+
+
+def unit_label(currency: str) -> str:
+    return tr()(f"currency.unit_{currency}")
+
+
+def show_table(frame: pd.DataFrame) -> None:
+    """A table in the reader's language: translated headers, names and codes, separators, the language's dates,
+    rises and falls in the market colours (tables.styled)."""
+    st.dataframe(tables.styled(frame, tr()), width="stretch")
+
+
+def download_csv(frame: pd.DataFrame, name: str, label: str | None = None) -> None:
+    """A CSV button; the bytes (the same in every language) are built only when it is clicked."""
+    st.download_button(
+        f"⬇ {label or tr()('download.csv')}",
+        data=lambda: csv_bytes(frame),
+        file_name=f"{name}.csv",
+        mime="text/csv",
+        key=f"dl-{name}",
+        on_click="ignore",
+    )
+
+
+def table_on_demand(frame: pd.DataFrame, name: str, what: str) -> None:
+    """A long table drawn only when asked for (it would be re-sent on every rerun), its CSV always offered."""
+    t = tr()
+    if st.toggle(t("table.show", what=what), value=False, key=f"show-{name}"):
+        show_table(frame)
+    download_csv(frame, name, t("download.what", what=what))
+
+
+def chart(fig: go.Figure, data_for_csv: pd.DataFrame, name: str, what: str) -> None:
+    """A chart and the CSV of exactly the numbers it draws."""
+    st.plotly_chart(fig, key=f"chart-{name}")
+    download_csv(data_for_csv, name, tr()("download.what", what=what))
+
+
+def store_backup_button() -> None:
+    """The whole store as one ZIP, built only when clicked; `python -m collectors import --from` takes it back."""
+    t = tr()
+    st.download_button(
+        f"⬇ {t('data.backup')}",
+        data=lambda: get_service().backup_zip(),
+        file_name=f"market-store-{dt.date.today():%Y%m%d}.zip",
+        mime="application/zip",
+        key="dl-store",
+        on_click="ignore",
+        help=t("data.backup_help"),
+    )
+
+
+def freshness_caption(data: PriceData, asset_id: str) -> str:
+    return say(data.freshness[asset_id].note())

@@ -1,0 +1,107 @@
+"""Tables as the reader sees them (pure): headers, asset names and known codes in their language, numbers with
+thousands separators, dates the language's way, signed changes in the market colours. CSV files never pass through
+here: they keep asset ids, ISO dates and dot decimals whatever the language.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+from pandas.io.formats.style import Styler
+
+from marketdash import catalog
+from marketdash.i18n import Msg, Translator
+from marketdash.market_clock import KST
+
+# Columns whose values are codes with a name in the catalog (`<prefix>.<code>`); comma lists are named one by one.
+CODED = {
+    "source": "source", "sources": "source", "live_source": "source", "last_status": "status",
+    "market_state": "state", "problem": "problem",
+}  # fmt: skip
+ASSET_COLUMNS = {"asset_a", "asset_b"}
+# Hidden twins: the catalog form of the English message beside them (store.py keeps both).
+MESSAGE_KEYS = {"last_message": "last_message_key", "last_error": "last_error_key", "detail": "detail_key"}
+SIGNED = {"day_change_pct", "range_change_pct", "total_return_pct", "cagr_pct", "max_drawdown_pct", "best_day_pct",
+          "worst_day_pct", "asset_return_pct", "fx_return_pct", "krw_return_pct", "sharpe"}  # fmt: skip
+# Stored as naive UTC (SPEC.md); shown in KST, the time every page speaks (the CSV keeps UTC).
+UTC_COLUMNS = {"last_attempt", "first_quote", "last_quote", "last_error_at", "quoted_at", "fetched_at", "failed_at"}
+DECIMALS = {"correlation": 3, "ci95_low": 3, "ci95_high": 3, "sharpe": 2, "volume": 0, "rows": 0, "quotes": 0}
+
+
+def _name_codes(value: object, prefix: str, t: Translator) -> object:
+    if not isinstance(value, str) or not value:
+        return value
+    return t("list.joiner").join(t(f"{prefix}.{part.strip()}") for part in value.split(","))
+
+
+def _message(text: object, key: object, t: Translator) -> object:
+    found = Msg.from_json(key) if isinstance(key, str) else None
+    return t.text(found) if found else text
+
+
+def _header(column: object, t: Translator) -> str:
+    name = str(column)
+    return t.name(name) if name in catalog.ASSETS else t(f"col.{name}")
+
+
+def screen_frame(frame: pd.DataFrame, t: Translator) -> pd.DataFrame:
+    """The frame with its words in the reader's language (values stay numbers; headers are still column codes)."""
+    out = frame.copy()
+    for column, key_column in MESSAGE_KEYS.items():
+        if column in out and key_column in out:
+            out[column] = [_message(v, k, t) for v, k in zip(out[column], out[key_column], strict=True)]
+    out = out.drop(columns=[c for c in MESSAGE_KEYS.values() if c in out])
+    for column in UTC_COLUMNS & set(out.columns):
+        if pd.api.types.is_datetime64_any_dtype(out[column]):
+            out[column] = out[column].dt.tz_localize("UTC").dt.tz_convert(KST).dt.tz_localize(None)
+    for column, prefix in CODED.items():
+        if column in out:
+            out[column] = out[column].map(lambda v, p=prefix: _name_codes(v, p, t))
+    for column in ASSET_COLUMNS & set(out.columns):
+        out[column] = out[column].map(lambda a: t.name(a) if a in catalog.ASSETS else a)
+    if out.index.name == "asset_id":
+        out.index = pd.Index([t.name(a) if a in catalog.ASSETS else a for a in out.index], name="asset_id")
+    return out
+
+
+def _number(value: object, decimals: int, t: Translator) -> str:
+    if value is None or isinstance(value, bool) or not isinstance(value, int | float):
+        return "" if value is None else str(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return "—" if math.isnan(value) else str(value)
+    return t.number(value, 0 if isinstance(value, int) else decimals)
+
+
+def _when(value: object, t: Translator, timed: bool) -> str:
+    if value is None or pd.isna(value):
+        return ""
+    return t.datetime(value) if timed else t.date(value)
+
+
+def styled(frame: pd.DataFrame, t: Translator) -> Styler:
+    """The frame for st.dataframe: headers and codes in the reader's language, thousands separators, the
+    language's dates, market colours on signed changes."""
+    shown = screen_frame(frame, t)
+    codes = [str(c) for c in shown.columns]
+    shown.columns = [_header(c, t) for c in codes]
+    index_name = shown.index.name
+    if isinstance(shown.index, pd.DatetimeIndex):
+        shown.index = pd.Index([t.date(d) for d in shown.index])
+    shown.index.name = t(f"col.{index_name}") if index_name else None
+    formats, signed = {}, []
+    for code, column in zip(codes, shown.columns, strict=True):
+        series = shown[column]
+        if pd.api.types.is_datetime64_any_dtype(series):
+            values = series.dropna()
+            timed = bool((values != values.dt.normalize()).any())
+            formats[column] = lambda v, timed=timed: _when(v, t, timed)
+        elif pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+            decimals = DECIMALS.get(code, 2)
+            formats[column] = lambda v, d=decimals: _number(v, d, t)
+        if code in SIGNED:
+            signed.append(column)
+    style = shown.style.format(formats)
+    if signed:
+        style = style.map(lambda v: f"color: {t.change_color(v)}" if isinstance(v, int | float) else "", subset=signed)
+    return style

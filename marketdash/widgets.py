@@ -1,0 +1,125 @@
+"""Pickers whose values live in the URL as codes (`?assets=samsung,btc&range=3Y&ccy=KRW`), labelled in the
+reader's language, so a view can be bookmarked and shared in either language."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+
+import streamlit as st
+
+from marketdash import catalog, ui
+from marketdash.ui import tr
+
+RANGES = ("1M", "3M", "6M", "YTD", "1Y", "3Y", "5Y", "Max", "Custom")
+TODAY = "1D"  # Compare only: today's live quotes, not daily bars
+_RANGE_DAYS = {"1M": 31, "3M": 92, "6M": 183, "1Y": 366, "3Y": 3 * 365 + 1, "5Y": 5 * 365 + 1}
+CURRENCIES = ("native", "KRW", "USD")
+EARLIEST = dt.date(1990, 1, 1)  # Streamlit's default floor is ten years back, before most of the history
+DATE_INPUT = {"ko": "YYYY.MM.DD", "en": "YYYY-MM-DD"}
+
+
+def _seed_from_url(key: str, options: Sequence, default: object, multi: bool = False) -> None:
+    """On entering a page, take a widget's starting value from the URL (codes such as `KRW`, `kst`, `samsung`),
+    else the page's default; later reruns keep what the reader chose.
+
+    The value is written back into session state on every run: Streamlit scopes widgets to their page, and a
+    widget meeting a value another page's widget left under its key would otherwise come up empty."""
+    seeded = st.session_state.setdefault("_seeded", {})
+    if key in st.session_state and seeded.get(key) == ui.page_entry():
+        st.session_state[key] = st.session_state[key]
+        return
+    seeded[key] = ui.page_entry()
+    if multi:
+        wanted = {part for item in st.query_params.get_all(key) for part in item.lower().split(",")}
+        st.session_state[key] = [o for o in options if str(o).lower() in wanted] or list(default)
+    else:
+        raw = str(st.query_params.get(key, "")).lower()
+        st.session_state[key] = next((o for o in options if str(o).lower() == raw), default)
+
+
+def _publish_to_url(key: str, value: object, default: object) -> None:
+    if value == default or value is None:
+        st.query_params.pop(key, None)
+    else:
+        st.query_params[key] = ",".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
+def choice(
+    label: str,
+    options: Sequence,
+    default: object,
+    key: str,
+    format_func: Callable[[object], str] = str,
+    *,
+    widget: str = "segmented",
+    where: object = st,
+    **kwargs: object,
+) -> object:
+    """A segmented control or selectbox whose value lives in the URL as its code, not its display label.
+
+    Streamlit's bind="query-params" writes the formatted label into the URL; this keeps `?ccy=KRW&align=kst`.
+    """
+    default = default if default in options else options[0]
+    _seed_from_url(key, options, default)
+    if st.session_state[key] not in options:
+        st.session_state[key] = default
+    if widget == "segmented":
+        value = where.segmented_control(label, options, format_func=format_func, key=key, required=True, **kwargs)
+    else:
+        value = where.selectbox(label, options, format_func=format_func, key=key, **kwargs)
+    _publish_to_url(key, value, default)
+    return value
+
+
+def asset_picker(key: str = "assets", default: Sequence[str] = catalog.COMPARED) -> list[str]:
+    """Multiselect of the compared assets, kept in the URL as ids (`?assets=samsung,btc`); unknown ids are ignored."""
+    t = tr()
+    _seed_from_url(key, catalog.COMPARED, list(default), multi=True)
+    chosen = st.multiselect(t("pick.assets"), options=list(catalog.COMPARED), format_func=t.name, key=key,
+                            placeholder=t("pick.assets_placeholder"))  # fmt: skip
+    ordered = [a for a in catalog.COMPARED if a in chosen]
+    _publish_to_url(key, ordered, list(default))
+    return ordered
+
+
+def is_today() -> bool:
+    """The range picker shows 1D: today's live quotes."""
+    return st.session_state.get("range") == TODAY
+
+
+def range_bounds(preset: str, today: dt.date) -> dt.date | None:
+    """The first day of a preset range ending today; None for Max."""
+    if preset == "Max":
+        return None
+    if preset == "YTD":
+        return dt.date(today.year, 1, 1)
+    return today - dt.timedelta(days=_RANGE_DAYS[preset])
+
+
+def range_picker(default: str = "1Y", today: bool = False) -> tuple[dt.date | None, dt.date | None]:
+    """Preset or custom range, kept as `range`, `start` and `end` in the URL; `today` offers "1D" first (the page
+    checks `is_today()` and draws live quotes instead of bars)."""
+    t = tr()
+    presets = (TODAY, *RANGES) if today else RANGES
+    preset = choice(t("pick.range"), presets, default, "range", lambda p: t(f"range.{p}"))
+    day = dt.date.today()
+    if preset == TODAY:
+        return day, day
+    if preset != "Custom":
+        return range_bounds(preset, day), None
+    col1, col2 = st.columns(2)
+    fmt = DATE_INPUT[t.lang]
+    start = col1.date_input(t("pick.from"), value=day - dt.timedelta(days=366), min_value=EARLIEST, max_value=day,
+                            key="start", bind="query-params", format=fmt)  # fmt: skip
+    end = col2.date_input(t("pick.to"), value=day, min_value=EARLIEST, max_value=day, key="end", bind="query-params",
+                          format=fmt)  # fmt: skip
+    if start and end and start > end:
+        st.warning(t("pick.swapped"))
+        start, end = end, start
+    return start, end
+
+
+def currency_picker(where: object = st) -> str:
+    t = tr()
+    return choice(t("pick.currency"), list(CURRENCIES), "native", "ccy", lambda c: t(f"currency.{c}"), where=where)
