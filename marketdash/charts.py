@@ -115,7 +115,7 @@ def heatmap(
             zmax=1,
             colorscale=[[0, "#d9d9d9"], [1, "#bdbdbd"]] if too_few else "RdBu_r",
             colorbar={"title": {"text": tr("chart.correlation")}},
-            hovertemplate=f"%{{y}} / %{{x}}: %{{z:.3f}}<br>n = {observations}, %{{customdata}}<extra></extra>",
+            hovertemplate=tr("chart.heat_hover", n=f"{observations:,}") + "<extra></extra>",
         )
     )
     _layout(fig, title, note, 520)

@@ -110,7 +110,7 @@ def _strip(asset_ids: tuple[str, ...], every: float | None) -> None:
         with ui.store_errors_in_plain_words():
             board = svc.live.board(asset_ids)
         now = dt.datetime.now(dt.UTC)
-        st.markdown(f"**{t('now.title')}** · {t.datetime(now.astimezone(KST))} KST")
+        st.markdown(t("now.heading", when=t.datetime(now.astimezone(KST))))
         for row_ids in (board[:4], board[4:]):
             for column, row in zip(st.columns(4), row_ids, strict=False):
                 _card(column, t, row, now)

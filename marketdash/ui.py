@@ -27,7 +27,6 @@ PAGES = (
     ("pages/3_statistics.py", "statistics", ":material/query_stats:"),
     ("pages/4_data.py", "data", ":material/database:"),
 )
-LANGUAGE_NAMES = {"ko": "한국어", "en": "English"}  # each in its own language, as language switches are written
 # Settings that follow the reader from page to page and into bookmarks: URL parameter -> (choices, default).
 STICKY = {"lang": (i18n.LANGS, None), "colors": (formats.COLOR_CHOICES, "auto")}
 
@@ -90,7 +89,7 @@ def setup_page(page: str) -> Translator:
         st.markdown(f"**{t('app.name')}**")
         for path, key, icon in PAGES:
             st.page_link(path, label=t(f"nav.{key}"), icon=icon, query_params=sticky_params())
-        st.segmented_control(t("sidebar.language"), i18n.LANGS, format_func=LANGUAGE_NAMES.get,
+        st.segmented_control(t("sidebar.language"), i18n.LANGS, format_func=lambda lang: t(f"lang.{lang}"),
                              key="lang_switch", on_change=_remember, args=("lang",), required=True)  # fmt: skip
         st.selectbox(t("sidebar.colors"), formats.COLOR_CHOICES, format_func=lambda c: t(f"colors.{c}"),
                      key="colors_switch", on_change=_remember, args=("colors",))  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -42,6 +43,25 @@ def clear_streamlit_caches():
     yield
     st.cache_data.clear()
     st.cache_resource.clear()
+
+
+@pytest.fixture
+def live_env(monkeypatch, tmp_path):
+    """KIS keys and both exchanges pointed at local servers that speak their wire formats (the app goes live)."""
+    from tests.kis_server import APP_KEY, APP_SECRET, KisServer
+    from tests.upbit_server import UpbitServer
+
+    kis = KisServer(history_start=dt.date(2025, 6, 2)).start()
+    upbit = UpbitServer(first_day=dt.date(2025, 1, 1), last_day=dt.datetime.now(dt.UTC).date()).start()
+    monkeypatch.delenv("DASHBOARD_OFFLINE")
+    for name, value in {
+        "KIS_BASE_URL": kis.url, "KIS_APP_KEY": APP_KEY, "KIS_APP_SECRET": APP_SECRET, "KIS_MAX_RPS": "20",
+        "UPBIT_BASE_URL": upbit.url, "BITHUMB_BASE_URL": "http://127.0.0.1:9",
+    }.items():  # fmt: skip
+        monkeypatch.setenv(name, value)
+    yield kis, upbit
+    kis.stop()
+    upbit.stop()
 
 
 @pytest.fixture

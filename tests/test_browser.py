@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import subprocess
 import sys
 
@@ -11,11 +12,14 @@ import pandas as pd
 import pytest
 
 from marketdash import catalog
+from marketdash.i18n import Translator
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, full_screenshot, streamlit_app, wait_rendered
 from tests.conftest import ROOT
+from tests.test_i18n import english_words
 
 pytestmark = pytest.mark.browser
 SHOTS = ROOT / "artifacts" / "screenshots"
+HANGUL = re.compile("[\uac00-\ud7a3]")
 PAGES = {"overview": "", "compare": "compare", "correlations": "correlations", "statistics": "statistics",
          "data": "data"}  # fmt: skip
 
@@ -68,24 +72,87 @@ def _legend(page) -> list[str]:
     return page.locator("[data-testid=stPlotlyChart] .legendtext").evaluate_all("els => els.map(e => e.textContent)")
 
 
+_VISIBLE_TEXT = """() => {
+  const out = [];
+  const walker = document.createTreeWalker(document.querySelector("[data-testid=stApp]"), NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) {
+    const el = walker.currentNode.parentElement;
+    const box = el && el.getBoundingClientRect(), style = el && getComputedStyle(el);
+    if (!el || style.fontFamily.includes("Material") || el.closest("code")) continue;  // icon glyphs; code
+    if (box.width < 2 || box.height < 2 || style.visibility === "hidden" || style.opacity === "0") continue;
+    out.push(walker.currentNode.textContent);
+  }
+  return out.join("\\n");
+}"""
+
+
+def _main_text(page) -> str:
+    """Every piece of text a reader can see on the page (Streamlit's own included; icon ligatures and visually
+    hidden accessibility text left out)."""
+    return page.evaluate(_VISIBLE_TEXT)
+
+
+@pytest.mark.parametrize("lang", ["ko", "en"])
 @pytest.mark.parametrize("name", list(PAGES))
-def test_every_page_renders_without_error(app_url, page, name):
-    page.goto(f"{app_url}/{PAGES[name]}")
+def test_every_page_renders_in_both_languages(app_url, page, name, lang):
+    """Every page as a reader of each language opens it; screenshots of both land in artifacts/screenshots/. The
+    page's whole text, Streamlit's own words included, holds no English word in Korean and no Hangul in English."""
+    t = Translator(lang)
+    page.goto(f"{app_url}/{PAGES[name]}?lang={lang}")
     wait_rendered(page)
     page.wait_for_timeout(500)
-    full_screenshot(page, SHOTS / f"{name}.png")
+    full_screenshot(page, SHOTS / f"{name}-{lang}.png")
     assert page.locator("[data-testid=stException]").count() == 0
-    assert page.get_by_text("Sample data", exact=False).count() > 0
+    assert page.title().startswith(t(f"nav.{name}"))
+    assert page.get_by_text(t("sample.banner").split("**")[1], exact=False).count() > 0
     assert page.locator("[data-testid=stDownloadButton]").count() >= 1
     if name in ("overview", "compare"):
         legend = " | ".join(_legend(page))
         for asset_id in catalog.COMPARED:
-            assert catalog.get(asset_id).short in legend, (asset_id, legend)
-    assert page.locator("[data-testid=stPageLink-NavLink]").count() == len(PAGES)
+            assert t.name(asset_id) in legend, (asset_id, legend)
+    links = page.locator("[data-testid=stPageLink-NavLink]")
+    assert links.count() == len(PAGES)
+    assert all(f"lang={lang}" in (links.nth(i).get_attribute("href") or "") for i in range(links.count()))
+    text = _main_text(page)
+    if lang == "ko":
+        assert not english_words(text), [line for line in text.splitlines() if english_words(line)][:20]
+    else:
+        assert not [line for line in text.splitlines() if HANGUL.search(line) and line.strip() != "한국어"]
     if name == "correlations":  # heatmap, lead-lag bars and rolling lines all drawn
         page.wait_for_function("document.querySelectorAll('[data-testid=stPlotlyChart] .main-svg').length >= 6")
         assert page.locator("[data-testid=stPlotlyChart] .bars path").count() == 11
         assert page.locator("[data-testid=stPlotlyChart] .scatterlayer .trace").count() >= 1
+
+
+def test_the_language_sticks_across_page_links_and_the_switch(app_url, browser):
+    """A Korean browser opens the app without ?lang: Korean. Page links keep it; the sidebar switch changes it,
+    and the links then keep English; a bookmark carries it."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="ko-KR")
+    page = context.new_page()
+    page.goto(f"{app_url}/")
+    wait_rendered(page)
+    assert page.locator("h1").first.inner_text() == "7개 자산 한눈에 보기"
+    page.wait_for_url("**lang=ko**", timeout=30_000)
+    page.locator("[data-testid=stPageLink-NavLink]", has_text="수익률 비교").click()
+    page.wait_for_url("**/compare?lang=ko**", timeout=30_000)
+    wait_rendered(page)
+    assert page.locator("h1").first.inner_text() == "수익률 비교"
+    page.locator("[data-testid=stSidebar] [data-testid=stButtonGroup] button", has_text="English").click()
+    page.wait_for_url("**lang=en**", timeout=30_000)
+    wait_rendered(page)
+    assert page.locator("h1").first.inner_text() == "Compare"
+    page.locator("[data-testid=stPageLink-NavLink]", has_text="Correlations").click()
+    page.wait_for_url("**/correlations?lang=en**", timeout=30_000)
+    wait_rendered(page)
+    assert page.locator("h1").first.inner_text() == "Correlations"
+    bookmark = page.url
+    context.close()
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="ko-KR")
+    page = context.new_page()
+    page.goto(bookmark)
+    wait_rendered(page)
+    assert page.locator("h1").first.inner_text() == "Correlations"  # the URL wins over the browser's language
+    context.close()
 
 
 def test_csv_download_parses_with_asset_id_columns(app_url, page, tmp_path):

@@ -6,28 +6,9 @@ import datetime as dt
 import json
 import time
 
-import pytest
-
 from marketdash import catalog
 from marketdash.store import Store
-from tests.kis_server import APP_KEY, APP_SECRET, KisServer
 from tests.test_pages import EN, run_page
-from tests.upbit_server import UpbitServer
-
-
-@pytest.fixture
-def live_env(monkeypatch, tmp_path):
-    kis = KisServer(history_start=dt.date(2025, 6, 2)).start()
-    upbit = UpbitServer(first_day=dt.date(2025, 1, 1), last_day=dt.datetime.now(dt.UTC).date()).start()
-    monkeypatch.delenv("DASHBOARD_OFFLINE")
-    for name, value in {
-        "KIS_BASE_URL": kis.url, "KIS_APP_KEY": APP_KEY, "KIS_APP_SECRET": APP_SECRET, "KIS_MAX_RPS": "20",
-        "UPBIT_BASE_URL": upbit.url, "BITHUMB_BASE_URL": "http://127.0.0.1:9",
-    }.items():  # fmt: skip
-        monkeypatch.setenv(name, value)
-    yield kis, upbit
-    kis.stop()
-    upbit.stop()
 
 
 def test_with_keys_pages_show_live_data_without_the_sample_banner(live_env):
