@@ -124,6 +124,19 @@ def test_every_page_renders_in_both_languages(app_url, page, name, lang):
         assert page.locator("[data-testid=stPlotlyChart] .scatterlayer .trace").count() >= 1
 
 
+def test_korean_text_has_a_korean_font(app_url, page):
+    """The theme names Korean fonts for Windows and macOS and Debian's Nanum; this machine has one installed."""
+    fonts = subprocess.run(["fc-list", ":lang=ko", "family"], capture_output=True, text=True).stdout
+    assert fonts.strip(), "no Korean font installed (apt-get install fonts-nanum)"
+    page.goto(f"{app_url}/?lang=ko")
+    wait_rendered(page)
+    stack = page.evaluate("getComputedStyle(document.querySelector('h1')).fontFamily")
+    for family in ("Malgun Gothic", "Apple SD Gothic Neo", "NanumGothic"):
+        assert family in stack, stack
+    chart_font = page.evaluate("document.querySelector('[data-testid=stPlotlyChart] .gtitle').style.fontFamily")
+    assert "Malgun Gothic" in chart_font and "NanumGothic" in chart_font, chart_font
+
+
 def test_the_language_sticks_across_page_links_and_the_switch(app_url, browser):
     """A Korean browser opens the app without ?lang: Korean. Page links keep it; the sidebar switch changes it,
     and the links then keep English; a bookmark carries it."""
