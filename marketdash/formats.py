@@ -75,9 +75,7 @@ def compact_english(value: float, decimals: int, currency: str) -> str:
 
 
 DATE_FORMATS = {"ko": "%Y.%m.%d", "en": "%Y-%m-%d"}
-# The same, for st.column_config (moment.js tokens) and Plotly (d3 tokens).
-TABLE_DATE = {"ko": "YYYY.MM.DD", "en": "YYYY-MM-DD"}
-TABLE_TIME = {"ko": "YYYY.MM.DD HH:mm:ss", "en": "YYYY-MM-DD HH:mm:ss"}
+# The same for Plotly (d3 tokens).
 PLOT_DATE = {"ko": "%Y.%m.%d", "en": "%Y-%m-%d"}
 # Korean axes never show English month names: numeric ticks at every zoom level.
 PLOT_TICKS = {

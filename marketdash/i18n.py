@@ -253,14 +253,6 @@ class Translator:
 
     # -- formats for widgets -------------------------------------------------------------------------------------
     @property
-    def table_date(self) -> str:
-        return formats.TABLE_DATE[self.lang]
-
-    @property
-    def table_time(self) -> str:
-        return formats.TABLE_TIME[self.lang]
-
-    @property
     def plot_date(self) -> str:
         return formats.PLOT_DATE[self.lang]
 

@@ -14,7 +14,7 @@ from marketdash import catalog, tables
 from marketdash.exports import csv_bytes
 from marketdash.i18n import Name
 from marketdash.service import PriceData
-from marketdash.ui import get_service, say, tr
+from marketdash.ui import get_service, tr
 
 
 def trace_labels(data: PriceData) -> dict[str, str]:
@@ -122,7 +122,3 @@ def store_backup_button() -> None:
         on_click="ignore",
         help=t("data.backup_help"),
     )
-
-
-def freshness_caption(data: PriceData, asset_id: str) -> str:
-    return say(data.freshness[asset_id].note())

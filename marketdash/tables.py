@@ -5,6 +5,7 @@ here: they keep asset ids, ISO dates and dot decimals whatever the language.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 
 import pandas as pd
@@ -79,6 +80,15 @@ def _when(value: object, t: Translator, timed: bool) -> str:
     return t.datetime(value) if timed else t.date(value)
 
 
+def _cell(value: object, t: Translator) -> str:
+    """A cell of a column holding mixed things (dates from Python, text, nothing)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
+        return ""
+    if isinstance(value, dt.date):
+        return t.date(value)
+    return str(value)
+
+
 def styled(frame: pd.DataFrame, t: Translator) -> Styler:
     """The frame for st.dataframe: headers and codes in the reader's language, thousands separators, the
     language's dates, market colours on signed changes."""
@@ -99,6 +109,8 @@ def styled(frame: pd.DataFrame, t: Translator) -> Styler:
         elif pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
             decimals = DECIMALS.get(code, 2)
             formats[column] = lambda v, d=decimals: _number(v, d, t)
+        elif not pd.api.types.is_bool_dtype(series):
+            formats[column] = lambda v: _cell(v, t)
         if code in SIGNED:
             signed.append(column)
     style = shown.style.format(formats)

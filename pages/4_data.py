@@ -65,7 +65,7 @@ else:
         closes,
         t,
         title=t("data.close_title", name=t.name(asset_id), unit=t(f"unit.{asset_id}")),
-        yaxis_title=t(f"currency.code_{catalog.get(asset_id).currency}"),
+        yaxis_title=t(f"unit.{asset_id}"),
         labels=notices.trace_labels(data),
         note=notices.sample_note(data),
     )

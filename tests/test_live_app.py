@@ -79,7 +79,9 @@ def test_first_open_fetches_the_range_on_screen_then_the_history_behind_it(live_
     for asset_id in ("kospi200", "samsung", "gold"):  # the server's history starts 2025-06-02
         assert cov.loc[asset_id, "first_date"].date() <= dt.date(2025, 6, 3), asset_id
     assert cov.loc["btc", "first_date"].date() == dt.date(2025, 1, 1)
-    assert kis.rate_limited == 0 and kis.token_issues == 1
+    # At most 1 % of calls refused on a 20/s key (issue 10): under a loaded machine one call can arrive late enough
+    # to crowd the server's rolling second; the budget then settles just under the limit.
+    assert kis.rate_limited <= 0.01 * len(kis.calls) and kis.token_issues == 1
 
 
 def test_now_strip_shows_the_polled_quotes_with_their_state(live_env, monkeypatch):
