@@ -74,24 +74,25 @@ def _number(value: object, decimals: int, t: Translator) -> str:
     return t.number(value, 0 if isinstance(value, int) else decimals)
 
 
-def _when(value: object, t: Translator, timed: bool) -> str:
-    if value is None or pd.isna(value):
+def _display(value: object, t: Translator, decimals: int, timed: bool) -> str:
+    """One cell as text: nothing is blank (Streamlit would write "None"), dates the language's way."""
+    if value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
         return ""
-    return t.datetime(value) if timed else t.date(value)
-
-
-def _cell(value: object, t: Translator) -> str:
-    """A cell of a column holding mixed things (dates from Python, text, nothing)."""
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
-        return ""
+    if isinstance(value, pd.Timestamp | dt.datetime):
+        return t.datetime(value) if timed else t.date(value)
     if isinstance(value, dt.date):
         return t.date(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return _number(value, decimals, t)
     return str(value)
 
 
 def styled(frame: pd.DataFrame, t: Translator) -> Styler:
     """The frame for st.dataframe: headers and codes in the reader's language, thousands separators, the
-    language's dates, market colours on signed changes."""
+    language's dates, blanks for what is missing, market colours on signed changes.
+
+    Complete numeric columns stay numbers (formatted by the Styler, so they sort as numbers); every other column
+    becomes its display text, since Streamlit draws a missing cell as "None" whatever the Styler says."""
     shown = screen_frame(frame, t)
     codes = [str(c) for c in shown.columns]
     shown.columns = [_header(c, t) for c in codes]
@@ -99,21 +100,26 @@ def styled(frame: pd.DataFrame, t: Translator) -> Styler:
     if isinstance(shown.index, pd.DatetimeIndex):
         shown.index = pd.Index([t.date(d) for d in shown.index])
     shown.index.name = t(f"col.{index_name}") if index_name else None
+    numbers = shown.copy()
     formats, signed = {}, []
     for code, column in zip(codes, shown.columns, strict=True):
         series = shown[column]
-        if pd.api.types.is_datetime64_any_dtype(series):
-            values = series.dropna()
-            timed = bool((values != values.dt.normalize()).any())
-            formats[column] = lambda v, timed=timed: _when(v, t, timed)
-        elif pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
-            decimals = DECIMALS.get(code, 2)
-            formats[column] = lambda v, d=decimals: _number(v, d, t)
-        elif not pd.api.types.is_bool_dtype(series):
-            formats[column] = lambda v: _cell(v, t)
+        decimals = DECIMALS.get(code, 2)
         if code in SIGNED:
             signed.append(column)
+        if pd.api.types.is_bool_dtype(series):
+            continue
+        if pd.api.types.is_numeric_dtype(series) and series.notna().all():
+            formats[column] = lambda v, d=decimals: _number(v, d, t)
+            continue
+        values = series.dropna()
+        timed = pd.api.types.is_datetime64_any_dtype(series) and bool((values != values.dt.normalize()).any())
+        shown[column] = [_display(v, t, decimals, timed) for v in series.astype(object)]
     style = shown.style.format(formats)
     if signed:
-        style = style.map(lambda v: f"color: {t.change_color(v)}" if isinstance(v, int | float) else "", subset=signed)
+        style = style.apply(lambda col: [_color(v, t) for v in numbers[col.name]], subset=signed)
     return style
+
+
+def _color(value: object, t: Translator) -> str:
+    return f"color: {t.change_color(value)}" if isinstance(value, int | float) and not pd.isna(value) else ""

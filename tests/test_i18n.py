@@ -202,6 +202,8 @@ def screen_texts(at: AppTest) -> list[str]:
             out.extend(_plotly_texts(json.loads(proto.spec)))
         elif kind in ("dataframe", "arrow_data_frame"):
             frame = node.value
+            if frame.isna().any().any():  # Streamlit draws a missing cell as the English word "None"
+                out.append("None")
             out.extend(str(c) for c in frame.columns)
             out.extend(str(i) for i in frame.index if isinstance(i, str))
             if frame.index.name:
