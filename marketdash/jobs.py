@@ -87,22 +87,28 @@ class HistoryJob:
 
 
 class QuotePoller:
-    """The server process's one quote poller, ticked by every open page's Now strip: the first tick after
-    `interval` seconds polls (for every page), the others return at once and pages read the store. So ten open
-    tabs make the calls one makes. A rate-limit or block answer doubles the interval, up to ten minutes."""
+    """The server process's one quote poller, ticked by every open page's Now strip.
 
-    SLACK = 1.0  # a page refreshing every `every` seconds finds its assets due, not a moment early
+    The clock is cut into `interval`-wide slots, and the first tick in a slot polls (for every page); the other
+    ticks return at once and their pages read the store. Ten tabs refreshing at random phases therefore make the
+    calls of one tab refreshing every `interval` seconds, which polls on each of its refreshes. (Counting
+    `interval` from the last poll instead let ten tabs poll as soon as it had passed, one tab only every other
+    refresh when its refresh came a moment early.) A rate-limit or block answer doubles the interval, up to ten
+    minutes."""
 
     def __init__(self, service: MarketService, every: float) -> None:
         self.service = service
         self.every = every
         self.interval = every
         self._lock = threading.Lock()
-        self._polled: dict[str, float] = {}  # asset -> monotonic time of its last poll
+        self._polled: dict[str, float] = {}  # asset -> monotonic time its last poll started
 
     def due(self, asset_ids: Sequence[str]) -> list[str]:
-        now = time.monotonic()
-        return [a for a in asset_ids if now - self._polled.get(a, -1e9) >= self.interval - self.SLACK]
+        """The assets not yet polled in the current slot (all of them when the interval is 0)."""
+        if self.interval <= 0:
+            return list(asset_ids)
+        slot = time.monotonic() // self.interval
+        return [a for a in asset_ids if a not in self._polled or self._polled[a] // self.interval < slot]
 
     def tick(self, asset_ids: Sequence[str], *, wait: bool = True) -> None:
         """Poll what is due; `wait=False` polls in a thread (a page's first draw does not wait for the network)."""
@@ -117,9 +123,8 @@ class QuotePoller:
             due = self.due(asset_ids)
             if not due:
                 return
+            self._polled.update(dict.fromkeys(due, time.monotonic()))
             results = self.service.live.poll(due)
-            stamp = time.monotonic()
-            self._polled.update(dict.fromkeys(due, stamp))
             slowed = any(r.kind in ("rate limited", "blocked") for r in results)
             self.interval = min(self.interval * 2, 600.0) if slowed else self.every
         except Exception:  # a page's refresh must never die of a poll: the strip shows the last quotes and ages

@@ -211,3 +211,41 @@ def test_gold_quote_finds_the_market_code_that_answers_and_keeps_it(servers, tmp
     before = len(kis.calls)
     (again,) = svc.live.poll(["gold"], everything=True)
     assert again.status == "ok" and len(kis.calls) == before + 1  # straight to S this time
+
+
+def test_one_poll_per_interval_however_many_tabs_tick(monkeypatch):
+    """Tabs refresh every QUOTE_EVERY (plus the run's own time) from random phases, and a round takes 1.5 s; the
+    poller makes one round a slot: ten minutes of ten tabs cost what ten minutes of one cost, and one tab polls on
+    nearly every refresh."""
+    import random
+
+    from marketdash import jobs
+
+    clock = {"now": 0.0}
+    monkeypatch.setattr(jobs.time, "monotonic", lambda: clock["now"])
+
+    def rounds_with(tabs: int) -> list[float]:
+        rounds: list[float] = []
+
+        class Live:
+            def poll(self, due):  # a round of HTTP calls takes a while on a busy machine
+                rounds.append(clock["now"])
+                clock["now"] += 1.5
+                return []
+
+        class Service:
+            live = Live()
+
+        poller = jobs.QuotePoller(Service(), every=5.0)
+        rng = random.Random(tabs)
+        phases = [rng.uniform(0, 5) for _ in range(tabs)]
+        for at in sorted(phase + k * 5.05 for phase in phases for k in range(120)):
+            clock["now"] = 1000.0 + at
+            poller.tick(["btc"])
+        return rounds
+
+    one, ten = rounds_with(1), rounds_with(10)
+    assert len(one) >= 0.97 * 120  # the lone tab's refreshes nearly all poll
+    assert abs(len(ten) - len(one)) <= 0.05 * len(one), (len(one), len(ten))
+    for rounds in (one, ten):  # never two rounds in one 5-second slot
+        assert len({r // 5 for r in rounds}) == len(rounds)
