@@ -80,8 +80,9 @@ def line_chart(
         hovermode="x unified",
         legend={"orientation": "h", "y": -0.15},
     )
-    if time_axis:
-        fig.update_xaxes(tickformat="%H:%M")
+    if time_axis:  # seconds only when the ticks are closer than a minute (a few minutes of quotes)
+        fig.update_xaxes(tickformatstops=[{"dtickrange": [None, 60_000], "value": "%H:%M:%S"},
+                                          {"dtickrange": [60_000, None], "value": "%H:%M"}])  # fmt: skip
     elif tr.plot_ticks:
         fig.update_xaxes(tickformatstops=tr.plot_ticks)
     return fig

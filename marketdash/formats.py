@@ -75,6 +75,7 @@ def compact_english(value: float, decimals: int, currency: str) -> str:
 
 
 DATE_FORMATS = {"ko": "%Y.%m.%d", "en": "%Y-%m-%d"}
+MONTH_DAY = {"ko": "%m.%d", "en": "%m-%d"}
 # The same for Plotly (d3 tokens).
 PLOT_DATE = {"ko": "%Y.%m.%d", "en": "%Y-%m-%d"}
 # Korean axes never show English month names: numeric ticks at every zoom level.

@@ -103,6 +103,15 @@ def _map_text(value: Any, change: Callable[[str], str]) -> Any:
     return value
 
 
+def stored(text: object, key: object) -> Msg | str | None:
+    """A message the store keeps as its English text beside its key (`message`, `message_key`): the key's Msg, else
+    the text (rows from before keys), else None."""
+    found = Msg.from_json(key) if isinstance(key, str) else None
+    if found is not None:
+        return found
+    return None if text is None or (isinstance(text, float) and math.isnan(text)) else str(text)
+
+
 def msg(key: str, **params: Any) -> Msg:
     return Msg(key, params)
 
@@ -214,9 +223,12 @@ class Translator:
     def date(self, day: dt.date | None) -> str:
         return "—" if day is None else formats.date_text(day, self.lang)
 
-    def datetime(self, moment: dt.datetime, *, seconds: bool = True) -> str:
-        clock = "%H:%M:%S" if seconds else "%H:%M"
-        return f"{formats.date_text(moment, self.lang)} {moment.strftime(clock)}"
+    def datetime(self, moment: dt.datetime) -> str:
+        return f"{formats.date_text(moment, self.lang)} {moment:%H:%M:%S}"
+
+    def month_day(self, day: dt.date) -> str:
+        """A day of this week or next, without its year: 11.24 / 11-24."""
+        return day.strftime(formats.MONTH_DAY[self.lang])
 
     def number(self, value: float | None, decimals: int = 2) -> str:
         if value is None or not math.isfinite(value):

@@ -17,7 +17,7 @@ import pandas as pd
 from collectors.errors import CollectorError
 from marketdash import catalog, market_clock
 from marketdash.config import mask_msg
-from marketdash.i18n import Msg, msg
+from marketdash.i18n import Msg, msg, stored
 from marketdash.market_clock import KST
 from marketdash.records import Quote
 
@@ -74,13 +74,6 @@ def _quotes(frame: pd.DataFrame) -> Iterator[Quote]:
             pd.Timestamp(row.quoted_at).to_pydatetime().replace(tzinfo=dt.UTC), bool(row.time_from_source),
             row.market_state or "",
         )  # fmt: skip
-
-
-def _stored_message(text: object, key: object) -> Msg | str | None:
-    """A stored error as a page shows it: its catalog form, else its text (rows from before keys), else None."""
-    if isinstance(key, str) and (found := Msg.from_json(key)):
-        return found
-    return None if pd.isna(text) else str(text)
 
 
 def _settled(asset: catalog.Asset, quote: Quote, bars: pd.DataFrame) -> Quote:
@@ -168,11 +161,11 @@ class LiveQuotes:
             clock = market_clock.state(catalog.get(asset_id), now)
             if latest is not None and asset_id in latest.index:
                 quote = next(_quotes(latest.loc[[asset_id]].reset_index()))
-                error = _stored_message(latest.loc[asset_id, "error"], latest.loc[asset_id, "error_key"])
+                error = stored(latest.loc[asset_id, "error"], latest.loc[asset_id, "error_key"])
                 if not clock.moving:
                     quote = _settled(catalog.get(asset_id), quote, recent[recent["asset_id"] == asset_id])
             elif errors is not None and asset_id in errors.index:
-                error = _stored_message(errors.loc[asset_id, "message"], errors.loc[asset_id, "message_key"])
+                error = stored(errors.loc[asset_id, "message"], errors.loc[asset_id, "message_key"])
             why = None if asset_id in quoters else self.service.why_not_live(asset_id)
             rows.append(NowRow(asset_id, clock, quote, error, why))
         return rows

@@ -44,8 +44,7 @@ def _when(t: Translator, moment: dt.datetime, now: dt.datetime) -> str:
     local = moment.astimezone(KST)
     if local.date() == now.astimezone(KST).date():
         return t("when.today", time=f"{local:%H:%M}")
-    return t("when.day", day=t(f"weekday.{local.weekday()}"), date=f"{local:%m.%d}" if t.lang == "ko" else
-             f"{local:%m-%d}", time=f"{local:%H:%M}")  # fmt: skip
+    return t("when.day", day=t(f"weekday.{local.weekday()}"), date=t.month_day(local), time=f"{local:%H:%M}")
 
 
 def _state_line(t: Translator, row: NowRow, now: dt.datetime) -> str:

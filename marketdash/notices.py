@@ -84,10 +84,10 @@ def show_table(frame: pd.DataFrame) -> None:
     st.dataframe(tables.styled(frame, tr()), width="stretch")
 
 
-def download_csv(frame: pd.DataFrame, name: str, label: str | None = None) -> None:
+def download_csv(frame: pd.DataFrame, name: str, label: str) -> None:
     """A CSV button; the bytes (the same in every language) are built only when it is clicked."""
     st.download_button(
-        f"⬇ {label or tr()('download.csv')}",
+        f"⬇ {label}",
         data=lambda: csv_bytes(frame),
         file_name=f"{name}.csv",
         mime="text/csv",

@@ -25,7 +25,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from marketdash.i18n import Msg, Said, msg
+from marketdash.i18n import Msg, Said, msg, stored
 from marketdash.records import BAR_COLUMNS, Quote
 
 # A lower rank is a better source for the same day; a worse one never replaces a better one.
@@ -261,7 +261,7 @@ class FetchAttempt:
     @property
     def msg(self) -> Msg | str:
         """The message for a page: its catalog form, or the stored text for rows from before keys."""
-        return Msg.from_json(self.message_key) or self.message
+        return stored(self.message, self.message_key) or ""
 
 
 def utcnow() -> dt.datetime:

@@ -12,7 +12,7 @@ import pandas as pd
 from pandas.io.formats.style import Styler
 
 from marketdash import catalog
-from marketdash.i18n import Msg, Translator
+from marketdash.i18n import Translator, stored
 from marketdash.market_clock import KST
 
 # Columns whose values are codes with a name in the catalog (`<prefix>.<code>`); comma lists are named one by one.
@@ -36,9 +36,8 @@ def _name_codes(value: object, prefix: str, t: Translator) -> object:
     return t("list.joiner").join(t(f"{prefix}.{part.strip()}") for part in value.split(","))
 
 
-def _message(text: object, key: object, t: Translator) -> object:
-    found = Msg.from_json(key) if isinstance(key, str) else None
-    return t.text(found) if found else text
+def _message(text: object, key: object, t: Translator) -> str:
+    return t.text(stored(text, key))
 
 
 def _header(column: object, t: Translator) -> str:

@@ -111,21 +111,16 @@ def service() -> MarketService:
         raise  # unreachable: st.stop() raises
 
 
-def say(message: Msg | str | None) -> str:
-    """A message from below the pages (a Msg, or a source's own words) in the reader's language."""
-    return tr().text(message)
-
-
 @contextmanager
 def store_errors_in_plain_words() -> Iterator[None]:
     """A store held by another program past our wait, or one that cannot be used, stops the page with a sentence."""
     try:
         yield
     except StoreBusyError as exc:
-        st.error(say(exc.msg), icon=":material/hourglass_top:")
+        st.error(tr().text(exc.msg), icon=":material/hourglass_top:")
         st.stop()
     except StoreError as exc:
-        st.error(say(exc.msg), icon=":material/database_off:")
+        st.error(tr().text(exc.msg), icon=":material/database_off:")
         st.stop()
 
 
