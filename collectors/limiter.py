@@ -1,19 +1,27 @@
 """One KIS request budget per app key and host, shared by every thread and process, that learns what the key allows.
 
 KIS counts calls per app key in a rolling second (20/s nominal, less for a new customer's first days, unverified)
-and answers EGW00201 over it. The app and a cron job using one key must therefore share one budget, and a run must
-not rediscover a low limit by being refused. So the budget is a small JSON file beside the token cache, under the
-token cache's file lock, holding per key and host: the rate learned so far, the send times of the last second, and
-when the rate last changed.
+and answers EGW00201 over it. Its gateway also answers EGW00201, now and then, to calls well under the limit (about
+4 % of calls in the field, as HTTP 500 or as HTTP 200 with rt_cd "1"). The app and a cron job using one key must
+share one budget, a run must not rediscover a low limit by being refused, and noise must not pass for a limit. So
+the budget is a small JSON file beside the token cache, under the token cache's file lock, holding per key and
+host: the rate learned so far, the send times of the last seconds and which of them were refused, and when the rate
+last changed.
 
 - Calls are spaced evenly at the learned rate, measured from the moment the previous call was actually sent (a
   thread that wakes late does not bunch the next call onto it), with a small margin under the rate.
-- A refusal sets the rate just under the number of calls the key accepted in the second before it (the server's
-  limit, as it showed it), not to a blind half, and holds every call until that second has passed; refusals of
-  calls sent before that change are not counted twice.
-- Without refusals the rate creeps back up by a tenth every PROBE_EVERY seconds, never above the ceiling
-  (KIS_MAX_RPS). A refused probe returns to the rate that held and waits twice as long before the next one.
-  The next run starts at the learned rate.
+- A refusal is evidence of a limit only when the limit it implies explains the other calls too. A refused call
+  that had L accepted calls in the second before it says "the limit is L"; that holds when AGREE refusals say
+  the same and no call of the last EVIDENCE_SPAN seconds was accepted with L or more before it. Noise fails that
+  test at once (at the ceiling every accepted call has about as many before it as the refused one), a real limit
+  passes it within a few calls (over it, the server refuses every call until its window moves on). A refused share of at least SHARE_REFUSED of the calls at the current rate
+  (a key shared with someone outside this budget) counts too. Anything else changes nothing: the refused call is
+  retried in its slot.
+- On evidence, the rate is set just under the number of calls the key accepted in the second before the refusal
+  (the server's limit, as it showed it), and every call waits until that second has passed.
+- Without evidence the rate climbs back every PROBE_EVERY seconds, by a step that grows with each probe that held
+  (10 %, 20 %, 40 % …), never above the ceiling (KIS_MAX_RPS). A probe met by evidence returns to the rate that held
+  and waits twice as long before the next one. The next run starts at the learned rate.
 """
 
 from __future__ import annotations
@@ -31,17 +39,44 @@ log = logging.getLogger(__name__)
 
 MARGIN = 0.02  # space calls 2 % wider than the rate: network jitter must not put rate + 1 calls in one second
 LATE_OK = 0.004  # seconds a send may lag its slot and still count as sent on time (well under MARGIN's 20 ms)
-PROBE_EVERY = 20.0  # seconds without a refusal before the rate is raised by PROBE_STEP
-PROBE_STEP = 1.1
-MAX_PROBE_EVERY = 600.0  # each refused probe doubles the wait before the next one, up to this
-BELOW_LIMIT = 0.9  # after a refusal, run at this share of what the server accepted in the second before it
+PROBE_EVERY = 20.0  # seconds without evidence of a limit before the rate is raised
+PROBE_STEP = 0.1  # the first probe raises the rate by a tenth; each probe that held doubles the step
+MAX_PROBE_EVERY = 600.0  # each probe met by evidence doubles the wait before the next one, up to this
+BELOW_LIMIT = 0.9  # after evidence of a limit, run at this share of what the server accepted in the second before it
 WINDOW = 1.0  # the server's rolling window, seconds
+EVIDENCE_SPAN = 4.0  # seconds of send times (and which were refused) kept as evidence
+TOLERANCE = 0.05  # seconds: a call counts as in another's window only when clearly inside it (latency jitter)
+AGREE = 3  # refusals that must show the same limit: two in a row happen by chance (0.16 % of calls at 4 % noise)
+SHARE_MIN_CALLS, SHARE_REFUSED = 40, 1 / 3  # a third of at least 40 calls at the current rate refused: a limit
+
+
+def _before(outcomes: list[list[float]], at: float) -> int:
+    """Accepted calls clearly inside the server's window before the call sent `at`."""
+    return sum(1 for t, refused in outcomes if at - WINDOW + TOLERANCE < t < at and not refused)
+
+
+def limit_shown(outcomes: list[list[float]], sent_at: float, since: float, dropped: float = 0.0) -> int | None:
+    """The key's limit that the refusal of the call sent at `sent_at` shows, or None when it looks like noise.
+
+    `outcomes`: [send time, 1 if refused else 0], oldest first; `dropped`: the latest send time no longer among
+    them (counts before a call are complete only a window after it); `since`: when the rate last changed (the share
+    rule looks only at calls sent at the current rate)."""
+    limit = _before(outcomes, sent_at)
+    judged = [(t, refused) for t, refused in outcomes if dropped + WINDOW <= t <= sent_at]
+    agree = sum(1 for t, refused in judged if refused and _before(outcomes, t) >= limit)
+    contradict = any(not refused and _before(outcomes, t) >= limit for t, refused in judged)
+    if limit > 0 and agree >= AGREE and not contradict:
+        return limit
+    current = [refused for t, refused in outcomes if since <= t <= sent_at]
+    if len(current) >= SHARE_MIN_CALLS and sum(current) >= SHARE_REFUSED * len(current):
+        return max(1, limit)
+    return None
 
 
 class SharedLimiter:
     """`wait()` before each call (returns the send time), `refused(sent_at)` when the server said too many.
 
-    A refusal holds every process's calls until the server's second has passed (`hold_until` in the file)."""
+    Evidence of a limit holds every process's calls until the server's second has passed (`hold_until`)."""
 
     def __init__(self, state_path: Path, lock: FileLock, slot: str, ceiling: float, floor: float = 0.5) -> None:
         self.state_path = Path(state_path)
@@ -82,43 +117,71 @@ class SharedLimiter:
             with self._thread_lock, self._file_lock:
                 data, entry = self._read()
                 now = time.time()
-                changed = float(entry.get("changed_at", 0.0))
-                if entry["rate"] < self.ceiling and now - changed >= float(entry.get("probe_every", PROBE_EVERY)):
-                    entry["held"] = entry["rate"]  # ran this long without a refusal: the rate to return to
-                    entry["rate"] = min(self.ceiling, entry["rate"] * PROBE_STEP)
-                    entry["changed_at"] = now
+                self._probe(entry, now)
                 interval = (1 + MARGIN) / entry["rate"]
                 ready = max(float(entry.get("last_send", 0.0)) + interval, float(entry.get("hold_until", 0.0)))
                 if now >= ready:
                     # A wake-up a few ms late counts as on time (the margin covers it); lateness beyond that is
                     # real and spaces the next call from it, so no second ever holds rate + 1 calls.
                     entry["last_send"] = ready if now - ready < LATE_OK else now
-                    entry["sends"] = [t for t in entry.get("sends", []) if t > now - WINDOW] + [now]
+                    entry.pop("sends", None)  # the send times of earlier versions, now in outcomes
+                    outcomes = entry.get("outcomes", [])
+                    gone = [t for t, _ in outcomes if t <= now - EVIDENCE_SPAN]
+                    if gone:
+                        entry["dropped"] = max(gone)
+                    entry["outcomes"] = [o for o in outcomes if o[0] > now - EVIDENCE_SPAN] + [[now, 0]]
                     self._write(data, entry)
                     return now
             time.sleep(ready - now)
 
+    def _probe(self, entry: dict, now: float) -> None:
+        """Below the ceiling and PROBE_EVERY seconds without evidence of a limit: try a higher rate."""
+        if entry["rate"] >= self.ceiling:  # back at the ceiling: the next limit found starts afresh
+            for name in ("step", "held", "probe_every"):
+                entry.pop(name, None)
+            return
+        if now - float(entry.get("changed_at", 0.0)) < float(entry.get("probe_every", PROBE_EVERY)):
+            return
+        step = float(entry.get("step", PROBE_STEP))
+        if entry.get("held") is not None:  # the last probe ran its course without evidence: step up faster
+            step *= 2
+        entry["held"] = entry["rate"]  # the rate to return to if this probe meets a limit
+        entry["step"] = step
+        entry["rate"] = min(self.ceiling, entry["rate"] * (1 + step))
+        entry["changed_at"] = now
+
     def refused(self, sent_at: float) -> None:
-        """The call sent at `sent_at` was refused for the rate: settle just under what the key accepted before it."""
+        """The call sent at `sent_at` was refused for the rate: noted, and acted on when refusals show a limit."""
         with self._thread_lock, self._file_lock:
             data, entry = self._read()
-            if sent_at < float(entry.get("changed_at", 0.0)):
-                return  # sent at the old rate, which a refusal has already corrected
-            accepted = [t for t in entry.get("sends", []) if sent_at - WINDOW < t < sent_at]
+            changed = float(entry.get("changed_at", 0.0))
+            if sent_at < changed:
+                return  # sent at the old rate, which evidence has already corrected
+            outcomes = entry.get("outcomes", [])
+            for o in outcomes:
+                if o[0] == sent_at:
+                    o[1] = 1
+            limit = limit_shown(outcomes, sent_at, changed, float(entry.get("dropped", 0.0)))
+            if limit is None:
+                self._write(data, entry)
+                log.debug("KIS refused one call (EGW00201) with no sign of a limit: rate kept at %.2f/s", entry["rate"])
+                return
             old = entry["rate"]
             held = entry.pop("held", None)
-            if held is not None and held < old:  # a probe upward was refused: back to what held, probe less often
-                new = held
+            entry.pop("step", None)
+            if held is not None and held < old:  # a probe upward met a limit: back to what held, probe less often
+                new = min(held, limit * BELOW_LIMIT)
                 entry["probe_every"] = min(float(entry.get("probe_every", PROBE_EVERY)) * 2, MAX_PROBE_EVERY)
             else:
-                new = min(old * BELOW_LIMIT, len(accepted) * BELOW_LIMIT) if accepted else old / 2
+                new = min(old, limit) * BELOW_LIMIT
             entry["rate"] = max(self.floor, new)
             entry["changed_at"] = time.time()
             # The server's second is full until the oldest call it accepted leaves it: nobody sends before then.
+            accepted = [t for t, refused in outcomes if sent_at - WINDOW < t < sent_at and not refused]
             clear = (min(accepted) if accepted else sent_at) + WINDOW * (1 + MARGIN)
             entry["hold_until"] = max(float(entry.get("hold_until", 0.0)), clear)
             self._write(data, entry)
-        log.info("KIS refused a call (too many per second): %.2f/s -> %.2f/s", old, entry["rate"])
+        log.info("KIS refused calls (too many per second): %.2f/s -> %.2f/s", old, entry["rate"])
 
     @property
     def rate(self) -> float:

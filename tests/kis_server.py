@@ -4,7 +4,8 @@ Token issuance with the one-per-minute rule (EGW00133) and secret check (EGW0010
 EGW00123 once tokens are expired); per-app-key rate limiting answering HTTP 500 EGW00201; row caps (100, 50, 100),
 newest first, date-cursor paging with no tr_cont; empty objects in output2; holidays simply absent; numbers as
 strings; a wrong exchange code answering rt_cd "0" with no rows; gold and silver under one market code only; and
-faults on demand: HTML 502 pages, slow answers, a paper key on the real host (EGW02004).
+faults on demand: HTML 502 pages, slow answers, a paper key on the real host (EGW02004), and spurious EGW00201
+refusals under the limit (as KIS's gateway sends in the field), half as HTTP 500 and half as HTTP 200 with rt_cd "1".
 """
 
 from __future__ import annotations
@@ -107,6 +108,7 @@ class KisServer(LocalServer):
     slow_next: int = 0  # the next N data calls are answered after `slow_seconds`
     slow_seconds: float = 0.0
     html_502_share: float = 0.0  # this share of data calls (seeded, repeatable) answers an HTML 502 page
+    spurious_refusal_share: float = 0.0  # this share of data calls under the limit (seeded) is refused EGW00201
     first_token_dies_after: int | None = None  # the first token issued is refused (EGW00123) after this many calls
     index_quote_offered: bool = True  # False: FHPUP02100000 answers MCA00124, as on a paper host
     quote_faults: dict = field(default_factory=dict)  # code -> "empty" ("" values) or "zero" ("0" / "0.00")
@@ -117,7 +119,9 @@ class KisServer(LocalServer):
         self.windows: dict[str, deque] = {}
         self.lock = threading.Lock()
         self.random = random.Random(20260702)
+        self.noise = random.Random(20261202)  # spurious refusals: their own sequence, so 502s stay where they were
         self.served_502 = 0
+        self.spurious_refused = 0  # refusals under the limit (not in rate_limited, which counts real ones)
         self._first_token: str | None = None
         self._first_token_uses = 0
         self._rows: dict[str, list[dict[str, str]]] = {}
@@ -265,6 +269,10 @@ class KisServer(LocalServer):
             if len(window) >= self.rps:
                 self.rate_limited += 1
                 return self._error(500, "EGW00201", "초당 거래건수를 초과하였습니다.")
+            if self.spurious_refusal_share and self.noise.random() < self.spurious_refusal_share:
+                self.spurious_refused += 1
+                status = 500 if self.spurious_refused % 2 else 200
+                return self._error(status, "EGW00201", "초당 거래건수를 초과하였습니다.")
             window.append(now)
             if key == PAPER_KEY:
                 return self._error(500, "EGW02004", "실전투자 TR이 아닙니다. 모의투자 TR을 사용하세요.")

@@ -1,9 +1,10 @@
 """One budget per KIS key (issue 10): a low limit learned once and remembered, shared by threads and processes, and
-a rerun with --start that fetches only what is missing."""
+a rerun with --start that fetches only what is missing; refusals under the limit taken for noise (issue 17)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import stat
 import subprocess
@@ -13,6 +14,7 @@ from collections import Counter
 import pytest
 
 from collectors.kis import KisCollector
+from collectors.limiter import limit_shown
 from marketdash.config import Secret, load_settings
 from marketdash.service import MarketService
 from tests.conftest import run_cli
@@ -115,3 +117,56 @@ def test_an_earlier_start_fetches_only_the_older_days(server, tmp_path):
     ends = [p["FID_INPUT_DATE_2"] for _, p in server.calls[before:]]
     assert ends[0] == TODAY.strftime("%Y%m%d")  # the new days first (one call) ...
     assert all(e < "20250101" for e in ends[1:]) and len(ends) <= 4  # ... then only the year before the store
+
+
+# -- issue 17: noise is not a limit -------------------------------------------------------------------------------
+def _sends(rate: float, seconds: float, refused: set[int], start: float = 1000.0) -> list[list[float]]:
+    return [[start + i / rate, int(i in refused)] for i in range(int(rate * seconds))]
+
+
+def test_a_refusal_among_calls_the_server_accepted_at_the_same_count_is_noise():
+    outcomes = _sends(20, 3.0, refused={35, 47})  # 4 % or so at the ceiling, in steady state
+    assert limit_shown(outcomes, outcomes[47][0], since=0.0) is None
+    assert limit_shown(outcomes, outcomes[35][0], since=0.0) is None
+
+
+def test_refusals_that_a_lower_limit_explains_are_a_limit():
+    # 20/s against a 3/s key: three accepted, then every call refused until the window moves on.
+    outcomes = _sends(20, 0.35, refused={3, 4, 5, 6})
+    assert limit_shown(outcomes[:5], outcomes[4][0], since=0.0) is None  # two in a row happen by chance
+    assert limit_shown(outcomes[:6], outcomes[5][0], since=0.0) == 3
+
+
+def test_a_probe_just_over_a_real_limit_is_caught_without_a_burst():
+    # 3.5/s against a limit of 3 in a rolling second: every fourth call or so is refused, never two in a row.
+    outcomes, window = [], []
+    for i in range(20):
+        t = 1000.0 + i / 3.5
+        window = [s for s in window if s > t - 1.0]
+        refused = len(window) >= 3
+        window += [] if refused else [t]
+        outcomes.append([t, int(refused)])
+    refusals = [t for t, r in outcomes if r]
+    assert len(refusals) >= 3 and all(not (a and b) for (_, a), (_, b) in itertools.pairwise(outcomes))
+    assert limit_shown(outcomes, refusals[1], since=0.0) is None
+    assert limit_shown(outcomes, refusals[2], since=0.0) == 3
+
+
+def test_spurious_refusals_under_the_limit_keep_the_rate_at_the_ceiling(tmp_path):
+    # Like KIS's gateway in the field: calls under the key's limit refused EGW00201 anyway, as HTTP 500 and as
+    # HTTP 200 with rt_cd "1". The old limiter lowered its rate on each (and remembered it); this one must not.
+    srv = KisServer(today=TODAY, spurious_refusal_share=0.08).start()
+    try:
+        coll = _collector(srv, tmp_path)
+        ids = ["kospi200", "samsung", "skhynix"]
+        svc = MarketService(load_settings({"MARKET_DB": str(tmp_path / "m.duckdb")}),
+                            collectors=dict.fromkeys(ids, coll))  # fmt: skip
+        results = svc.update(ids, start=dt.date(2016, 1, 1), end=TODAY, workers=3)
+        assert all(r.ok for r in results), [r.message for r in results]
+        assert srv.spurious_refused >= 5  # the run met noise of both shapes ...
+        assert srv.rate_limited == 0  # ... and never crossed the real limit
+        assert coll.http.throttle.rate == pytest.approx(20.0)  # ... and kept the key's full rate
+        stored = svc.store.read_bars(["samsung"], dt.date(2016, 1, 1), TODAY)
+        assert len(stored) == len(srv.expected("005930", dt.date(2016, 1, 1), TODAY))
+    finally:
+        srv.stop()
