@@ -14,9 +14,9 @@ last changed.
   that had L accepted calls in the second before it says "the limit is L"; that holds when AGREE refusals say
   the same and no call of the last EVIDENCE_SPAN seconds was accepted with L or more before it. Noise fails that
   test at once (at the ceiling every accepted call has about as many before it as the refused one), a real limit
-  passes it within a few calls (over it, the server refuses every call until its window moves on). A refused share of at least SHARE_REFUSED of the calls at the current rate
-  (a key shared with someone outside this budget) counts too. Anything else changes nothing: the refused call is
-  retried in its slot.
+  passes it within a few calls (over it, the server refuses every call until its window moves on). A refused
+  share of at least SHARE_REFUSED of the calls at the current rate (a key shared with someone outside this budget)
+  counts too. Anything else changes nothing: the refused call is retried in its slot.
 - On evidence, the rate is set just under the number of calls the key accepted in the second before the refusal
   (the server's limit, as it showed it), and every call waits until that second has passed.
 - Without evidence the rate climbs back every PROBE_EVERY seconds, by a step that grows with each probe that held
