@@ -67,12 +67,31 @@ class Correlation:
     method: str
 
 
+METHODS = ("pearson", "spearman")
+
+
+def _check(method: str) -> None:
+    if method not in METHODS:
+        raise ValueError(f"method must be 'pearson' or 'spearman', not {method!r}")
+
+
 def correlation(returns: pd.DataFrame, method: str = "pearson") -> Correlation:
     """Correlation of return columns over the rows all share (so every cell has the same observations)."""
-    if method not in ("pearson", "spearman"):
-        raise ValueError(f"method must be 'pearson' or 'spearman', not {method!r}")
+    _check(method)
     rows = returns.dropna(how="any")
     return Correlation(rows.corr(method=method), len(rows), method)
+
+
+def pair_correlation(x: pd.Series, y: pd.Series, method: str = "pearson") -> float:
+    """Correlation of two series over the rows both have (NaN under 3). Spearman is Pearson of average ranks, as
+    DataFrame.corr computes it: Series.corr hands Spearman to scipy, which this app does not depend on."""
+    _check(method)
+    pair = pd.concat([x, y], axis=1).dropna()
+    if len(pair) < 3:
+        return np.nan
+    if method == "spearman":
+        pair = pair.rank()
+    return float(pair.iloc[:, 0].corr(pair.iloc[:, 1]))
 
 
 def overview(bars: pd.DataFrame, order: list[str]) -> pd.DataFrame:
@@ -194,7 +213,7 @@ def lead_lag(returns: pd.DataFrame, a: str, b: str, max_lag: int = 5, method: st
     rows = []
     for k in range(-max_lag, max_lag + 1):
         shifted = pd.concat([pair[a], pair[b].shift(-k)], axis=1).dropna()
-        r = shifted.iloc[:, 0].corr(shifted.iloc[:, 1], method=method) if len(shifted) > 2 else np.nan
+        r = pair_correlation(shifted.iloc[:, 0], shifted.iloc[:, 1], method)
         rows.append({"lag": k, "correlation": r, "observations": len(shifted)})
     return pd.DataFrame(rows).set_index("lag")
 
@@ -214,15 +233,44 @@ def lead_lag_reading(table: pd.DataFrame, a: str, b: str, unit: str = "session")
     return msg(key, leader=Name(leader), follower=Name(follower), lag=abs(peak), r=f"{corr.loc[peak]:.2f}", same=same)
 
 
+def _window_ranks(windows: np.ndarray) -> np.ndarray:
+    """Average ranks (1-based, ties share their mean rank) within each row of `windows`."""
+    below = (windows[:, :, None] > windows[:, None, :]).sum(axis=2)
+    equal = (windows[:, :, None] == windows[:, None, :]).sum(axis=2)
+    return below + (equal + 1) / 2
+
+
+def _rolling_spearman(x: pd.Series, y: pd.Series, window: int) -> pd.Series:
+    """Spearman correlation over each trailing window: Pearson of the ranks within that window."""
+    out = pd.Series(np.nan, index=x.index, dtype=float)
+    if len(x) < window:
+        return out
+    view = np.lib.stride_tricks.sliding_window_view
+    rx, ry = _window_ranks(view(x.to_numpy(float), window)), _window_ranks(view(y.to_numpy(float), window))
+    rx, ry = rx - rx.mean(axis=1, keepdims=True), ry - ry.mean(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = (rx * ry).sum(axis=1) / np.sqrt((rx**2).sum(axis=1) * (ry**2).sum(axis=1))
+    out.iloc[window - 1 :] = r
+    return out
+
+
 def rolling_correlation(
-    returns: pd.DataFrame, a: str, others: list[str], window: int, exponential: bool = False
+    returns: pd.DataFrame, a: str, others: list[str], window: int, exponential: bool = False, method: str = "pearson"
 ) -> pd.DataFrame:
-    """Rolling (or exponentially weighted, span = window) correlation of `a` with each of `others`."""
+    """Rolling (or exponentially weighted, span = window) correlation of `a` with each of `others`.
+
+    Spearman ranks within each window; exponential weighting has no rank form, so it stays Pearson (the page
+    says so)."""
+    _check(method)
     out = {}
     for b in others:
         pair = returns[[a, b]].dropna()
-        roll = pair[a].ewm(span=window, min_periods=window) if exponential else pair[a].rolling(window)
-        out[b] = roll.corr(pair[b])
+        if exponential:
+            out[b] = pair[a].ewm(span=window, min_periods=window).corr(pair[b])
+        elif method == "spearman":
+            out[b] = _rolling_spearman(pair[a], pair[b], window)
+        else:
+            out[b] = pair[a].rolling(window).corr(pair[b])
     frame = pd.DataFrame(out)
     frame.index.name = "date"
     return frame
@@ -277,12 +325,32 @@ def convert(
     return out
 
 
-def currency_decomposition(native: pd.Series, in_krw: pd.Series) -> dict[str, float]:
-    """Total return of a USD asset seen from KRW, split: (1 + KRW) = (1 + asset in USD) x (1 + USD/KRW)."""
+def business_days_between(earlier: pd.Timestamp, later: pd.Timestamp) -> int:
+    """Weekdays after `earlier` up to and including `later` (0 when later is not after it): how many sessions a
+    rate lags the prices it converts (FX fixes on weekdays)."""
+    if later <= earlier:
+        return 0
+    return int(np.busday_count((earlier + pd.Timedelta(days=1)).date(), (later + pd.Timedelta(days=1)).date()))
+
+
+def business_day_after(day: pd.Timestamp, n: int) -> pd.Timestamp:
+    """The n-th weekday after `day`."""
+    return pd.Timestamp(np.busday_offset(day.date(), n, roll="forward")) if n else day
+
+
+def currency_decomposition(
+    native: pd.Series, in_krw: pd.Series, stale_from: pd.Timestamp | None = None
+) -> dict[str, float]:
+    """Total return of a USD asset seen from KRW, split: (1 + KRW) = (1 + asset in USD) x (1 + USD/KRW).
+
+    When the last close was converted with a stale rate (`stale_from` on), the currency part and the KRW return
+    are unknown: NaN, never a 0.00 that says the won did not move."""
     pair = pd.concat([native, in_krw], axis=1).dropna()
     if len(pair) < 2:
         return {"asset_return_pct": np.nan, "fx_return_pct": np.nan, "krw_return_pct": np.nan}
     asset = pair.iloc[-1, 0] / pair.iloc[0, 0] - 1
+    if stale_from is not None and pair.index[-1] >= stale_from:
+        return {"asset_return_pct": asset * 100, "fx_return_pct": np.nan, "krw_return_pct": np.nan}
     krw = pair.iloc[-1, 1] / pair.iloc[0, 1] - 1
     fx = (1 + krw) / (1 + asset) - 1
     return {"asset_return_pct": asset * 100, "fx_return_pct": fx * 100, "krw_return_pct": krw * 100}
@@ -330,9 +398,27 @@ def statistics(closes: pd.Series, periods_per_year: int, risk_free: float = 0.0)
     }
 
 
-def statistics_table(wide: pd.DataFrame, periods: dict[str, int], risk_free: float = 0.0) -> pd.DataFrame:
+MIN_ANNUALISED = 60  # sessions: fewer, and CAGR, volatility and Sharpe say more about luck than about the asset
+SPAN_SLACK = pd.Timedelta(days=7)  # a series starting or ending within a week of the range covers it (holidays)
+
+
+def statistics_table(
+    wide: pd.DataFrame, periods: dict[str, int], risk_free: float = 0.0, range_start: pd.Timestamp | None = None
+) -> pd.DataFrame:
+    """One row per asset, each over its own closes in the range, with the span and observations it was computed
+    from. `shorter_than_range`: it starts after the range's start (default: the earliest first date) or ends
+    before the others' last date, by more than a week. Under MIN_ANNUALISED observations the annualised figures
+    are NaN: the total return stands alone."""
     table = pd.DataFrame.from_dict(
         {a: statistics(wide[a], periods[a], risk_free) for a in wide.columns}, orient="index"
     ).infer_objects()
     table.index.name = "asset_id"
+    if "first_date" not in table:
+        return table
+    start = range_start if range_start is not None else table["first_date"].min()
+    late = table["first_date"] > start + SPAN_SLACK
+    early = table["last_date"] < table["last_date"].max() - SPAN_SLACK
+    table["shorter_than_range"] = (late | early).fillna(False).astype(bool)
+    few = table["observations"] < MIN_ANNUALISED
+    table.loc[few, ["cagr_pct", "volatility_pct", "sharpe"]] = np.nan
     return table

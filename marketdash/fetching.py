@@ -12,16 +12,18 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import pandas as pd
 import streamlit as st
 
 from marketdash import analytics, catalog
+from marketdash.config import DEFAULT_START
 from marketdash.i18n import Msg, Name, msg
 from marketdash.jobs import HistoryJob
 from marketdash.notices import data_notice, missing_notice, timing_notes
 from marketdash.service import PriceData, UpdateResult
-from marketdash.ui import clear_caches, load_prices, service, store_errors_in_plain_words, store_problem, tr
+from marketdash.ui import clear_caches, load_fx, load_prices, service, store_errors_in_plain_words, store_problem, tr
 
 LIVE_CHECK_EVERY = 60.0  # seconds between checks for missing days, per process and asset set
 UPDATE_WORKERS = 3  # series fetched at once; they share each source's throttle, as in the command line
@@ -64,7 +66,9 @@ def refresh_live(asset_ids: Sequence[str], force: bool = False, start: dt.date |
     with st.status(t("update.running", n=len(todo)), expanded=force) as box:
         bar = st.progress(0.0)
         with ThreadPoolExecutor(max_workers=1) as runner:
-            job = runner.submit(svc.update, todo, None if force else start, progress=progress, workers=UPDATE_WORKERS)
+            # "Update now" fills the whole history too, as far back as DEFAULT_START (what the pages fill behind)
+            first = dt.date.fromisoformat(DEFAULT_START) if force else start
+            job = runner.submit(svc.update, todo, first, progress=progress, workers=UPDATE_WORKERS)
             while not job.done():
                 current = next((a for a in reversed(todo) if 0 < done[a] < 1), None)
                 text = (msg("progress.series", asset=Name(current), doing=latest.get(current, msg("progress.starting")))
@@ -161,28 +165,49 @@ def describe(result: UpdateResult) -> str:
     return t("update.failed", kind=kind, why=result.note or "", hint=hint).strip()
 
 
-def in_currency(wide: pd.DataFrame, currency: str, start: dt.date | None, end: dt.date | None) -> pd.DataFrame:
-    """Closes converted with USD/KRW as known at each bar's close (stored, or the ECB history)."""
+FX_STALE_AFTER = 3  # sessions a rate may lag the prices it converts before the page warns and blanks what it cannot know
+
+
+@dataclass(frozen=True)
+class Converted:
+    """Closes in a currency view, and from which date on they were converted with a stale USD/KRW (None: none)."""
+
+    wide: pd.DataFrame
+    stale_from: pd.Timestamp | None = None
+
+
+def in_currency(wide: pd.DataFrame, currency: str, start: dt.date | None, end: dt.date | None) -> Converted:
+    """Closes converted with USD/KRW as known at each bar's close: the store's fixings, the ECB reference rates
+    outside their span. Says where the rates come from, and warns when the last rate is older than the prices."""
     if currency == "native" or wide.empty:
-        return wide
+        return Converted(wide)
     lookback = start - dt.timedelta(days=14) if start else None
-    refresh_live([catalog.FX_ASSET], start=lookback)
-    fx_data = load_prices((catalog.FX_ASSET,), lookback, end)
-    fx = fx_data.bars
+    fx = load_fx(lookback, end)
     t = tr()
     if fx.empty:
         st.warning(t("fx.none"))
-        return wide
+        return Converted(wide)
     sources = [msg(f"fx.source_{s}") for s in sorted(fx["source"].unique())]
-    st.caption(t("fx.caption", sources=sources, fresh=fx_data.freshness[catalog.FX_ASSET].note()))
+    last_fx = fx["date"].max()
+    st.caption(t("fx.caption", sources=sources, fresh=msg("fresh.through", day=last_fx.date())))
     assets = [catalog.get(a) for a in wide.columns]
-    return analytics.convert(
+    converted = analytics.convert(
         wide,
         {a.id: a.currency for a in assets},
         {a.id: (a.timezone, a.close_time.strftime("%H:%M:%S")) for a in assets},
         fx,
         currency,
     )
+    behind = analytics.business_days_between(last_fx, wide.index.max())
+    if behind <= FX_STALE_AFTER:
+        return Converted(converted)
+    st.warning(t("fx.stale", day=last_fx.date(), n=behind), icon=":material/currency_exchange:")
+    return Converted(converted, analytics.business_day_after(last_fx, FX_STALE_AFTER))
+
+
+def with_fx(asset_ids: Sequence[str]) -> list[str]:
+    """The assets a page fetches: its own and USD/KRW, which every currency view needs over the store's span."""
+    return [*asset_ids, *([] if catalog.FX_ASSET in asset_ids else [catalog.FX_ASSET])]
 
 
 def page_data(
@@ -195,8 +220,8 @@ def page_data(
     if len(asset_ids) < min_assets:
         st.info(tr()("pick.at_least_one" if min_assets == 1 else "pick.at_least", n=min_assets))
         st.stop()
-    refresh_live(asset_ids, start=start)
-    fill_history_behind(asset_ids)
+    refresh_live(with_fx(asset_ids), start=start)
+    fill_history_behind(with_fx(asset_ids))
     data = load_prices(tuple(asset_ids), start, end)
     data_notice(data)
     timing_notes(asset_ids)

@@ -233,13 +233,13 @@ class Translator:
     def number(self, value: float | None, decimals: int = 2) -> str:
         if value is None or not math.isfinite(value):
             return "—"
-        return f"{value:,.{decimals}f}"
+        return f"{round(value, decimals) + 0.0:,.{decimals}f}"  # + 0.0: a rounded -0.001 is 0.00, never -0.00
 
     def pct(self, value: float | None, decimals: int = 2) -> str:
         """A signed percentage: +1.23%."""
         if value is None or not math.isfinite(value):
             return "—"
-        return f"{value:+,.{decimals}f}%"
+        return f"{round(value, decimals) + 0.0:+,.{decimals}f}%"
 
     def price(self, value: float, asset_id: str) -> str:
         """A card's price: won in 만/억/조 in Korean; index points as a number; dollars the language's way."""

@@ -10,7 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from marketdash import catalog, tables
+from marketdash import analytics, catalog, tables
 from marketdash.exports import csv_bytes
 from marketdash.i18n import Name
 from marketdash.service import PriceData
@@ -76,6 +76,21 @@ def missing_notice(data: PriceData, asset_ids: Sequence[str]) -> list[str]:
 
 def unit_label(currency: str) -> str:
     return tr()(f"currency.unit_{currency}")
+
+
+def span_notes(stats: pd.DataFrame) -> None:
+    """Say which rows of a statistics table cover less than the range, and which are too short to annualise."""
+    t = tr()
+    if "shorter_than_range" not in stats:
+        return
+    short = stats[stats["shorter_than_range"]]
+    if len(short):
+        spans = [t("stats.span", name=t.name(a), first=r["first_date"].date(), last=r["last_date"].date(),
+                   n=f"{int(r['observations']):,}") for a, r in short.iterrows()]  # fmt: skip
+        st.warning(t("stats.shorter", spans=t("list.joiner").join(spans)), icon=":material/date_range:")
+    few = stats[stats["observations"] < analytics.MIN_ANNUALISED]
+    if len(few):
+        st.info(t("stats.too_few", names=[Name(a) for a in few.index], n=analytics.MIN_ANNUALISED))
 
 
 def show_table(frame: pd.DataFrame) -> None:

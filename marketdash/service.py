@@ -402,6 +402,21 @@ class MarketService:
         origin = {a: ("store" if a in held else "sample") for a in asset_ids}
         return PriceData(bars, origin, notes, freshness(last_dates), problem)
 
+    def usd_krw(self, start: dt.date | None = None, end: dt.date | None = None) -> pd.DataFrame:
+        """USD/KRW bars for currency views: the store's (or the sample's) fixings, and the ECB reference rates
+        shipped with the app on the days outside their span, so a view never shrinks to the weeks a new store
+        holds while the history of USD/KRW is still being fetched. `source` says which each day is."""
+        from collectors import ecb
+
+        bars = self.load([catalog.FX_ASSET], start, end).bars
+        rates = ecb.usdkrw_history().loc[pd.Timestamp(start or dt.date.min) : pd.Timestamp(end or dt.date.max)]
+        reference = bars_to_frame(ecb.transform(catalog.get(catalog.FX_ASSET), rates))
+        if bars.empty:
+            return reference
+        outside = (reference["date"] < bars["date"].min()) | (reference["date"] > bars["date"].max())
+        both = pd.concat([bars, reference[outside]], ignore_index=True) if outside.any() else bars
+        return both.sort_values("date", ignore_index=True)
+
     def store_problem(self) -> Msg | None:
         """Why the user's store cannot be opened, in one sentence; None when it can (or does not exist yet)."""
         try:

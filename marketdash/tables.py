@@ -121,4 +121,6 @@ def styled(frame: pd.DataFrame, t: Translator) -> Styler:
 
 
 def _color(value: object, t: Translator) -> str:
-    return f"color: {t.change_color(value)}" if isinstance(value, int | float) and not pd.isna(value) else ""
+    if not isinstance(value, int | float) or pd.isna(value):
+        return ""
+    return f"color: {t.change_color(round(value, 2) + 0.0)}"  # as shown: -2e-14 is 0.00, not a fall

@@ -141,6 +141,16 @@ def load_prices(asset_ids: tuple[str, ...], start: dt.date | None, end: dt.date 
         return _cached_prices(asset_ids, start, end)
 
 
+@st.cache_data(ttl=600, show_spinner=False, max_entries=16)
+def _cached_fx(start: dt.date | None, end: dt.date | None) -> pd.DataFrame:
+    return get_service().usd_krw(start, end)
+
+
+def load_fx(start: dt.date | None, end: dt.date | None) -> pd.DataFrame:
+    with store_errors_in_plain_words():
+        return _cached_fx(start, end)
+
+
 @st.cache_data(ttl=60, show_spinner=False)
 def _cached_coverage() -> pd.DataFrame:
     return get_service().coverage()
@@ -179,5 +189,6 @@ def load_integrity() -> pd.DataFrame:
 
 def clear_caches() -> None:
     _cached_prices.clear()
+    _cached_fx.clear()
     _cached_coverage.clear()
     _cached_integrity.clear()

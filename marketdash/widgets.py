@@ -109,15 +109,36 @@ def range_picker(default: str = "1Y", today: bool = False) -> tuple[dt.date | No
     if preset != "Custom":
         return range_bounds(preset, day), None
     col1, col2 = st.columns(2)
-    fmt = DATE_INPUT[t.lang]
-    start = col1.date_input(t("pick.from"), value=day - dt.timedelta(days=366), min_value=EARLIEST, max_value=day,
-                            key="start", bind="query-params", format=fmt)  # fmt: skip
-    end = col2.date_input(t("pick.to"), value=day, min_value=EARLIEST, max_value=day, key="end", bind="query-params",
-                          format=fmt)  # fmt: skip
+    start = _date_field(col1, t("pick.from"), "start", day - dt.timedelta(days=366), day)
+    end = _date_field(col2, t("pick.to"), "end", day, day)
     if start and end and start > end:
         st.warning(t("pick.swapped"))
         start, end = end, start
     return start, end
+
+
+def _parse_day(raw: object) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(str(raw))
+    except ValueError:
+        return None
+
+
+def _date_field(where: object, label: str, key: str, default: dt.date, latest: dt.date) -> dt.date:
+    """A date input whose value lives in the URL as an ISO date (`?start=2026-01-05`), seeded on entering a page
+    like the other pickers: Streamlit's own query binding drops the dates when the reader changes page, and the
+    chart then drew another range than the bookmark said. A date outside [EARLIEST, latest] is clamped."""
+    seeded = st.session_state.setdefault("_seeded", {})
+    if key not in st.session_state or seeded.get(key) != ui.page_entry():
+        seeded[key] = ui.page_entry()
+        wanted = _parse_day(st.query_params.get(key, "")) or default
+        st.session_state[key] = min(max(wanted, EARLIEST), latest)
+    else:
+        st.session_state[key] = st.session_state[key]
+    value = where.date_input(label, min_value=EARLIEST, max_value=latest, key=key, format=DATE_INPUT[tr().lang])
+    value = value or default
+    _publish_to_url(key, value.isoformat(), default.isoformat())
+    return value
 
 
 def currency_picker(where: object = st) -> str:

@@ -20,7 +20,8 @@ currency = widgets.currency_picker(c2)
 log_y = c3.toggle(t("compare.log"), value=False, key="log", bind="query-params", disabled=view == "pct")
 data, ids = fetching.page_data(ids, start, end)
 native = analytics.to_wide(data.bars, ids)
-wide = fetching.in_currency(native, currency, start, end)
+converted = fetching.in_currency(native, currency, start, end)
+wide = converted.wide
 rebased, anchor = analytics.rebase(wide)
 when = t.date(anchor.date()) if anchor is not None else t("compare.each_first")
 unit = t("compare.prices_in", unit=notices.unit_label(currency))
@@ -47,7 +48,7 @@ usd_assets = [a for a in ids if catalog.get(a).currency == "USD"]
 if currency == "KRW" and usd_assets:
     st.subheader(t("compare.usd_from_krw"))
     st.caption(t("compare.decomposition_caption"))
-    split = {a: analytics.currency_decomposition(native[a], wide[a]) for a in usd_assets}
+    split = {a: analytics.currency_decomposition(native[a], wide[a], converted.stale_from) for a in usd_assets}
     decomposition = pd.DataFrame.from_dict(split, orient="index").rename_axis("asset_id")
     notices.show_table(decomposition)
     notices.download_csv(decomposition, "compare_currency_decomposition",

