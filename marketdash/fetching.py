@@ -165,7 +165,7 @@ def describe(result: UpdateResult) -> str:
     return t("update.failed", kind=kind, why=result.note or "", hint=hint).strip()
 
 
-FX_STALE_AFTER = 3  # sessions a rate may lag the prices it converts before the page warns and blanks what it cannot know
+FX_STALE_AFTER = 3  # sessions a rate may lag the prices it converts before the page warns and blanks the unknown
 
 
 @dataclass(frozen=True)

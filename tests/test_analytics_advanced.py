@@ -210,16 +210,18 @@ def test_a_row_over_less_than_the_range_is_marked_and_not_annualised_under_60_se
     assert soxl["total_return_pct"] == pytest.approx(300.0)
     assert all(math.isnan(soxl[c]) for c in ("cagr_pct", "volatility_pct", "sharpe"))
     assert not samsung["shorter_than_range"] and samsung["cagr_pct"] > 0 and samsung["observations"] == len(days)
-    # A range that starts before either series: both start late (a holiday's slack of a week is no mark).
-    late = analytics.statistics_table(wide.iloc[3:], {"samsung": 252, "soxl": 252}, range_start=pd.Timestamp("2021-01-01"))
-    assert not late.loc["samsung", "shorter_than_range"]
-    assert analytics.statistics_table(wide, {"samsung": 252, "soxl": 252}, range_start=pd.Timestamp("2020-06-01"))[
-        "shorter_than_range"].all()  # fmt: skip
+    periods = {"samsung": 252, "soxl": 252}
+    late = analytics.statistics_table(wide.iloc[3:], periods, range_start=pd.Timestamp("2021-01-01"))
+    assert not late.loc["samsung", "shorter_than_range"]  # three sessions late: within a week's slack
+    before = analytics.statistics_table(wide, periods, range_start=pd.Timestamp("2020-06-01"))
+    assert before["shorter_than_range"].all()  # a range that starts before either series
 
 
 def test_csv_numbers_have_no_float_noise_and_no_negative_zero():
-    frame = pd.DataFrame({"close": [7170809.4643439995, 81632.0], "fx_return_pct": [-2.22e-14, -0.0],
-                          "volume": [61141462.0, np.nan]}, index=pd.Index(["btc", "samsung"], name="asset_id"))
+    frame = pd.DataFrame(
+        {"close": [7170809.4643439995, 81632.0], "fx_return_pct": [-2.22e-14, -0.0], "volume": [61141462.0, np.nan]},
+        index=pd.Index(["btc", "samsung"], name="asset_id"),
+    )
     text = csv_bytes(frame).decode("utf-8-sig")
     assert text.splitlines() == ["asset_id,close,fx_return_pct,volume", "btc,7170809.464,0,61141462",
                                  "samsung,81632,0,"]  # fmt: skip
