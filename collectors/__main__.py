@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
-from marketdash import catalog, market_clock
+from marketdash import catalog, clock, market_clock
 from marketdash.config import ConfigError, load_settings
 from marketdash.i18n import Msg
 from marketdash.service import MarketService
@@ -108,7 +108,7 @@ def _snapshot(svc: MarketService, args: argparse.Namespace) -> int:
         failed = any(r.status == "error" for r in results)
         if wait is None:
             return 1 if failed else 0
-        now = dt.datetime.now(dt.UTC)
+        now = clock.now()
         if not any(market_clock.state(catalog.get(a), now).moving for a in ids if a in svc.live.quoters()):
             print("no requested market trades now: stopping", flush=True)
             return 0
@@ -122,6 +122,9 @@ def _check(svc: MarketService) -> int:
     if report.empty:
         print(f"store OK: {svc.settings.market_db}")
         return 0
+    if (report["problem"] == "no data").sum() == len(catalog.ASSETS):
+        print(f"store empty: no daily bars in {svc.settings.market_db} (run `update` first)")
+        return 1
     for row in report.itertuples():
         dates = row.dates.split()
         shown = " ".join(dates[:12]) + (f" … (+{len(dates) - 12} more)" if len(dates) > 12 else "")

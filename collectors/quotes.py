@@ -17,6 +17,7 @@ from collectors.errors import BadResponseError, CollectorError, NoDataError, Sub
 from collectors.http import HttpClient
 from collectors.kis import KisCollector
 from collectors.upbit import BITHUMB, UPBIT, CandleVenue, check_reply, steer_by_remaining
+from marketdash import clock
 from marketdash.catalog import Asset
 from marketdash.i18n import Msg, msg
 from marketdash.records import MalformedValueError, Quote, parse_decimal
@@ -156,7 +157,7 @@ class KisQuoter:
     def _quote(self, call: QuoteCall, asset: Asset) -> Quote:
         """Gold and silver answer under one market code (N or S, unverified which): try each until one does."""
         codes = self.kis.market_codes(asset.id, asset.market_code)
-        today = dt.datetime.now(dt.UTC).astimezone(dt.timezone(dt.timedelta(hours=9))).date()
+        today = clock.now().astimezone(dt.timezone(dt.timedelta(hours=9))).date()
         failures: list[Msg] = []
         for market in codes:
             body = self.kis.call(call.path, call.tr_id, call.params(asset, market, today))
@@ -164,7 +165,7 @@ class KisQuoter:
             try:
                 if not isinstance(output, dict) or not output:
                     raise NoDataError(msg("err.quote_missing", code=asset.code, tr_id=call.tr_id))
-                quote = call.transform(asset, output, dt.datetime.now(dt.UTC))
+                quote = call.transform(asset, output, clock.now())
             except NoDataError as exc:
                 failures.append(msg("err.under_market", market=market, error=exc.msg) if len(codes) > 1 else exc.msg)
                 continue

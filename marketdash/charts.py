@@ -67,7 +67,7 @@ def line_chart(
                 x=series.index,
                 y=series.to_numpy(),
                 name=(labels or {}).get(asset_id) or tr.name(asset_id),
-                mode="lines",
+                mode="lines+markers" if len(series) == 1 else "lines",  # a lone point is drawn, not invisible
                 line={"color": _COLORS.get(asset_id), "width": 1.6},
                 hovertemplate=f"{hover_x}: {hover_value}<extra>%{{fullData.name}}</extra>",
             )

@@ -23,6 +23,7 @@ from marketdash.i18n import Msg, Name, msg
 from marketdash.jobs import HistoryJob
 from marketdash.notices import data_notice, missing_notice, timing_notes
 from marketdash.service import PriceData, UpdateResult
+from marketdash.store import SOURCE_RANK
 from marketdash.ui import clear_caches, load_fx, load_prices, service, store_errors_in_plain_words, store_problem, tr
 
 LIVE_CHECK_EVERY = 60.0  # seconds between checks for missing days, per process and asset set
@@ -187,7 +188,7 @@ def in_currency(wide: pd.DataFrame, currency: str, start: dt.date | None, end: d
     if fx.empty:
         st.warning(t("fx.none"))
         return Converted(wide)
-    sources = [msg(f"fx.source_{s}") for s in sorted(fx["source"].unique())]
+    sources = [msg(f"fx.source_{s}") for s in sorted(fx["source"].unique(), key=lambda s: SOURCE_RANK.get(s, 99))]
     last_fx = fx["date"].max()
     st.caption(t("fx.caption", sources=sources, fresh=msg("fresh.through", day=last_fx.date())))
     assets = [catalog.get(a) for a in wide.columns]

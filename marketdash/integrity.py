@@ -1,8 +1,8 @@
 """The store's integrity report (`python -m collectors check`, the Data page): pure functions over stored bars.
 
-Three kinds of finding, each with its dates: sessions missing inside an asset's stored range by its market's
-calendar, rows whose prices are not positive finite numbers, and days held from a source that ranks below another
-source the store holds for that asset over the same span (a fallback day a rerun could replace).
+Four kinds of finding: an asset with no stored bar at all; sessions missing inside an asset's stored range by the
+days its source publishes; rows whose prices are not positive finite numbers; and days held from a source that ranks
+below another source the store holds for that asset over the same span (a fallback day a rerun could replace).
 """
 
 from __future__ import annotations
@@ -17,9 +17,12 @@ from marketdash import calendars, catalog
 from marketdash.i18n import Msg, msg
 from marketdash.store import SOURCE_RANK
 
-MISSING, BAD_PRICE, WORSE_SOURCE = "missing sessions", "bad price", "worse source"
+EMPTY, MISSING, BAD_PRICE, WORSE_SOURCE = "no data", "missing sessions", "bad price", "worse source"
 # ECB fixings follow the euro area's TARGET days, not the KRX calendar USD/KRW is filed under: no gap check there.
 NO_CALENDAR_SOURCES = frozenset({"ecb"})
+# Days a source publishes are the days all these calendars trade: KIS files COMEX futures by US trading date and
+# publishes nothing on a US holiday (Thanksgiving, Presidents' Day …) on which CME itself has a session.
+PUBLISHED_ON = {"CMES": ("CMES", "XNYS")}
 COLUMNS = ["asset_id", "problem", "count", "first", "last", "dates", "detail", "detail_key"]
 
 
@@ -35,21 +38,30 @@ class Finding:
             "asset_id": self.asset_id,
             "problem": self.problem,
             "count": len(self.dates),
-            "first": min(self.dates),
-            "last": max(self.dates),
+            "first": min(self.dates, default=None),
+            "last": max(self.dates, default=None),
             "dates": " ".join(d.isoformat() for d in self.dates),
             "detail": str(self.detail),  # English: the command line and the CSV
             "detail_key": self.detail.to_json(),  # pages say it in the reader's language
         }
 
 
+def published_sessions(calendar: str, start: dt.date, end: dt.date) -> pd.DatetimeIndex:
+    """The sessions a source publishes bars for between start and end (PUBLISHED_ON)."""
+    codes = PUBLISHED_ON.get(calendar, (calendar,))
+    days = calendars.sessions(codes[0], start, end)
+    for code in codes[1:]:
+        days = days.intersection(calendars.sessions(code, start, end))
+    return days
+
+
 def missing_sessions(asset: catalog.Asset, dates: pd.Series, sources: pd.Series) -> Finding | None:
-    """Sessions of the asset's calendar between its first and last stored day (from calendar-following sources)."""
+    """Sessions the source publishes between the asset's first and last stored day (calendar-following sources)."""
     follows = ~sources.isin(NO_CALENDAR_SOURCES)
     held = pd.DatetimeIndex(dates[follows])
     if held.empty:
         return None
-    expected = calendars.sessions(asset.calendar, held.min().date(), held.max().date())
+    expected = published_sessions(asset.calendar, held.min().date(), held.max().date())
     gaps = expected.difference(held)
     if gaps.empty:
         return None
@@ -98,9 +110,11 @@ def worse_sources(asset_id: str, rows: pd.DataFrame) -> Finding | None:
     )
 
 
-def check(bars: pd.DataFrame) -> pd.DataFrame:
-    """Every finding over the stored bars (long form, as Store.read_bars returns them), one row each."""
-    findings: list[Finding] = []
+def check(bars: pd.DataFrame, expected: tuple[str, ...] = tuple(catalog.ASSETS)) -> pd.DataFrame:
+    """Every finding over the stored bars (long form, as Store.read_bars returns them), one row each; each of the
+    `expected` assets with no bar at all is a finding too (an empty store is not a healthy one)."""
+    held = set(bars["asset_id"].unique()) if len(bars) else set()
+    findings = [Finding(a, EMPTY, (), msg("integrity.empty_detail", asset_id=a)) for a in expected if a not in held]
     for asset_id, rows in bars.groupby("asset_id", sort=True):
         rows = rows.sort_values("date")
         asset = catalog.ASSETS.get(str(asset_id))

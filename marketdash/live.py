@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from collectors.errors import CollectorError
-from marketdash import catalog, market_clock
+from marketdash import calendars, catalog, clock, market_clock
 from marketdash.config import mask_msg
 from marketdash.i18n import Msg, msg, stored
 from marketdash.market_clock import KST
@@ -77,8 +77,11 @@ def _quotes(frame: pd.DataFrame) -> Iterator[Quote]:
 
 
 def _settled(asset: catalog.Asset, quote: Quote, bars: pd.DataFrame) -> Quote:
-    """Once the session a quote belongs to has its daily bar, the bar's close replaces the provisional price."""
-    session = quote.quoted_at.astimezone(asset.tz).date()
+    """Once the session a quote belongs to has its daily bar, the bar's close replaces the provisional price. A quote
+    taken while no session runs (a weekend, a holiday) belongs to the last session before it."""
+    local = quote.quoted_at.astimezone(asset.tz).date()
+    so_far = calendars.sessions(asset.calendar, local - dt.timedelta(days=14), local)
+    session = so_far[-1].date() if len(so_far) else local
     done = bars[bars["date"].dt.date >= session]
     if done.empty or len(bars) < 2:
         return quote
@@ -115,7 +118,7 @@ class LiveQuotes:
     ) -> list[QuoteResult]:
         """One round: quote each asset whose market moves now, or whose last quote is older than CLOSED_REFRESH
         (so a closed market shows its final price); `everything` quotes them all. Quotes go to `snapshots`."""
-        now = now or dt.datetime.now(dt.UTC)
+        now = now or clock.now()
         quoters = self.quoters()
         latest = self.latest()
         results = []
@@ -124,16 +127,16 @@ class LiveQuotes:
             if quoter is None:
                 results.append(QuoteResult(asset_id, "skipped", note=self.service.why_not_live(asset_id)))
                 continue
-            clock = market_clock.state(asset, now)
+            market = market_clock.state(asset, now)
             last = latest.get(asset_id)
             fresh_enough = last is not None and now - last.quoted_at < CLOSED_REFRESH
-            if not (everything or clock.moving or not fresh_enough):
+            if not (everything or market.moving or not fresh_enough):
                 results.append(
-                    QuoteResult(asset_id, "skipped", note=msg("live.skipped", state=msg(f"state.{clock.state}")))
+                    QuoteResult(asset_id, "skipped", note=msg("live.skipped", state=msg(f"state.{market.state}")))
                 )
                 continue
             try:
-                quote = dataclasses.replace(quoter.quote(asset), market_state=clock.state)
+                quote = dataclasses.replace(quoter.quote(asset), market_state=market.state)
                 self.store.add_snapshots([quote])
                 results.append(QuoteResult(asset_id, "ok", quote))
             except CollectorError as exc:
@@ -148,7 +151,7 @@ class LiveQuotes:
     def board(self, asset_ids: Sequence[str], now: dt.datetime | None = None) -> list[NowRow]:
         """Per asset: its last stored quote, its market's state now, the last poll error after that quote, and
         why there is no live source when there is none. Reads the store only (pages call this every refresh)."""
-        now = now or dt.datetime.now(dt.UTC)
+        now = now or clock.now()
         quoters = self.quoters()
         readable = self.service.store_problem() is None
         latest = self.store.latest_snapshots().set_index("asset_id") if readable else None
@@ -158,16 +161,16 @@ class LiveQuotes:
         for asset_id in asset_ids:
             quote = None
             error = None
-            clock = market_clock.state(catalog.get(asset_id), now)
+            market = market_clock.state(catalog.get(asset_id), now)
             if latest is not None and asset_id in latest.index:
                 quote = next(_quotes(latest.loc[[asset_id]].reset_index()))
                 error = stored(latest.loc[asset_id, "error"], latest.loc[asset_id, "error_key"])
-                if not clock.moving:
+                if not market.moving:
                     quote = _settled(catalog.get(asset_id), quote, recent[recent["asset_id"] == asset_id])
             elif errors is not None and asset_id in errors.index:
                 error = stored(errors.loc[asset_id, "message"], errors.loc[asset_id, "message_key"])
             why = None if asset_id in quoters else self.service.why_not_live(asset_id)
-            rows.append(NowRow(asset_id, clock, quote, error, why))
+            rows.append(NowRow(asset_id, market, quote, error, why))
         return rows
 
     def coverage(self) -> pd.DataFrame:
@@ -177,12 +180,12 @@ class LiveQuotes:
         return cov.reset_index()
 
     def recent(self, days: int) -> pd.DataFrame:
-        return self.store.snapshots(since=dt.datetime.now(dt.UTC) - dt.timedelta(days=days))
+        return self.store.snapshots(since=clock.now() - dt.timedelta(days=days))
 
     def today(self, asset_ids: Sequence[str], now: dt.datetime | None = None) -> pd.DataFrame:
         """Quotes since 00:00 KST today as % change against each quote's previous close, one column per asset,
         indexed by the quote time in KST (Compare's 1D view)."""
-        now = now or dt.datetime.now(dt.UTC)
+        now = now or clock.now()
         midnight = dt.datetime.combine(now.astimezone(KST).date(), dt.time(), tzinfo=KST)
         frame = self.store.snapshots(list(asset_ids), since=midnight)
         if frame.empty:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import pandas as pd
 import streamlit as st
 
-from marketdash import charts, notices, ui
+from marketdash import charts, clock, notices, ui
 from marketdash.i18n import Translator
 from marketdash.jobs import QuotePoller
 from marketdash.live import NowRow
@@ -65,9 +65,10 @@ def _card(column, t: Translator, row: NowRow, now: dt.datetime) -> None:
     # KIS quotes carry no time: the moment we fetched them. A settled one is the session's daily bar.
     kind = "settled" if q.source.endswith("daily close") else "traded" if q.time_from_source else "fetched"
     source = q.source.removesuffix(" daily close")
-    clock = q.quoted_at.astimezone(KST)
+    quoted = q.quoted_at.astimezone(KST)
     tip = t(f"now.tip_{kind}", name=t.full_name(row.asset_id), price=t.price(q.price, row.asset_id),
-            prev=t.price(q.prev_close, row.asset_id), source=t(f"source.{source}"), when=t.datetime(clock))  # fmt: skip
+            prev=t.price(q.prev_close, row.asset_id), source=t(f"source.{source}"),
+            when=t.datetime(quoted))  # fmt: skip
     if q.source == "bithumb":
         tip += " " + t("now.bithumb_day")
     if row.error:
@@ -75,7 +76,7 @@ def _card(column, t: Translator, row: NowRow, now: dt.datetime) -> None:
     change = q.change_pct
     column.metric(name, t.price(q.price, row.asset_id), t.pct(change), delta_color=t.delta_color(change), help=tip)
     warn = "⚠️ " if row.error else ""
-    column.caption(warn + t(f"now.caption_{kind}", time=f"{clock:%H:%M:%S}", age=age_text(t, row.age(now)),
+    column.caption(warn + t(f"now.caption_{kind}", time=f"{quoted:%H:%M:%S}", age=age_text(t, row.age(now)),
                             state=_state_line(t, row, now)))  # fmt: skip
 
 
@@ -108,7 +109,7 @@ def _strip(asset_ids: tuple[str, ...], every: float | None) -> None:
         _poller().tick(live, wait=not st.session_state.pop(_FULL_RUN, False))
         with ui.store_errors_in_plain_words():
             board = svc.live.board(asset_ids)
-        now = dt.datetime.now(dt.UTC)
+        now = clock.now()
         st.markdown(t("now.heading", when=t.datetime(now.astimezone(KST))))
         for row_ids in (board[:4], board[4:]):
             for column, row in zip(st.columns(4), row_ids, strict=False):
@@ -127,6 +128,19 @@ def _strip(asset_ids: tuple[str, ...], every: float | None) -> None:
     strip()
 
 
+def flat_across(wide: pd.DataFrame) -> pd.DataFrame:
+    """A market that has not moved today (closed, or not traded yet: every quote the same) as a level line across
+    the whole time axis, not a dot at the moment it was asked."""
+    out = wide.copy()
+    if len(out.index) < 2:
+        return out
+    for asset_id in out.columns:
+        values = out[asset_id].dropna()
+        if len(values) and values.nunique() == 1:
+            out.loc[[out.index[0], out.index[-1]], asset_id] = values.iloc[0]
+    return out
+
+
 def today_view(asset_ids: Sequence[str]) -> None:
     """Compare's 1D: each asset's % change against its previous close over today's KST day, from the stored
     quotes, on one time axis in KST; the CSV holds exactly what is drawn."""
@@ -136,12 +150,13 @@ def today_view(asset_ids: Sequence[str]) -> None:
         _poller().tick(live, wait=False)
     with ui.store_errors_in_plain_words():
         wide = svc.live.today(asset_ids)
-    today = dt.datetime.now(dt.UTC).astimezone(KST).date()
+    today = clock.now().astimezone(KST).date()
     if wide.empty:
         reasons = " ".join(sorted({t.text(svc.why_not_live(a)) for a in asset_ids if a not in live}))
         st.info(t("today.none", day=today, hint=reasons or t("today.hint")))
         return
     st.caption(t("today.caption"))
+    wide = flat_across(wide)
     fig = charts.line_chart(
         wide.set_axis(wide.index.tz_localize(None), axis=0),
         t,

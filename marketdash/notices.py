@@ -93,6 +93,16 @@ def span_notes(stats: pd.DataFrame) -> None:
         st.info(t("stats.too_few", names=[Name(a) for a in few.index], n=analytics.MIN_ANNUALISED))
 
 
+def integrity_report(report: pd.DataFrame) -> None:
+    """The findings as a table of what and when, then each one's explanation in full as a line below it (a long
+    sentence in a table cell is cut off)."""
+    t = tr()
+    show_table(report.drop(columns=["dates", "detail"]))
+    for asset_id, row in report.iterrows():
+        problem, detail = t(f"problem.{row['problem']}"), tables.message_text(row["detail"], row["detail_key"], t)
+        st.markdown(f"- **{t.name(str(asset_id))}** · {problem}: {detail}")
+
+
 def show_table(frame: pd.DataFrame) -> None:
     """A table in the reader's language: translated headers, names and codes, separators, the language's dates,
     rises and falls in the market colours (tables.styled)."""

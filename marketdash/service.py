@@ -21,7 +21,7 @@ import pandas as pd
 
 from collectors.base import Collector
 from collectors.errors import CollectorError, NoDataError
-from marketdash import calendars, catalog, integrity
+from marketdash import calendars, catalog, clock, integrity
 from marketdash.config import DEFAULT_START, Settings, mask_msg
 from marketdash.i18n import Msg, msg
 from marketdash.live import LiveQuotes
@@ -84,7 +84,7 @@ STALE_AFTER = 3  # sessions behind the market's calendar
 
 def freshness(last_dates: dict[str, dt.date | None], now: dt.datetime | None = None) -> dict[str, Freshness]:
     """Each asset's last stored date and whether it is more than STALE_AFTER closed sessions behind its calendar."""
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or clock.now()
     out = {}
     for asset_id, day in last_dates.items():
         behind = calendars.sessions_behind(catalog.get(asset_id), day, now)
@@ -256,7 +256,7 @@ class MarketService:
         """Assets with a live source and some stored days whose history does not yet reach back to `start`
         (default DEFAULT_START): what a backfill behind the page still has to fetch."""
         goal = start or dt.date.fromisoformat(DEFAULT_START)
-        live, now = self.collectors(), dt.datetime.now(dt.UTC)
+        live, now = self.collectors(), clock.now()
         gaps = []
         for asset_id in asset_ids:
             first = self.store.span(asset_id)[0] if asset_id in live else None
@@ -281,7 +281,7 @@ class MarketService:
         stored_from = stored_to = None
         try:
             stored_from, stored_to, before = self.store.span(asset_id)
-            ranges = self.fetch_ranges(asset, start, end, dt.datetime.now(dt.UTC), (stored_from, stored_to))
+            ranges = self.fetch_ranges(asset, start, end, clock.now(), (stored_from, stored_to))
             if not ranges:
                 return UpdateResult(
                     asset_id, collector.source, "skipped", first_date=stored_from, last_date=stored_to,
@@ -327,7 +327,7 @@ class MarketService:
 
     def stale_assets(self, asset_ids: Sequence[str], now: dt.datetime | None = None) -> list[str]:
         """Assets with a live source whose store lacks closed sessions and that were not tried a moment ago."""
-        now = now or dt.datetime.now(dt.UTC)
+        now = now or clock.now()
         live = self.collectors()
         last = self.store.last_dates()
         attempts = self.store.last_attempts()
@@ -348,12 +348,12 @@ class MarketService:
     # -- reads ---------------------------------------------------------------------------------------------------
     def ensure_sample(self) -> None:
         """Build or extend the sample store up to the last closed session (deterministic values, idempotent)."""
-        today = dt.datetime.now(dt.UTC).date()
+        today = clock.now().date()
         if self._sample_checked == today:
             return
         from collectors.sample import SAMPLE_START, SampleCollector
 
-        now = dt.datetime.now(dt.UTC)
+        now = clock.now()
         have = self.sample_store.last_dates()
         sampler = SampleCollector()
         for asset in catalog.ASSETS.values():
@@ -398,7 +398,7 @@ class MarketService:
                     notes[a] = msg("sample.not_fetched") if a in live else self.why_not_live(a)
         filled = [f for f in frames if not f.empty]
         bars = pd.concat(filled, ignore_index=True) if filled else self.store.read_bars([])
-        bars = drop_unfinished(bars, dt.datetime.now(dt.UTC))
+        bars = drop_unfinished(bars, clock.now())
         origin = {a: ("store" if a in held else "sample") for a in asset_ids}
         return PriceData(bars, origin, notes, freshness(last_dates), problem)
 

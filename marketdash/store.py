@@ -25,6 +25,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from marketdash import clock
 from marketdash.i18n import Msg, Said, msg, stored
 from marketdash.records import BAR_COLUMNS, Quote
 
@@ -266,7 +267,7 @@ class FetchAttempt:
 
 def utcnow() -> dt.datetime:
     """Naive UTC, the way TIMESTAMP columns hold it."""
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    return clock.now().replace(tzinfo=None)
 
 
 BUSY_TIMEOUT = 15.0  # seconds to wait for another process's lock before saying the store is busy

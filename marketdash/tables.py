@@ -36,7 +36,8 @@ def _name_codes(value: object, prefix: str, t: Translator) -> object:
     return t("list.joiner").join(t(f"{prefix}.{part.strip()}") for part in value.split(","))
 
 
-def _message(text: object, key: object, t: Translator) -> str:
+def message_text(text: object, key: object, t: Translator) -> str:
+    """A stored (English message, catalog key) pair in the reader's language."""
     return t.text(stored(text, key))
 
 
@@ -50,7 +51,7 @@ def screen_frame(frame: pd.DataFrame, t: Translator) -> pd.DataFrame:
     out = frame.copy()
     for column, key_column in MESSAGE_KEYS.items():
         if column in out and key_column in out:
-            out[column] = [_message(v, k, t) for v, k in zip(out[column], out[key_column], strict=True)]
+            out[column] = [message_text(v, k, t) for v, k in zip(out[column], out[key_column], strict=True)]
     out = out.drop(columns=[c for c in MESSAGE_KEYS.values() if c in out])
     for column in UTC_COLUMNS & set(out.columns):
         if pd.api.types.is_datetime64_any_dtype(out[column]):

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 
 import streamlit as st
 
-from marketdash import catalog, ui
+from marketdash import catalog, clock, ui
 from marketdash.ui import tr
 
 RANGES = ("1M", "3M", "6M", "YTD", "1Y", "3Y", "5Y", "Max", "Custom")
@@ -103,7 +103,7 @@ def range_picker(default: str = "1Y", today: bool = False) -> tuple[dt.date | No
     t = tr()
     presets = (TODAY, *RANGES) if today else RANGES
     preset = choice(t("pick.range"), presets, default, "range", lambda p: t(f"range.{p}"))
-    day = dt.date.today()
+    day = clock.today_kst()
     if preset == TODAY:
         return day, day
     if preset != "Custom":

@@ -42,9 +42,11 @@ if not problem:
         report = ui.load_integrity().set_index("asset_id")
         if report.empty:
             st.success(t("data.check_ok"))
+        elif (report["problem"] == "no data").sum() == len(catalog.ASSETS):
+            st.info(t("data.check_empty"))
         else:
             st.warning(t("data.check_found", n=len(report)))
-            notices.show_table(report)
+            notices.integrity_report(report)
             notices.download_csv(report.drop(columns=["detail_key"]), "store_integrity",
                                  t("download.what", what=t("data.integrity_report")))  # fmt: skip
 

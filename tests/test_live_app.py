@@ -6,7 +6,10 @@ import datetime as dt
 import json
 import time
 
+import pytest
+
 from marketdash import catalog
+from marketdash.market_clock import KST
 from marketdash.store import Store
 from tests.test_pages import EN, run_page
 
@@ -84,34 +87,69 @@ def test_first_open_fetches_the_range_on_screen_then_the_history_behind_it(live_
     assert kis.rate_limited <= 0.01 * len(kis.calls) and kis.token_issues == 1
 
 
-def test_now_strip_shows_the_polled_quotes_with_their_state(live_env, monkeypatch):
-    from marketdash import live_view, ui
+# Fixed instants (issue 14.9): what the Now strip shows depends on the hour, so these tests pin the app's clock and
+# give the local servers the same day. (kst, the servers' last day, what KRX and the US markets do then)
+INSTANTS = {
+    "krx_open": (dt.datetime(2026, 12, 1, 10, 30, tzinfo=KST), dt.date(2026, 12, 1), "open", "closed"),
+    "us_open": (dt.datetime(2026, 12, 1, 23, 45, tzinfo=KST), dt.date(2026, 12, 1), "closed", "open"),
+    "weekend": (dt.datetime(2026, 11, 28, 14, 0, tzinfo=KST), dt.date(2026, 11, 27), "closed", "closed"),
+    "krx_holiday": (dt.datetime(2026, 10, 9, 11, 0, tzinfo=KST), dt.date(2026, 10, 8), "closed", "closed"),
+}
 
-    kis, upbit = live_env
+
+@pytest.fixture(params=list(INSTANTS))
+def live_at(request, monkeypatch):
+    """The app with keys against local servers, at one of INSTANTS (the clock pinned there)."""
+    from marketdash import clock
+    from tests.kis_server import APP_KEY, APP_SECRET, KisServer
+    from tests.upbit_server import UpbitServer
+
+    at, last_day, krx, us = INSTANTS[request.param]
+    with clock.pinned(at):
+        kis = KisServer(history_start=dt.date(2025, 6, 2), today=last_day).start()
+        upbit = UpbitServer(first_day=dt.date(2025, 1, 1), last_day=at.astimezone(dt.UTC).date(),
+                            clock=clock.now).start()  # fmt: skip
+        monkeypatch.delenv("DASHBOARD_OFFLINE")
+        for name, value in {"KIS_BASE_URL": kis.url, "KIS_APP_KEY": APP_KEY, "KIS_APP_SECRET": APP_SECRET,
+                            "UPBIT_BASE_URL": upbit.url, "BITHUMB_BASE_URL": "http://127.0.0.1:9"}.items():  # fmt: skip
+            monkeypatch.setenv(name, value)
+        try:
+            yield kis, upbit, krx, us
+        finally:
+            kis.stop()
+            upbit.stop()
+
+
+def test_now_strip_shows_the_polled_quotes_with_their_state(live_at):
+    """While KRX trades, Samsung's card is KIS's live quote; once it has closed (at night, on a weekend, on a KRX
+    holiday), the session's stored daily bar. Bitcoin is always Upbit's live ticker."""
+    from marketdash import ui
+
+    kis, upbit, krx, us = live_at
     upbit.ticker_price = 123_456_000.0
     at = run_page("app.py")
-    live = [a for a in catalog.COMPARED if a in ui.service().live.quoters()]
-    assert live == list(catalog.COMPARED)
-    poller, store = live_view._poller(), ui.service().store
-    poller.interval = 0.0  # always due: the test polls when it wants
-    deadline = time.monotonic() + 20
-    while store.snapshots(["btc", "samsung"]).empty or len(store.snapshots(["btc", "samsung"])) < 2:
-        assert time.monotonic() < deadline, "no quotes polled"
-        poller.tick(live)  # returns at once while the page's own first poll (in a thread) holds the poller
-        time.sleep(0.1)
+    svc = ui.service()
+    svc.live.poll(list(catalog.COMPARED), everything=True)
     at.run()
-    assert not at.exception
+    assert not at.exception, [e.value for e in at.exception]
     strip = {m.label: m for m in at.metric[:7]}
     btc = strip["Bitcoin"]
     prev = upbit.candles()[-1]["trade_price"]
-    assert btc.value == "1억 2,345만 6,000원" or btc.value.startswith("123.5M")
+    assert btc.value.startswith("123.5M")
     assert btc.delta == f"{(123_456_000.0 / prev - 1) * 100:+.2f}%"
     samsung = strip[catalog.get("samsung").short]
-    assert samsung.delta == f"{(kis.price('005930') / kis.prev_close('005930') - 1) * 100:+.2f}%"
-    captions = " ".join(c.value for c in at.caption)
-    assert "traded" in captions and "fetched" in captions and "KST" in captions
-    stored = ui.service().store.snapshots(["btc"])
-    assert stored["price"].iloc[-1] == 123_456_000.0
+    closes = [float(r["stck_clpr"]) for r in kis.rows("005930")]
+    if krx == "open":
+        assert samsung.delta == f"{(kis.price('005930') / kis.prev_close('005930') - 1) * 100:+.2f}%"
+    else:
+        assert samsung.delta == f"{(closes[-1] / closes[-2] - 1) * 100:+.2f}%"
+    strip_captions = [c.value for c in at.caption if " KST (" in c.value]
+    assert len(strip_captions) == 7, strip_captions  # one line under each card of the strip, in its order
+    by_asset = dict(zip(catalog.COMPARED, strip_captions, strict=True))
+    assert by_asset["btc"].startswith("traded ") and "open (24/7)" in by_asset["btc"]
+    assert by_asset["samsung"].startswith("fetched " if krx == "open" else "closed ")
+    assert by_asset["soxl"].startswith("fetched " if us == "open" else "closed ")
+    assert svc.store.snapshots(["btc"])["price"].iloc[-1] == 123_456_000.0
 
 
 def test_now_strip_without_keys_says_why_and_invents_nothing(monkeypatch):
@@ -148,3 +186,31 @@ def test_compare_1d_without_quotes_says_so():
     at.get("segmented_control")[0].set_value("1D").run()
     assert not at.exception
     assert any("No live quotes stored today" in i.value and "DASHBOARD_OFFLINE" in i.value for i in at.info)
+
+
+def test_a_krw_view_reaches_as_far_back_as_the_prices_while_usdkrw_history_fills(live_env):
+    """Issue 14.3: a 1M KRW view stores six weeks of USD/KRW; a Max KRW view then must still start where the prices
+    start (ECB reference rates before the stored fixings), and USD/KRW's history is filled like the others'."""
+    from streamlit.testing.v1 import AppTest
+
+    from marketdash import fetching
+    from tests.conftest import ROOT
+    from tests.test_pages import figure
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
+    at.query_params.update(lang="en", range="1M", ccy="KRW")
+    at.run()
+    at.switch_page("pages/1_compare.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    job = fetching._history()["job"]
+    assert job is not None and "usdkrw" in job.assets  # USD/KRW's history is filled with the others'
+    deadline = time.monotonic() + 120
+    while job.running and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not job.running and not job.failures()
+    at.get("segmented_control")[0].set_value("Max").run()
+    assert not at.exception, [e.value for e in at.exception]
+    title = figure(at)["layout"]["title"]["text"]
+    anchor = dt.date.fromisoformat(title.split(" on ")[1][:10])
+    assert anchor <= dt.date(2025, 6, 3), title  # the KIS series' first day, not the first stored fixing
+    assert any(c.value.startswith("USD/KRW: KIS (Seoul close)") for c in at.caption)

@@ -1,5 +1,6 @@
 import datetime as dt
 
+import pandas as pd
 import pytest
 
 from collectors.errors import NetworkError
@@ -114,3 +115,20 @@ def test_unfinished_sessions_are_dropped():
     bars = bars_to_frame(_page("samsung", dt.date(2026, 6, 30), 2) + _page("soxl", dt.date(2026, 6, 30), 2))
     kept = drop_unfinished(bars, now)
     assert sorted(zip(kept["asset_id"], kept["date"].dt.day, strict=True)) == [("samsung", 30), ("soxl", 30)]
+
+
+def test_usd_krw_is_the_stored_fixings_and_the_ecb_rates_outside_them(tmp_path):
+    """Issue 14.3: six weeks of KIS fixings in the store must not cut a currency view to six weeks."""
+    from collectors import ecb
+
+    svc = MarketService(load_settings({"MARKET_DB": str(tmp_path / "m.duckdb")}))
+    kis_days = pd.bdate_range("2026-09-01", "2026-10-15")
+    svc.store.upsert_bars(bars_to_frame(DailyBar("usdkrw", d.date(), None, None, None, 1400.0, None, "KRW", "kis")
+                                        for d in kis_days))  # fmt: skip
+    fx = svc.usd_krw(dt.date(2024, 1, 1), dt.date(2026, 10, 30))
+    kis = fx[fx["source"] == "kis"]
+    ecb_rows = fx[fx["source"] == "ecb"]
+    assert list(kis["date"]) == list(kis_days)
+    assert ecb_rows["date"].min() == ecb.usdkrw_history().loc["2024-01-01":].index[0]
+    assert not ecb_rows["date"].between(kis_days[0], kis_days[-1]).any()  # the store's own days win
+    assert ecb_rows["date"].max() > kis_days[-1]  # and after them, up to the ECB's last fixing

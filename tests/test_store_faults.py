@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from marketdash import catalog
 from marketdash.config import load_settings
 from marketdash.records import DailyBar, Quote, bars_to_frame
 from marketdash.service import MarketService
@@ -283,7 +284,7 @@ def test_the_integrity_report_finds_a_planted_gap_a_bad_row_and_worse_source_day
     out = run_cli({**subprocess_env, "MARKET_DB": str(db)}, "check")
     assert out.returncode == 1, out.stdout + out.stderr
     report = MarketService(load_settings({"MARKET_DB": str(db)})).check()
-    found = {(r.asset_id, r.problem): r.dates.split() for r in report.itertuples()}
+    found = {(r.asset_id, r.problem): r.dates.split() for r in report.itertuples() if r.problem != "no data"}
     assert found == {
         ("samsung", "missing sessions"): [d.isoformat() for d in gap],
         ("samsung", "bad price"): [sessions[3].isoformat()],
@@ -293,15 +294,45 @@ def test_the_integrity_report_finds_a_planted_gap_a_bad_row_and_worse_source_day
         assert all(d in out.stdout for d in dates)
 
 
-def test_a_clean_store_checks_ok(subprocess_env, tmp_path):
+def _as_published(path: Path, start: dt.date, end: dt.date) -> Store:
+    """Every asset on the days its source publishes: KRX sessions for the Korean series and USD/KRW, US (NYSE)
+    trading dates for SOXL and the COMEX futures (KIS publishes no bar on a US holiday such as Thanksgiving, though
+    CME has a session then), every day for Bitcoin."""
+    from marketdash import calendars
+
+    days = {"XKRX": calendars.sessions("XKRX", start, end), "XNYS": calendars.sessions("XNYS", start, end),
+            "24/7": pd.date_range(start, end)}  # fmt: skip
+    published = {"XKRX": "XKRX", "XNYS": "XNYS", "CMES": "XNYS", "24/7": "24/7"}
+    store = Store(path)
+    for asset in catalog.ASSETS.values():
+        dates = days[published[asset.calendar]]
+        store.upsert_bars(bars_to_frame(DailyBar(asset.id, d.date(), None, None, None, 100.0 + i, None, asset.currency,
+                                                 "upbit" if asset.id == "btc" else "kis")
+                                        for i, d in enumerate(dates)))  # fmt: skip
+    return store
+
+
+def test_a_store_holding_exactly_what_the_sources_publish_checks_ok(subprocess_env, tmp_path):
     db = tmp_path / "m.duckdb"
-    assert run_cli({**subprocess_env, "MARKET_DB": str(db)}, "update", "--assets", "usdkrw").returncode == 0
+    _as_published(db, dt.date(2024, 11, 1), dt.date(2026, 11, 30))  # two Thanksgivings, Presidents' Days, …
     out = run_cli({**subprocess_env, "MARKET_DB": str(db)}, "check")
-    assert out.returncode == 0 and "store OK" in out.stdout
+    assert out.returncode == 0 and "store OK" in out.stdout, out.stdout
+
+
+def test_an_empty_or_partly_empty_store_is_reported_as_such(subprocess_env, tmp_path):
+    db = tmp_path / "m.duckdb"
+    Store(db).upsert_bars(_bars("btc", dt.date(2025, 3, 1), 20, "upbit"))
+    report = MarketService(load_settings({"MARKET_DB": str(db)})).check()
+    empty = set(report.loc[report["problem"] == "no data", "asset_id"])
+    assert empty == set(catalog.ASSETS) - {"btc"}
+    out = run_cli({**subprocess_env, "MARKET_DB": str(db)}, "check")
+    assert out.returncode == 1 and "no data" in out.stdout and "samsung" in out.stdout
+    nothing = run_cli({**subprocess_env, "MARKET_DB": str(tmp_path / "new.duckdb")}, "check")
+    assert nothing.returncode == 1 and "store empty" in nothing.stdout
 
 
 def test_the_data_page_offers_the_store_and_its_integrity_report(tmp_path):
-    _populated(tmp_path / "market.duckdb")  # calendar days from 2025-01-01 hold every KRX session: nothing to report
+    _as_published(tmp_path / "market.duckdb", dt.date(2025, 1, 1), dt.date(2025, 12, 31))  # nothing to report
     at = run_page("pages/4_data.py")
     labels = [b.label for b in at.get("download_button")]
     assert any("whole store" in label for label in labels), labels

@@ -14,6 +14,7 @@ import math
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlsplit
 
@@ -40,6 +41,7 @@ class UpbitServer(LocalServer):
     blocked_until: float = 0.0
     send_remaining: bool = True  # False: the client has only 429s to go by
     ticker_price: float | None = None  # the ticker's current price; default 2 % above the last candle's close
+    clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))  # the ticker's trade time
 
     def __post_init__(self) -> None:
         self.lock = threading.Lock()
@@ -142,7 +144,7 @@ class UpbitServer(LocalServer):
             return 404, headers, b'{"error":{"name":"404","message":"Code not found"}}'
         prev = self.candles()[-1]["trade_price"]
         price = self.ticker_price or prev * 1.02
-        now = dt.datetime.now(dt.UTC)
+        now = self.clock()
         row = {
             "market": "KRW-BTC", "trade_date": now.strftime("%Y%m%d"), "trade_time": now.strftime("%H%M%S"),
             "trade_timestamp": int(now.timestamp() * 1000) - 1500, "trade_price": price, "prev_closing_price": prev,
