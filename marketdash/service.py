@@ -340,7 +340,10 @@ class MarketService:
             if stored is not None and stored >= calendars.expected_last_session(asset, now):
                 continue
             tried = attempts.get(asset_id)
-            if tried and now.replace(tzinfo=None) - tried.finished_at < AUTO_REFRESH_EVERY:
+            # A fetch under way (the history behind the pages, a cron job) has no finished_at yet; one killed
+            # long ago never will, and no longer holds the asset back.
+            when = tried and (tried.finished_at or tried.started_at)
+            if when and now.replace(tzinfo=None) - when < AUTO_REFRESH_EVERY:
                 continue
             stale.append(asset_id)
         return stale

@@ -251,7 +251,7 @@ class FetchAttempt:
     asset_id: str
     source: str
     started_at: dt.datetime
-    finished_at: dt.datetime
+    finished_at: dt.datetime | None  # None while the attempt runs (or when it was killed)
     start_date: dt.date | None
     end_date: dt.date | None
     rows: int

@@ -93,6 +93,10 @@ rolling = pd.DataFrame(frames)
 full = {b: analytics.pair_correlation(*(returns_of([base, b])[c] for c in (base, b)), method) for b in targets}
 if exponential and method == "spearman":
     st.caption(t("corr.ew_is_pearson"))
+if not rolling.notna().any().any():  # the window is longer than the returns the range holds
+    longest = max(len(returns_of([base, b]).dropna()) for b in targets)
+    st.info(t("corr.rolling_too_short", window=window, n=longest, unit=t(f"unit_of_time.{unit}")))
+    st.stop()
 kind = "corr.rolling_ew_title" if exponential else "corr.rolling_title"
 fig = charts.line_chart(
     rolling,

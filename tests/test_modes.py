@@ -1,0 +1,177 @@
+"""Every page under every value of every option it takes from the URL (issue 14.2), as a bookmark opens it.
+
+The options of a page are combined pairwise (every pair of values of two options appears in some run, so every single
+value does too), on sample data and with keys against the local KIS and Upbit servers. A run fails on an exception,
+on an English word in Korean mode or Hangul in English mode, and on a chart with nothing to draw. Each run is a fresh
+AppTest (the URL is the only state it starts from); the process's caches stay warm between runs, which is what makes
+the matrix fast enough for CI.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import json
+import math
+import re
+from collections.abc import Iterator
+
+import numpy as np
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from marketdash import catalog, charts, live_view
+from marketdash.i18n import Translator
+from marketdash.widgets import RANGES, TODAY
+from tests.conftest import ROOT
+from tests.test_i18n import english_words, screen_texts
+from tests.test_pages import values
+
+ASSETS = {"one": "samsung", "two": "samsung,btc", "seven": ",".join(catalog.COMPARED)}
+LANGS_COLORS = {"lang": ["ko", "en"], "colors": ["red_up", "green_up"]}
+CUSTOM = {"start": "2026-01-05", "end": "2026-03-02"}  # with range=Custom
+
+# page -> option -> its URL values
+OPTIONS: dict[str, dict[str, list[str]]] = {
+    "app.py": {"range": list(RANGES), **LANGS_COLORS},
+    "pages/1_compare.py": {"assets": list(ASSETS), "range": [TODAY, *RANGES], "view": ["rebased", "pct"],
+                           "ccy": ["native", "KRW", "USD"], "log": ["false", "true"], **LANGS_COLORS},
+    "pages/2_correlations.py": {"assets": list(ASSETS), "range": list(RANGES),
+                                "align": ["common", "kst", "weekly", "monthly"], "method": ["pearson", "spearman"],
+                                "ffill": ["0", "2"], "window": ["20", "60", "120"], "ewm": ["false", "true"],
+                                **LANGS_COLORS},
+    "pages/3_statistics.py": {"assets": list(ASSETS), "range": list(RANGES), "ccy": ["native", "KRW", "USD"],
+                              "rf": ["0", "3.5"], **LANGS_COLORS},
+    "pages/4_data.py": {"asset": list(catalog.ASSETS), "range": list(RANGES), **LANGS_COLORS},
+}  # fmt: skip
+
+
+def pairwise(options: dict[str, list[str]]) -> list[dict[str, str]]:
+    """Rows covering every pair of values of every two options (greedy, deterministic)."""
+    names = list(options)
+    uncovered = {((a, va), (b, vb)) for a, b in itertools.combinations(names, 2) for va in options[a]
+                 for vb in options[b]}  # fmt: skip
+    rows = []
+    while uncovered:
+        (a, va), (b, vb) = min(uncovered)  # start from a pair still missing
+        row = {a: va, b: vb}
+        for name in names:
+            if name in row:
+                continue
+
+            def gain(value: str, name: str = name) -> int:
+                return sum(((n, row[n]), (name, value)) in uncovered or ((name, value), (n, row[n])) in uncovered
+                           for n in row)  # fmt: skip
+
+            row[name] = max(options[name], key=gain)
+        for x, y in itertools.combinations(names, 2):
+            uncovered.discard(((x, row[x]), (y, row[y])))
+        rows.append(row)
+    return rows
+
+
+def url_of(row: dict[str, str]) -> dict[str, str]:
+    params = {k: (ASSETS[v] if k == "assets" else v) for k, v in row.items()}
+    if params.get("range") == "Custom":
+        params.update(CUSTOM)
+    return params
+
+
+def blank_charts(at: AppTest) -> list[str]:
+    """Titles of charts with nothing to draw: no trace holding a finite value."""
+    blank = []
+    for chart in at.get("plotly_chart"):
+        spec = json.loads(chart.proto.spec)
+        drawn = False
+        for trace in spec.get("data", []):
+            for axis in ("y", "z"):
+                if axis in trace:
+                    data = values(trace[axis])
+                    numbers = pd.to_numeric(pd.Series(np.ravel(data)), errors="coerce")
+                    drawn |= bool(np.isfinite(numbers).any())
+        if not drawn:
+            blank.append(spec.get("layout", {}).get("title", {}).get("text", "?"))
+    return blank
+
+
+def problems(at: AppTest, lang: str) -> list[object]:
+    found: list[object] = [e.value + "\n" + "\n".join(e.stack_trace[-8:]) for e in at.exception]
+    texts = screen_texts(at)
+    if lang == "ko":
+        found += [(t, english_words(t)) for t in texts if english_words(t)]
+    else:
+        found += [t for t in texts if re.search("[\uac00-\ud7a3]", t) and t != "한국어"]
+    found += [("blank chart", title) for title in blank_charts(at)]
+    return found
+
+
+def runs(page: str) -> Iterator[tuple[dict[str, str], AppTest]]:
+    for row in pairwise(OPTIONS[page]):
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+        at.query_params.update(url_of(row))
+        if page != "app.py":
+            at.switch_page(page)  # before the first run: the page opens directly, as a bookmark does
+        at.run()
+        yield row, at
+
+
+def check_page(page: str) -> int:
+    failures, count = [], 0
+    for row, at in runs(page):
+        count += 1
+        found = problems(at, row["lang"])
+        if found:
+            failures.append((row, found[:3]))
+    assert not failures, "\n".join(f"{row}: {found}" for row, found in failures)
+    return count
+
+
+@pytest.mark.parametrize("page", list(OPTIONS))
+def test_every_option_of_every_page_on_sample_data(page):
+    count = check_page(page)
+    assert count >= max(len(v) for v in OPTIONS[page].values())
+
+
+@pytest.mark.parametrize("page", list(OPTIONS))
+def test_every_option_of_every_page_with_keys(page, live_env):
+    count = check_page(page)
+    assert count >= max(len(v) for v in OPTIONS[page].values())
+
+
+def test_the_matrix_covers_every_pair_and_so_every_value():
+    for options in OPTIONS.values():
+        rows = pairwise(options)
+        for a, b in itertools.combinations(options, 2):
+            assert {(r[a], r[b]) for r in rows} == set(itertools.product(options[a], options[b]))
+        assert len(rows) < math.prod(len(v) for v in options.values())
+
+
+def test_a_lone_point_is_drawn_and_a_market_that_has_not_moved_is_a_level_line():
+    """Issue 14.7: a series with one quote was an invisible line with a legend entry."""
+    times = pd.DatetimeIndex(["2026-12-01 09:00", "2026-12-01 10:00", "2026-12-01 11:00"])
+    wide = pd.DataFrame({"btc": [0.5, 1.0, 1.5], "samsung": [np.nan, 0.3, np.nan], "soxl": [np.nan, np.nan, -1.2]},
+                        index=times)  # fmt: skip
+    flat = live_view.flat_across(wide)
+    assert flat["samsung"].tolist() == [0.3, 0.3, 0.3]
+    assert flat["soxl"].iloc[0] == -1.2 and flat["soxl"].iloc[-1] == -1.2
+    assert flat["btc"].tolist() == [0.5, 1.0, 1.5]  # a market that moves is drawn as it moved
+    fig = charts.line_chart(wide[["soxl"]].dropna(), Translator("en"), title="t", yaxis_title="y")
+    assert fig.data[0].mode == "lines+markers"
+    fig = charts.line_chart(wide[["btc"]], Translator("en"), title="t", yaxis_title="y")
+    assert fig.data[0].mode == "lines"
+
+
+def test_a_typed_custom_range_reaches_the_url():
+    """Issue 14.8: the fields, the URL and the chart never disagree: a date set in the field lands in the URL and
+    the chart's range (the browser test types one and leaves the field with Tab)."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
+    at.query_params.update(lang="en", range="Custom", **CUSTOM)
+    at.run()
+    at.switch_page("pages/1_compare.py").run()
+    at.date_input(key="end").set_value(dt.date(2026, 1, 15)).run()
+    assert not at.exception
+    assert at.query_params["end"] == "2026-01-15"
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    last = max(pd.Timestamp(x) for trace in spec["data"] for x in trace["x"])
+    assert last <= pd.Timestamp("2026-01-15")
