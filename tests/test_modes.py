@@ -47,6 +47,11 @@ OPTIONS: dict[str, dict[str, list[str]]] = {
 }  # fmt: skip
 
 
+def _new_pairs(row: dict[str, str], name: str, value: str, uncovered: set) -> int:
+    """How many missing pairs setting `name` to `value` in `row` would cover."""
+    return sum(((n, v), (name, value)) in uncovered or ((name, value), (n, v)) in uncovered for n, v in row.items())
+
+
 def pairwise(options: dict[str, list[str]]) -> list[dict[str, str]]:
     """Rows covering every pair of values of every two options (greedy, deterministic)."""
     names = list(options)
@@ -57,14 +62,8 @@ def pairwise(options: dict[str, list[str]]) -> list[dict[str, str]]:
         (a, va), (b, vb) = min(uncovered)  # start from a pair still missing
         row = {a: va, b: vb}
         for name in names:
-            if name in row:
-                continue
-
-            def gain(value: str, name: str = name) -> int:
-                return sum(((n, row[n]), (name, value)) in uncovered or ((name, value), (n, row[n])) in uncovered
-                           for n in row)  # fmt: skip
-
-            row[name] = max(options[name], key=gain)
+            if name not in row:
+                row[name] = max(options[name], key=lambda v, name=name: _new_pairs(row, name, v, uncovered))
         for x, y in itertools.combinations(names, 2):
             uncovered.discard(((x, row[x]), (y, row[y])))
         rows.append(row)
