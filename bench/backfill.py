@@ -10,6 +10,8 @@ Scenarios (issues 10 and 17):
   the 40th at 20/s. Target: ratio <= 1.2.
 - noise: faults, plus 4 % of the calls under the limit refused EGW00201 anyway (half HTTP 500, half HTTP 200 with
   rt_cd "1"), as KIS's gateway does in the field. Same floor (refused calls not counted in it). Target: <= 1.2.
+- spurious: only the 4 % of spurious refusals, no other fault: the floor is calls / 20 per second, so every slowdown
+  the noise causes shows. Target: ratio <= 1.1.
 - slow: a key the server holds to 3 calls a second (a new customer's), three series. Target: <= 5 % of calls
   refused for the rate.
 Each scenario runs on a new store and a new token cache; the learned rate is not carried between them.
@@ -53,6 +55,7 @@ SCENARIOS = {
     "clean": Scenario("clean", target_ratio=1.05),
     "faults": Scenario("faults", html_502_share=0.08, dying_token=True, target_ratio=1.2),
     "noise": Scenario("noise", html_502_share=0.08, dying_token=True, spurious_share=0.04, target_ratio=1.2),
+    "spurious": Scenario("spurious", spurious_share=0.04, target_ratio=1.1),
     "slow": Scenario("slow", server_rps=3, series=("kospi200", "samsung", "skhynix"), target_refused=0.05),
 }
 

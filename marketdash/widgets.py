@@ -108,9 +108,14 @@ def range_picker(default: str = "1Y", today: bool = False) -> tuple[dt.date | No
         return day, day
     if preset != "Custom":
         return range_bounds(preset, day), None
-    col1, col2 = st.columns(2)
-    start = _date_field(col1, t("pick.from"), "start", day - dt.timedelta(days=366), day)
-    end = _date_field(col2, t("pick.to"), "end", day, day)
+    # One form with a 조회 button, as a broker's screen has: Streamlit's date field commits a typed date only once
+    # focus leaves the whole field (a Tab lands on its own calendar button first), so without the form the field
+    # could show one date while the chart and the URL kept another. Clicking 조회 leaves the field and submits.
+    with st.form("custom_range", border=False, enter_to_submit=True):
+        col1, col2, col3 = st.columns([5, 5, 2], vertical_alignment="bottom")
+        start = _date_field(col1, t("pick.from"), "start", day - dt.timedelta(days=366), day)
+        end = _date_field(col2, t("pick.to"), "end", day, day)
+        col3.form_submit_button(t("pick.apply"), type="primary", use_container_width=True)
     if start and end and start > end:
         st.warning(t("pick.swapped"))
         start, end = end, start

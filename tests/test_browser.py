@@ -210,6 +210,36 @@ def test_selection_lives_in_the_url(app_url, page):
     page.wait_for_url("**assets=btc**", timeout=30_000)
 
 
+def _last_x(page) -> str:
+    return page.evaluate(
+        "() => { const g = document.querySelector('[data-testid=stPlotlyChart] .js-plotly-plot');"
+        " return g.data.map(t => String(t.x[t.x.length - 1]).slice(0, 10)).sort().pop(); }"
+    )
+
+
+def test_a_typed_date_and_the_chart_never_disagree(app_url, page):
+    """Issue 14.8: a date typed into the custom range's end and left with Tab reached the field only: Streamlit's
+    date field commits once focus leaves the whole field. The range is applied with 조회 (as on a broker's screen),
+    and then the field, the URL and the chart agree."""
+    page.goto(f"{app_url}/compare?lang=ko&range=Custom&start=2026-01-05&end=2026-03-02")
+    wait_rendered(page)
+    assert _last_x(page) == "2026-03-02"
+    end = page.locator("[data-testid=stDateInput]").nth(1)
+    end.locator("[role=spinbutton]").first.click()  # as a reader does (the calendar opens)
+    page.keyboard.type("20260115", delay=40)
+    page.keyboard.press("Tab")
+    assert "2026-01-15" in end.locator("input").input_value()
+    assert "end=2026-03-02" in page.url  # nothing applied yet: the button says so
+    page.locator("[data-testid=stFormSubmitButton] button", has_text="조회").click()
+    page.wait_for_url("**end=2026-01-15**", timeout=30_000)
+    wait_rendered(page)
+    page.wait_for_function("() => { const g = document.querySelector('[data-testid=stPlotlyChart] .js-plotly-plot');"
+                           " return g && g.data.every(t => String(t.x[t.x.length - 1]) <= '2026-01-16'); }",
+                           timeout=30_000)  # fmt: skip
+    assert _last_x(page) <= "2026-01-15"
+    assert "2026-01-15" in end.locator("input").input_value()
+
+
 def test_bitcoin_fetch_failure_is_explained_not_raised(app_url, page):
     page.goto(f"{app_url}/")
     wait_rendered(page)

@@ -14,9 +14,9 @@ def test_csv_has_bom_header_iso_dates_and_asset_id_columns():
     assert data.startswith(b"\xef\xbb\xbf")
     text = data.decode("utf-8-sig")
     assert text.splitlines()[0] == "date,samsung,btc"
-    assert text.splitlines()[1].startswith("2026-07-01,75800.0,")
+    assert text.splitlines()[1] == "2026-07-01,75800,150000000"  # whole numbers as integers, no float noise
     back = pd.read_csv(io.BytesIO(data), encoding="utf-8-sig", index_col="date", parse_dates=True)
-    pd.testing.assert_frame_equal(back, wide, check_freq=False)
+    pd.testing.assert_frame_equal(back.astype(float), wide, check_freq=False)
 
 
 def test_csv_keeps_korean_text_and_formats_date_columns():

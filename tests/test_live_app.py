@@ -59,12 +59,12 @@ def test_krw_view_fetches_usdkrw_from_kis_and_says_so(live_env):
 
 
 def test_first_open_fetches_the_range_on_screen_then_the_history_behind_it(live_env):
-    from marketdash import fetching, ui
+    from marketdash import clock, fetching, ui
 
     kis, _ = live_env
     at = run_page("app.py")  # Overview's default range: 1Y
     assert at.get("plotly_chart")
-    one_year_back = (dt.date.today() - dt.timedelta(days=366)).strftime("%Y%m%d")
+    one_year_back = (clock.today_kst() - dt.timedelta(days=366)).strftime("%Y%m%d")  # ranges end today in Seoul
     firsts = {}
     for _, params in kis.calls:
         firsts.setdefault(params.get("FID_INPUT_ISCD") or params.get("SYMB"), params)

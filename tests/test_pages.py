@@ -128,6 +128,10 @@ def test_every_alignment_mode_renders_heatmap_lead_lag_and_rolling(mode):
     at = run_page("pages/2_correlations.py")
     at.get("segmented_control")[1].set_value(mode).run()  # [0] is the range
     assert not at.exception, [e.value for e in at.exception]
+    if mode == "monthly":  # 3Y holds 35 monthly returns: a 60-month window has nothing to draw, and says so
+        assert any("needs at least 60 returns" in i.value for i in at.info)
+        assert len(at.get("plotly_chart")) == 2
+        at.segmented_control(key="window").set_value(20).run()
     charts = at.get("plotly_chart")
     assert len(charts) == 3
     heat, lags, rolling = (figure(at, i) for i in range(3))
