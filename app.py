@@ -13,6 +13,7 @@ t = ui.setup_page("overview")
 st.title(t("overview.title"))
 ids = list(catalog.COMPARED)
 start, end = widgets.range_picker(default="1Y")
+axis = widgets.axis_picker()
 data, ids = fetching.page_data(ids, start, end)
 live_view.now_strip(list(catalog.COMPARED))
 st.markdown(f"**{t('overview.daily')}**")
@@ -45,6 +46,8 @@ fig = charts.line_chart(
     labels=notices.trace_labels(data),
     note=notices.sample_note(data),
     reference=100.0,
+    log_y=charts.log_axis(axis, rebased),
+    end_labels=notices.end_labels(rebased - 100.0),
 )
 notices.chart(fig, rebased, "overview_normalized", t("overview.chart_csv"))
 st.subheader(t("overview.summary"))

@@ -10,10 +10,14 @@ import plotly.graph_objects as go
 from marketdash.analytics import fisher_interval
 from marketdash.i18n import Translator
 
+# Series colours never use a market colour of either scheme (red, blue, green): on a red-up screen a red line
+# reads as "rising", a blue one as "falling". Hues left: charcoal, purple, orange, browns, yellows, greys.
 _COLORS = {
-    "kospi200": "#1f77b4", "samsung": "#1428a0", "skhynix": "#e4002b", "soxl": "#9467bd",
-    "btc": "#f7931a", "gold": "#d4af37", "silver": "#8c8c8c", "usdkrw": "#2ca02c",
+    "kospi200": "#333333", "samsung": "#7b1fa2", "skhynix": "#f57c00", "soxl": "#6d4c41",
+    "btc": "#f9b800", "gold": "#9e7d0a", "silver": "#90a4ae", "usdkrw": "#4e342e",
 }  # fmt: skip
+CARRY_PAST_END = pd.Timedelta(days=4)  # a series' last value carries over a long weekend, no further
+LOG_SPREAD = 3.0  # an automatic axis turns logarithmic when the highest value is over 3x the lowest
 # Hangul has no glyphs in Plotly's default font: Windows, macOS, then Debian's Nanum and Noto (the app's theme names
 # the same stack in .streamlit/config.toml).
 FONT = (
@@ -42,6 +46,19 @@ def _layout(fig: go.Figure, title: str, note: str | None, height: int) -> None:
     )
 
 
+def wants_log(wide: pd.DataFrame) -> bool:
+    """The automatic axis: logarithmic when the values spread over more than LOG_SPREAD times (SOXL's +944 %
+    would otherwise flatten every other line into one band)."""
+    values = wide.to_numpy(dtype=float)
+    values = values[np.isfinite(values)]
+    return bool(len(values)) and values.min() > 0 and values.max() / values.min() > LOG_SPREAD
+
+
+def log_axis(choice: str, wide: pd.DataFrame) -> bool:
+    """The axis picker's choice ("auto", "linear", "log") for these lines."""
+    return choice == "log" or (choice == "auto" and wants_log(wide))
+
+
 def line_chart(
     wide: pd.DataFrame,
     tr: Translator,
@@ -54,22 +71,30 @@ def line_chart(
     reference: float | None = None,
     hover_value: str = "%{y:,.2f}",
     time_axis: bool = False,
+    end_labels: dict[str, str] | None = None,
 ) -> go.Figure:
     """One line per column, named by `labels` (default: the asset's name); gaps (days a market was closed) are
-    bridged visually, never filled in the data. `time_axis`: the x values are times of one day (hover shows the
-    time, ticks the clock)."""
-    hover_x = "%{x|%H:%M:%S}" if time_axis else f"%{{x|{tr.plot_date}}}"
+    drawn flat, never filled in the data behind the chart. One unified hover, dated once, lists every series at
+    that date (a market closed that day at its last value). `end_labels` are written at each line's end.
+    `time_axis`: the x values are times of one day (hover shows the time, ticks the clock)."""
+    hover_x = "%H:%M:%S" if time_axis else tr.plot_date
     fig = go.Figure()
     for asset_id in wide.columns:
-        series = wide[asset_id].dropna()
+        series = wide[asset_id]
+        known = series.dropna()
+        # From its first value on, a day its market was closed carries the last value (a flat step, and a hover
+        # that lists every series at every date); the CSV beside the chart keeps the days as traded.
+        shown = series.loc[known.index.min() :].ffill() if len(known) else known
+        if len(known) and not time_axis:  # past its last day only over a weekend or a holiday, not a stale series
+            shown = shown.loc[: known.index.max() + CARRY_PAST_END]
         fig.add_trace(
             go.Scatter(
-                x=series.index,
-                y=series.to_numpy(),
+                x=shown.index,
+                y=shown.to_numpy(),
                 name=(labels or {}).get(asset_id) or tr.name(asset_id),
-                mode="lines+markers" if len(series) == 1 else "lines",  # a lone point is drawn, not invisible
+                mode="lines+markers" if len(known) == 1 else "lines",  # a lone point is drawn, not invisible
                 line={"color": _COLORS.get(asset_id), "width": 1.6},
-                hovertemplate=f"{hover_x}: {hover_value}<extra>%{{fullData.name}}</extra>",
+                hovertemplate=f"{hover_value}<extra></extra>",
             )
         )
     if reference is not None:
@@ -80,12 +105,29 @@ def line_chart(
         hovermode="x unified",
         legend={"orientation": "h", "y": -0.15},
     )
+    fig.update_xaxes(hoverformat=hover_x)
+    if end_labels:
+        _end_labels(fig, wide, end_labels, log_y)
     if time_axis:  # seconds only when the ticks are closer than a minute (a few minutes of quotes)
         fig.update_xaxes(tickformatstops=[{"dtickrange": [None, 60_000], "value": "%H:%M:%S"},
                                           {"dtickrange": [60_000, None], "value": "%H:%M"}])  # fmt: skip
     elif tr.plot_ticks:
         fig.update_xaxes(tickformatstops=tr.plot_ticks)
     return fig
+
+
+def _end_labels(fig: go.Figure, wide: pd.DataFrame, texts: dict[str, str], log_y: bool) -> None:
+    """Each line's name and change at its last point, in its colour, in the margin on the right."""
+    for asset_id, text in texts.items():
+        series = wide[asset_id].dropna() if asset_id in wide else pd.Series(dtype=float)
+        if series.empty:
+            continue
+        y = float(series.iloc[-1])
+        fig.add_annotation(
+            x=1.0, xref="paper", xanchor="left", y=np.log10(y) if log_y and y > 0 else y, yref="y",
+            text=text, showarrow=False, font={"color": _COLORS.get(asset_id) or "#333", "size": 11},
+        )  # fmt: skip
+    fig.update_layout(margin={"r": 150})
 
 
 def heatmap(

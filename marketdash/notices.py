@@ -31,6 +31,17 @@ def trace_labels(data: PriceData) -> dict[str, str]:
     return labels
 
 
+def end_labels(changes: pd.DataFrame) -> dict[str, str]:
+    """Each line's end: its name and its change over the range (`changes` in %, one column per asset)."""
+    t = tr()
+    out = {}
+    for asset_id in changes.columns:
+        last = changes[asset_id].dropna()
+        if len(last):
+            out[asset_id] = f"{t.name(asset_id)} {t.pct(float(last.iloc[-1]), 1)}"
+    return out
+
+
 def sample_note(data: PriceData) -> str | None:
     """The line each chart carries when any of its series is sample data."""
     if not data.sample_assets:

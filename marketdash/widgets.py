@@ -146,6 +146,15 @@ def _date_field(where: object, label: str, key: str, default: dt.date, latest: d
     return value
 
 
+AXES = ("auto", "linear", "log")
+
+
+def axis_picker(where: object = st, disabled: bool = False) -> str:
+    """The price axis, `?axis=auto|linear|log`: automatic (log when the lines spread over 3x) by default."""
+    t = tr()
+    return choice(t("pick.axis"), list(AXES), "auto", "axis", lambda a: t(f"axis.{a}"), where=where, disabled=disabled)
+
+
 def currency_picker(where: object = st) -> str:
     t = tr()
     return choice(t("pick.currency"), list(CURRENCIES), "native", "ccy", lambda c: t(f"currency.{c}"), where=where)

@@ -13,11 +13,11 @@ start, end = widgets.range_picker(default="1Y", today=True)
 if widgets.is_today():
     live_view.today_view(ids)
     st.stop()
-c1, c2, c3 = st.columns([2, 2, 1])
+c1, c2, c3 = st.columns([2, 3, 3])
 view = widgets.choice(t("compare.show"), ["rebased", "pct"], "rebased", "view", lambda v: t(f"compare.view_{v}"),
                       where=c1)  # fmt: skip
 currency = widgets.currency_picker(c2)
-log_y = c3.toggle(t("compare.log"), value=False, key="log", bind="query-params", disabled=view == "pct")
+axis = widgets.axis_picker(c3, disabled=view == "pct")
 data, ids = fetching.page_data(ids, start, end)
 native = analytics.to_wide(data.bars, ids)
 converted = fetching.in_currency(native, currency, start, end)
@@ -28,18 +28,22 @@ unit = t("compare.prices_in", unit=notices.unit_label(currency))
 if currency != "native":
     unit += t("compare.fx_at_close")
 if view == "pct":
-    values, axis, ref, title = rebased - 100.0, t("compare.pct_axis"), 0.0, t("compare.pct_title", when=when, unit=unit)
+    values, y_title, ref = rebased - 100.0, t("compare.pct_axis"), 0.0
+    title = t("compare.pct_title", when=when, unit=unit)
 else:
-    values, axis, ref, title = rebased, t("compare.index_axis"), 100.0, t("compare.rebased_title", when=when, unit=unit)
+    values, y_title, ref = rebased, t("compare.index_axis"), 100.0
+    title = t("compare.rebased_title", when=when, unit=unit)
+log_y = view != "pct" and charts.log_axis(axis, values)
 fig = charts.line_chart(
     values,
     t,
     title=title,
-    yaxis_title=axis,
+    yaxis_title=y_title,
     labels=notices.trace_labels(data),
     note=notices.sample_note(data),
-    log_y=bool(log_y) and view != "pct",
+    log_y=log_y,
     reference=ref,
+    end_labels=notices.end_labels(rebased - 100.0),
 )
 name = "compare_" + ("pct_change" if view == "pct" else "rebased")
 notices.chart(fig, values, name, t(f"compare.csv_{view}"))

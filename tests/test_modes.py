@@ -34,9 +34,9 @@ CUSTOM = {"start": "2026-01-05", "end": "2026-03-02"}  # with range=Custom
 
 # page -> option -> its URL values
 OPTIONS: dict[str, dict[str, list[str]]] = {
-    "app.py": {"range": list(RANGES), **LANGS_COLORS},
+    "app.py": {"range": list(RANGES), "axis": ["auto", "linear", "log"], **LANGS_COLORS},
     "pages/1_compare.py": {"assets": list(ASSETS), "range": [TODAY, *RANGES], "view": ["rebased", "pct"],
-                           "ccy": ["native", "KRW", "USD"], "log": ["false", "true"], **LANGS_COLORS},
+                           "ccy": ["native", "KRW", "USD"], "axis": ["auto", "linear", "log"], **LANGS_COLORS},
     "pages/2_correlations.py": {"assets": list(ASSETS), "range": list(RANGES),
                                 "align": ["common", "kst", "weekly", "monthly"], "method": ["pearson", "spearman"],
                                 "ffill": ["0", "2"], "window": ["20", "60", "120"], "ewm": ["false", "true"],

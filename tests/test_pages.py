@@ -84,7 +84,7 @@ def test_compare_pct_change_and_fewer_assets():
     spec = figure(at)
     assert len(spec["data"]) == 2
     assert spec["layout"]["title"]["text"].startswith("% change since")
-    assert at.toggle(key="log").disabled
+    assert at.segmented_control(key="axis").disabled
 
 
 def test_correlations_heatmap_annotated_with_observations():
@@ -216,8 +216,9 @@ def test_a_store_locked_by_another_program_is_a_sentence_not_a_traceback(monkeyp
 def test_a_range_with_no_data_says_so():
     at = run_page("pages/1_compare.py")
     at.get("segmented_control")[0].set_value("Custom").run()
-    at.date_input(key="start").set_value(dt.date(2010, 1, 1)).run()
-    at.date_input(key="end").set_value(dt.date(2010, 3, 1)).run()
+    at.date_input(key="start").set_value(dt.date(2010, 1, 1))
+    at.date_input(key="end").set_value(dt.date(2010, 3, 1))
+    next(b for b in at.button if b.label == "Show").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert any(i.value.startswith("No data in this date range for: KOSPI 200") for i in at.info)
     assert not at.get("plotly_chart")
