@@ -1,4 +1,5 @@
-"""Seven-Asset Market Dashboard, `streamlit run app.py`: the Overview page, a card per asset and the normalized chart.
+"""Seven-Asset Market Dashboard, `streamlit run app.py`: the Overview page, one card per asset (its one price) and
+the normalized chart.
 
 The other pages live in `pages/` (Streamlit's multipage folder), so a bookmarked `/compare?...` opens that page
 directly, even as a fresh server's first request; every page draws the same sidebar through `ui.setup_page`.
@@ -12,28 +13,14 @@ t = ui.setup_page("overview")
 
 st.title(t("overview.title"))
 ids = list(catalog.COMPARED)
-start, end = widgets.range_picker(default="1Y")
-axis = widgets.axis_picker()
-data, ids = fetching.page_data(ids, start, end)
-live_view.now_strip(list(catalog.COMPARED))
-st.markdown(f"**{t('overview.daily')}**")
-
+c1, c2 = st.columns([5, 2])
+with c1:
+    start, end = widgets.range_picker(default="1Y")
+axis = widgets.axis_picker(c2)
+data, ids = fetching.page_data(ids, start, end, first_screen=True)
 table = analytics.overview(data.bars, ids)
-for row_ids in (ids[:4], ids[4:]):
-    for col, asset_id in zip(st.columns(4), row_ids, strict=False):
-        row, fresh = table.loc[asset_id], data.freshness[asset_id]
-        name = t.name(asset_id)
-        col.metric(
-            t("overview.card_sample", name=name) if asset_id in data.sample_assets else name,
-            t.price(row["last_close"], asset_id),
-            t("overview.day_change", pct=t.pct(row["day_change_pct"])),
-            delta_color=t.delta_color(row["day_change_pct"]),
-            help=t("overview.card_help", name=t.full_name(asset_id), unit=t(f"unit.{asset_id}"),
-                   pct=t.pct(row["range_change_pct"], 1)),
-        )  # fmt: skip
-        caption = t("overview.card_caption", pct=t.pct(row["range_change_pct"], 1), fresh=fresh.note())
-        col.caption(("⚠️ " if fresh.stale else "") + caption)
 table["stale"] = [data.freshness[a].stale for a in table.index]
+live_view.asset_cards(list(catalog.COMPARED), table, data.sample_assets)
 
 wide = analytics.to_wide(data.bars, ids)
 rebased, anchor = analytics.rebase(wide)
@@ -50,6 +37,7 @@ fig = charts.line_chart(
     end_labels=notices.end_labels(rebased - 100.0),
 )
 notices.chart(fig, rebased, "overview_normalized", t("overview.chart_csv"))
+notices.timing_notes(ids)
 st.subheader(t("overview.summary"))
 notices.show_table(table)
 notices.download_csv(table, "overview_summary", t("download.what", what=t("overview.summary")))

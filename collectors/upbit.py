@@ -18,6 +18,7 @@ from collectors.errors import (
     BadResponseError,
     BlockedError,
     CollectorError,
+    NetworkError,
     RateLimitedError,
     source_name,
 )
@@ -204,9 +205,12 @@ class FallbackCollector:
         try:
             yield from self.secondary.pages(asset, start, resume_end)
         except CollectorError as exc:
+            first, second = source_name(self.primary.source), source_name(self.secondary.source)
+            if isinstance(exc, NetworkError) and isinstance(first_failure, NetworkError):  # one cause: say it once
+                raise NetworkError(msg("err.both_unreachable", first_source=first, second_source=second)) from None
             raise type(exc)(
-                msg("err.both_failed", first_source=source_name(self.primary.source), first=first_failure.msg,
-                    second_source=source_name(self.secondary.source), second=exc.msg),
+                msg("err.both_failed", first_source=first, first=first_failure.msg, second_source=second,
+                    second=exc.msg),
                 code=exc.code,
             ) from None  # fmt: skip
 

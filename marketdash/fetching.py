@@ -212,11 +212,16 @@ def with_fx(asset_ids: Sequence[str]) -> list[str]:
 
 
 def page_data(
-    asset_ids: Sequence[str], start: dt.date | None, end: dt.date | None, min_assets: int = 1
+    asset_ids: Sequence[str],
+    start: dt.date | None,
+    end: dt.date | None,
+    min_assets: int = 1,
+    first_screen: bool = False,
 ) -> tuple[PriceData, list[str]]:
     """The common start of every page: fetch what is missing, load, explain sample data, timing and gaps.
 
     Stops the page with a plain message when fewer than `min_assets` assets are chosen or have data in the range.
+    `first_screen` (Overview): the card on what keys unlock, and the markets' timing left for under the chart.
     """
     if len(asset_ids) < min_assets:
         st.info(tr()("pick.at_least_one" if min_assets == 1 else "pick.at_least", n=min_assets))
@@ -224,8 +229,9 @@ def page_data(
     refresh_live(with_fx(asset_ids), start=start)
     fill_history_behind(with_fx(asset_ids))
     data = load_prices(tuple(asset_ids), start, end)
-    data_notice(data)
-    timing_notes(asset_ids)
+    data_notice(data, keys_card=first_screen)
+    if not first_screen:  # the first screen says it under its chart: the cards and the chart come first
+        timing_notes(asset_ids)
     present = missing_notice(data, asset_ids)
     if len(present) < min_assets:
         st.stop()

@@ -20,7 +20,8 @@ from marketdash.market_clock import KST
 from marketdash.ui import tr
 
 WAITING_EVERY = 2.0  # seconds between refreshes while a live asset has no quote yet
-_FULL_RUN = "now_strip_full_run"  # session flag: the strip is being drawn by a full page run, not its own refresh
+_FULL_RUN = "cards_full_run"  # session flag: the cards are being drawn by a full page run, not their own refresh
+CARDS_PER_ROW = 7
 
 
 @st.cache_resource(show_spinner=False)
@@ -55,77 +56,91 @@ def _state_line(t: Translator, row: NowRow, now: dt.datetime) -> str:
     return t(verb, state=state, when=_when(t, row.clock.next_change, now))
 
 
-def _card(column, t: Translator, row: NowRow, now: dt.datetime) -> None:
-    name = t.name(row.asset_id)
-    if row.quote is None:
-        column.metric(name, "—", help=t.text(row.why_not_live or row.error or t("now.waiting")))
-        column.caption(_state_line(t, row, now) + (t("now.no_source_suffix") if row.why_not_live else ""))
-        return
+def _money(t: Translator, change: float, asset_id: str) -> str:
+    """A signed change in the asset's own unit: -2,200원, +0.35달러, +1.20 (index points)."""
+    text = t.price(abs(change), asset_id)
+    return ("-" if round(change, 8) < 0 else "+") + text
+
+
+def _card(column, t: Translator, row: NowRow, daily: pd.Series | None, now: dt.datetime, sample: bool) -> None:
+    """One asset's one price: the live quote while its market trades, the session's close after it (the stored
+    bar once it exists), else the last stored close; each labelled, with its change against the previous close
+    in the asset's unit and in %, when it was priced, its market's state, and the range's change."""
+    label = t.name(row.asset_id)
+    state = t(f"state.{row.clock.state}")
+    has_daily = daily is not None and pd.notna(daily.get("last_close"))
+    span = t("cards.range", pct=t.pct(daily["range_change_pct"], 1)) if has_daily else ""
+    if has_daily and bool(daily.get("stale", False)):
+        span += " · " + t("cards.stale")
     q = row.quote
-    # KIS quotes carry no time: the moment we fetched them. A settled one is the session's daily bar.
-    kind = "settled" if q.source.endswith("daily close") else "traded" if q.time_from_source else "fetched"
-    source = q.source.removesuffix(" daily close")
-    quoted = q.quoted_at.astimezone(KST)
-    tip = t(f"now.tip_{kind}", name=t.full_name(row.asset_id), price=t.price(q.price, row.asset_id),
-            prev=t.price(q.prev_close, row.asset_id), source=t(f"source.{source}"),
-            when=t.datetime(quoted))  # fmt: skip
-    if q.source == "bithumb":
-        tip += " " + t("now.bithumb_day")
-    if row.error:
-        tip += " " + t("now.last_poll_failed", why=t.text(row.error))
-    change = q.change_pct
-    column.metric(name, t.price(q.price, row.asset_id), t.pct(change), delta_color=t.delta_color(change), help=tip)
-    warn = "⚠️ " if row.error else ""
-    column.caption(warn + t(f"now.caption_{kind}", time=f"{quoted:%H:%M:%S}", age=age_text(t, row.age(now)),
-                            state=_state_line(t, row, now)))  # fmt: skip
-
-
-def now_strip(asset_ids: Sequence[str]) -> None:
-    """Per asset: the live price, its change against the previous close, when it was quoted and the market's
-    state. Refreshes itself every QUOTE_EVERY seconds while a shown market trades; says in one line why there is
-    nothing live when there is not (offline, no keys), and never invents a quote."""
-    svc, t = ui.service(), tr()
-    live = [a for a in asset_ids if a in svc.live.quoters()]
-    if not live:
-        reasons = sorted({t.text(svc.why_not_live(a)) for a in asset_ids})
-        st.caption(t("now.none", reasons=" ".join(reasons)))
+    if q is not None:
+        # KIS quotes carry no time: the moment we fetched them. A settled one is the session's daily bar.
+        kind = "settled" if q.source.endswith("daily close") else "traded" if q.time_from_source else "fetched"
+        source = q.source.removesuffix(" daily close")
+        quoted = q.quoted_at.astimezone(KST)
+        price, change, pct = q.price, q.price - q.prev_close, q.change_pct
+        tip = t(f"now.tip_{kind}", name=t.full_name(row.asset_id), price=t.price(q.price, row.asset_id),
+                prev=t.price(q.prev_close, row.asset_id), source=t(f"source.{source}"),
+                when=t.datetime(quoted))  # fmt: skip
+        if q.source == "bithumb":
+            tip += " " + t("now.bithumb_day")
+        if row.error:
+            tip += " " + t("now.last_poll_failed", why=t.text(row.error))
+        kind_text = t(f"cards.{kind}", time=f"{quoted:%H:%M:%S}", age=age_text(t, row.age(now)))
+    elif has_daily:
+        price, pct = float(daily["last_close"]), float(daily["day_change_pct"])
+        change = price - price / (1 + pct / 100) if pd.notna(pct) else float("nan")
+        tip = t("overview.card_help", name=t.full_name(row.asset_id), unit=t(f"unit.{row.asset_id}"),
+                pct=t.pct(daily["range_change_pct"], 1))  # fmt: skip
+        kind_text = t("cards.last_close", day=t.month_day(pd.Timestamp(daily["last_date"]).date()))
+    else:
+        column.metric(label, "—", help=t.text(row.why_not_live or row.error or t("now.waiting")))
+        column.caption(_state_line(t, row, now))
         return
-    st.session_state[_FULL_RUN] = True  # the strip's first draw in this run polls in a thread, never waits
-    with ui.store_errors_in_plain_words():
-        board = svc.live.board(asset_ids)
-    waiting = any(r.quote is None and r.why_not_live is None and not r.error for r in board)
-    moving = any(r.clock.moving for r in board if r.why_not_live is None)
-    every = WAITING_EVERY if waiting else svc.settings.quote_every if moving else None
-    _strip(tuple(asset_ids), every)
+    tip += " " + _state_line(t, row, now) + "."
+    delta = f"{_money(t, change, row.asset_id)} ({t.pct(pct)})" if pd.notna(change) else t.pct(pct)
+    column.metric(label, t.price(price, row.asset_id), delta, delta_color=t.delta_color(pct), help=tip)
+    warn = ":material/warning: " if row.error else ""
+    mark = t("cards.sample") + " · " if sample else ""
+    column.caption(warn + f"{mark}{kind_text} · {state}  \n{span}")
 
 
-def _strip(asset_ids: tuple[str, ...], every: float | None) -> None:
+def asset_cards(asset_ids: Sequence[str], daily: pd.DataFrame, sample_assets: Sequence[str]) -> None:
+    """One card per asset (the page's only prices): refreshes itself every QUOTE_EVERY seconds while a shown
+    market trades, and never invents a quote (no live source: the last stored close, labelled so)."""
+    svc = ui.service()
+    live = [a for a in asset_ids if a in svc.live.quoters()]
+    every = None
+    if live:
+        st.session_state[_FULL_RUN] = True  # the cards' first draw in this run polls in a thread, never waits
+        with ui.store_errors_in_plain_words():
+            board = svc.live.board(asset_ids)
+        waiting = any(r.quote is None and r.why_not_live is None and not r.error for r in board)
+        moving = any(r.clock.moving for r in board if r.why_not_live is None)
+        every = WAITING_EVERY if waiting else svc.settings.quote_every if moving else None
+    _cards(tuple(asset_ids), daily, tuple(sample_assets), every)
+
+
+def _cards(asset_ids: tuple[str, ...], daily: pd.DataFrame, sample: tuple[str, ...], every: float | None) -> None:
     @st.fragment(run_every=every)
-    def strip() -> None:
+    def cards() -> None:
         svc, t = ui.service(), tr()
         live = [a for a in asset_ids if a in svc.live.quoters()]
-        # On its own refreshes the strip polls what is due and shows it in the same run: a price change reaches
-        # the page within QUOTE_EVERY plus the poll. Inside a full page run it must not hold the page up.
-        _poller().tick(live, wait=not st.session_state.pop(_FULL_RUN, False))
+        if live:
+            # On its own refreshes the cards poll what is due and show it in the same run: a price change reaches
+            # the page within QUOTE_EVERY plus the poll. Inside a full page run they must not hold the page up.
+            _poller().tick(live, wait=not st.session_state.pop(_FULL_RUN, False))
         with ui.store_errors_in_plain_words():
             board = svc.live.board(asset_ids)
         now = clock.now()
-        st.markdown(t("now.heading", when=t.datetime(now.astimezone(KST))))
-        for row_ids in (board[:4], board[4:]):
-            for column, row in zip(st.columns(4), row_ids, strict=False):
-                _card(column, t, row, now)
-        missing = sorted({t.text(r.why_not_live) for r in board if r.why_not_live})
-        if missing:
-            names = ", ".join(t.name(r.asset_id) for r in board if r.why_not_live)
-            st.caption(t("now.not_live", names=names, reasons=" ".join(missing)))
+        for first in range(0, len(board), CARDS_PER_ROW):
+            for column, row in zip(st.columns(CARDS_PER_ROW), board[first : first + CARDS_PER_ROW], strict=False):
+                known = daily.loc[row.asset_id] if row.asset_id in daily.index else None
+                _card(column, t, row, known, now, row.asset_id in sample and row.quote is None)
         if any(r.quote and r.quote.source == "bithumb" for r in board):
             st.caption(t("now.from_bithumb"))
-        wanting = [r for r in board if r.quote is None and r.error]
-        if wanting:
-            st.caption(t("now.no_quote_yet", names=", ".join(t.name(r.asset_id) for r in wanting),
-                         reasons="; ".join(sorted({t.text(r.error) for r in wanting}))))  # fmt: skip
 
-    strip()
+    cards()
 
 
 def flat_across(wide: pd.DataFrame) -> pd.DataFrame:

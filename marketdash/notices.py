@@ -49,18 +49,31 @@ def sample_note(data: PriceData) -> str | None:
     return tr()("chart.sample_note", names=[Name(a) for a in data.sample_assets])
 
 
-def data_notice(data: PriceData) -> None:
-    """A plain banner when sample data is on the page, with why those assets are not live (grouped by reason)."""
+QUIET_REASONS = {"live.no_keys", "live.offline", "sample.not_fetched", "sample.store_unusable"}
+
+
+def data_notice(data: PriceData, keys_card: bool = False) -> None:
+    """Sample data said once, in one line naming the assets; each failure that put an asset on sample data said
+    once, in one sentence; and, where `keys_card` (the first screen), one card on what KIS keys unlock and how to
+    add them. Reasons every sample asset shares (no keys, offline) are not repeated per asset."""
     t = tr()
     if data.store_problem:
         st.error(t.text(data.store_problem), icon=":material/database_off:")
     if not data.sample_assets:
         return
-    by_reason: dict[str, list[str]] = {}
-    for asset_id in data.sample_assets:
-        by_reason.setdefault(t.text(data.notes.get(asset_id)), []).append(t.name(asset_id))
-    lines = [t("sample.reason_line", names=", ".join(names), reason=reason) for reason, names in by_reason.items()]
-    st.warning(t("sample.banner") + "\n" + "\n".join(lines), icon=":material/science:")
+    notes = {a: data.notes.get(a) for a in data.sample_assets}
+    offline = any(n is not None and n.key == "live.offline" for n in notes.values() if hasattr(n, "key"))
+    line = t("sample.line", names=[Name(a) for a in data.sample_assets])
+    st.warning(line + (" " + t("live.offline") if offline else ""), icon=":material/science:")
+    failures: dict[str, list[str]] = {}
+    for asset_id, note in notes.items():
+        if note is not None and getattr(note, "key", "") not in QUIET_REASONS:
+            failures.setdefault(t.text(note), []).append(t.name(asset_id))
+    for reason, names in failures.items():
+        st.caption(f":material/error: {t('list.joiner').join(names)}: {reason}")
+    no_keys = [a for a, n in notes.items() if getattr(n, "key", "") == "live.no_keys"]
+    if no_keys and keys_card:
+        st.info(t("sample.keys_card", names=[Name(a) for a in no_keys]), icon=":material/key:")
 
 
 def timing_notes(asset_ids: Sequence[str]) -> None:

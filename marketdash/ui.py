@@ -66,6 +66,17 @@ def tr() -> Translator:
     return Translator(st.session_state.get("lang", i18n.DEFAULT_LANG), st.session_state.get("colors", "auto"))
 
 
+# Cards that fit seven in a row at 1440 px (a price such as "2억 5,082만 원" whole), and less air above the title,
+# so the first screen shows the chart without scrolling.
+COMPACT_CSS = """
+[data-testid=stMetricValue] { font-size: 1.2rem; }
+[data-testid=stMetricDelta] { font-size: 0.75rem; }
+[data-testid=stMetricDelta] svg { width: 0.9rem; }
+[data-testid=stMainBlockContainer] { padding-top: 2.5rem; }
+h1 { font-size: 2rem !important; padding-bottom: 0.25rem !important; }
+"""
+
+
 def setup_page(page: str) -> Translator:
     """Every page's first call: language and colours from the URL (or this session, or the browser), the page
     title, and the sidebar with both switches and named links to every page that keep them.
@@ -85,6 +96,7 @@ def setup_page(page: str) -> Translator:
     t = tr()
     st.set_page_config(page_title=f"{t(f'nav.{page}')} · {t('app.name')}", page_icon=":material/monitoring:",
                        layout="wide")  # fmt: skip
+    st.html(f"<style>{COMPACT_CSS}</style>")
     with st.sidebar:
         st.markdown(f"**{t('app.name')}**")
         for path, key, icon in PAGES:

@@ -19,8 +19,7 @@ def test_with_keys_pages_show_live_data_without_the_sample_banner(live_env):
     at = run_page("app.py")
     assert not any("Sample data" in w.value for w in at.warning)
     labels = [m.label for m in at.metric]
-    assert labels[:7] == [EN.name(a) for a in catalog.COMPARED]  # the Now strip
-    assert labels[7:] == [EN.name(a) for a in catalog.COMPARED]  # the daily cards
+    assert labels == [EN.name(a) for a in catalog.COMPARED]  # one card, one price per asset
     assert kis.token_issues == 1 and upbit.calls
     at.switch_page("pages/1_compare.py").run()
     assert not at.exception
@@ -132,32 +131,37 @@ def test_now_strip_shows_the_polled_quotes_with_their_state(live_at):
     svc.live.poll(list(catalog.COMPARED), everything=True)
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-    strip = {m.label: m for m in at.metric[:7]}
+    strip = {m.label: m for m in at.metric}
+    assert len(strip) == 7  # one card, one price per asset
     btc = strip["Bitcoin"]
     prev = upbit.candles()[-1]["trade_price"]
     assert btc.value.startswith("123.5M")
-    assert btc.delta == f"{(123_456_000.0 / prev - 1) * 100:+.2f}%"
+    assert btc.delta.endswith(f"({(123_456_000.0 / prev - 1) * 100:+.2f}%)")  # in won and in %
     samsung = strip[catalog.get("samsung").short]
     closes = [float(r["stck_clpr"]) for r in kis.rows("005930")]
     if krx == "open":
-        assert samsung.delta == f"{(kis.price('005930') / kis.prev_close('005930') - 1) * 100:+.2f}%"
+        change = kis.price("005930") - kis.prev_close("005930")
+        pct = (kis.price("005930") / kis.prev_close("005930") - 1) * 100
     else:
-        assert samsung.delta == f"{(closes[-1] / closes[-2] - 1) * 100:+.2f}%"
-    strip_captions = [c.value for c in at.caption if " KST (" in c.value]
-    assert len(strip_captions) == 7, strip_captions  # one line under each card of the strip, in its order
-    by_asset = dict(zip(catalog.COMPARED, strip_captions, strict=True))
-    assert by_asset["btc"].startswith("traded ") and "open (24/7)" in by_asset["btc"]
-    assert by_asset["samsung"].startswith("fetched " if krx == "open" else "closed ")
-    assert by_asset["soxl"].startswith("fetched " if us == "open" else "closed ")
+        change, pct = closes[-1] - closes[-2], (closes[-1] / closes[-2] - 1) * 100
+    assert samsung.delta.startswith("-" if change < 0 else "+") and samsung.delta.endswith(f"({pct:+.2f}%)")
+    card_captions = [c.value for c in at.caption if "range " in c.value]
+    assert len(card_captions) == 7, card_captions  # one line under each card, in its order
+    by_asset = dict(zip(catalog.COMPARED, card_captions, strict=True))
+    assert by_asset["btc"].startswith("traded ") and " KST " in by_asset["btc"] and "· open" in by_asset["btc"]
+    assert by_asset["samsung"].startswith("live, fetched " if krx == "open" else "close, ")
+    assert by_asset["soxl"].startswith("live, fetched " if us == "open" else "close, ")
     assert svc.store.snapshots(["btc"])["price"].iloc[-1] == 123_456_000.0
 
 
-def test_now_strip_without_keys_says_why_and_invents_nothing(monkeypatch):
+def test_cards_without_keys_say_why_once_and_invent_nothing(monkeypatch):
     monkeypatch.setenv("DASHBOARD_OFFLINE", "1")
     at = run_page("app.py")
-    line = next(c.value for c in at.caption if c.value.startswith("**Now:**"))
-    assert "no live quotes" in line and "DASHBOARD_OFFLINE" in line
-    assert len(at.metric) == 7  # the daily cards only
+    banner = [w.value for w in at.warning]
+    assert len(banner) == 1 and "Sample data" in banner[0] and "DASHBOARD_OFFLINE" in banner[0]
+    assert len(at.metric) == 7 and "—" not in [m.value for m in at.metric]  # no empty tiles
+    captions = [c.value for c in at.caption if "range " in c.value]
+    assert all("last close" in c for c in captions)  # labelled: the last stored close, not a live price
 
 
 def test_compare_1d_draws_todays_quotes_on_a_kst_axis(live_env):

@@ -72,8 +72,10 @@ def test_normalized_chart_has_all_seven_assets_at_100_on_a_common_date(page):
 def test_overview_shows_a_card_per_asset():
     at = run_page(PAGES[0])
     labels = [m.label for m in at.metric]
-    assert len(labels) == 7
-    assert all(label.endswith("· sample") for label in labels)
+    assert labels == [EN.name(a) for a in catalog.COMPARED]  # one card, one price per asset
+    captions = [c.value for c in at.caption if "range " in c.value]
+    assert len(captions) == 7 and all(c.startswith("**sample** · last close ") for c in captions)
+    assert sum("Sample data" in w.value for w in at.warning) == 1  # said once
 
 
 def test_compare_pct_change_and_fewer_assets():

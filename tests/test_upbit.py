@@ -151,7 +151,7 @@ def test_offline_app_shows_bitcoin_from_the_store(upbit, monkeypatch):
     from tests.test_pages import run_page
 
     at = run_page("app.py")
-    card = next(m for m in at.metric if m.label.startswith("Bitcoin"))
-    assert "sample" not in card.label
-    assert any(f"data through {END}" in c.value for c in at.caption)
+    cards = dict(zip([m.label for m in at.metric], [c.value for c in at.caption if "range " in c.value], strict=True))
+    assert cards["Bitcoin"].startswith(f"last close {END:%m-%d}")  # the stored close, not sample data
+    assert all(c.startswith("**sample**") for name, c in cards.items() if name != "Bitcoin")
     assert not any("Bitcoin" in w.value for w in at.warning)
