@@ -356,6 +356,28 @@ def currency_decomposition(
     return {"asset_return_pct": asset * 100, "fx_return_pct": fx * 100, "krw_return_pct": krw * 100}
 
 
+# -- one asset's own bars ---------------------------------------------------------------------------------------
+MOVING_AVERAGES = (5, 20, 60, 120)  # sessions, as Korean trading screens draw them
+
+
+def moving_averages(closes: pd.Series, windows: tuple[int, ...] = MOVING_AVERAGES) -> pd.DataFrame:
+    """Simple moving averages of the closes over each window of sessions (NaN until a window is full)."""
+    return pd.DataFrame({f"ma{w}": closes.rolling(w).mean() for w in windows}, index=closes.index)
+
+
+def week52_range(bars: pd.DataFrame, as_of: pd.Timestamp | None = None) -> dict[str, object]:
+    """The highest high and lowest low (closes where a source sends no high/low) of the 52 weeks up to `as_of`
+    (default: the last bar), with their dates."""
+    if bars.empty:
+        return {}
+    frame = bars.set_index("date").sort_index()
+    end = as_of if as_of is not None else frame.index.max()
+    year = frame.loc[end - pd.Timedelta(weeks=52) : end]
+    highs, lows = year["high"].fillna(year["close"]), year["low"].fillna(year["close"])
+    return {"high": float(highs.max()), "high_date": highs.idxmax(),
+            "low": float(lows.min()), "low_date": lows.idxmin()}  # fmt: skip
+
+
 # -- risk statistics ---------------------------------------------------------------------------------------------
 def drawdown(closes: pd.Series) -> pd.Series:
     """Fall from the running peak, as a fraction (0 at a new high)."""

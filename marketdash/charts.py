@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from marketdash.analytics import fisher_interval
 from marketdash.i18n import Translator
@@ -128,6 +129,46 @@ def _end_labels(fig: go.Figure, wide: pd.DataFrame, texts: dict[str, str], log_y
             text=text, showarrow=False, font={"color": _COLORS.get(asset_id) or "#333", "size": 11},
         )  # fmt: skip
     fig.update_layout(margin={"r": 150})
+
+
+MA_COLORS = {"ma5": "#f57c00", "ma20": "#7b1fa2", "ma60": "#6d4c41", "ma120": "#90a4ae"}  # none a market colour
+
+
+def candles(bars: pd.DataFrame, averages: pd.DataFrame, tr: Translator, *, title: str, note: str | None,
+            unit: str) -> go.Figure:  # fmt: skip
+    """One asset's daily candles in the scheme's rise and fall colours, its moving averages, and volume bars
+    below. A source that sends closes only (an FX fixing) is drawn as a line."""
+    frame = bars.set_index("date").sort_index()
+    has_volume = frame["volume"].notna().any()
+    fig = make_subplots(rows=2 if has_volume else 1, cols=1, shared_xaxes=True, vertical_spacing=0.03,
+                        row_heights=[0.75, 0.25] if has_volume else [1.0])  # fmt: skip
+    up, down = tr.change_color(1.0), tr.change_color(-1.0)
+    if frame[["open", "high", "low"]].notna().all(axis=1).any():
+        candle = go.Candlestick(x=frame.index, open=frame["open"], high=frame["high"], low=frame["low"],
+                                close=frame["close"], name=tr("asset.candles"),
+                                increasing={"line": {"color": up}, "fillcolor": up},
+                                decreasing={"line": {"color": down}, "fillcolor": down})  # fmt: skip
+        fig.add_trace(candle, row=1, col=1)
+    else:
+        fig.add_trace(go.Scatter(x=frame.index, y=frame["close"], name=tr("asset.close"), mode="lines",
+                                 line={"color": "#333333", "width": 1.6}), row=1, col=1)  # fmt: skip
+    for column in averages.columns:
+        fig.add_trace(go.Scatter(x=averages.index, y=averages[column], name=tr(f"asset.{column}"), mode="lines",
+                                 line={"color": MA_COLORS.get(column), "width": 1.1}), row=1, col=1)  # fmt: skip
+    if has_volume:
+        rising = frame["close"] >= frame["open"].fillna(frame["close"])
+        volume = go.Bar(x=frame.index, y=frame["volume"], name=tr("asset.volume"), showlegend=False,
+                        marker={"color": [up if r else down for r in rising]}, opacity=0.6)  # fmt: skip
+        fig.add_trace(volume, row=2, col=1)
+    _layout(fig, title, note, 620)
+    fig.update_layout(xaxis_rangeslider_visible=False, hovermode="x unified", legend={"orientation": "h", "y": -0.1})
+    fig.update_yaxes(title_text=unit, tickformat=",.2~f", row=1, col=1)  # 145,000 and 16.48, never "145k"
+    if has_volume:
+        fig.update_yaxes(tickformat=",.0f", row=2, col=1)
+    fig.update_xaxes(hoverformat=tr.plot_date)
+    if tr.plot_ticks:
+        fig.update_xaxes(tickformatstops=tr.plot_ticks)
+    return fig
 
 
 def heatmap(

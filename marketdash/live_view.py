@@ -103,6 +103,8 @@ def _card(column, t: Translator, row: NowRow, daily: pd.Series | None, now: dt.d
     warn = ":material/warning: " if row.error else ""
     mark = t("cards.sample") + " · " if sample else ""
     column.caption(warn + f"{mark}{kind_text} · {state}  \n{span}")
+    column.page_link("pages/5_asset.py", label=t("asset.detail"), icon=":material/candlestick_chart:",
+                     query_params={**ui.sticky_params(), "id": row.asset_id})  # fmt: skip
 
 
 def asset_cards(asset_ids: Sequence[str], daily: pd.DataFrame, sample_assets: Sequence[str]) -> None:

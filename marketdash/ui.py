@@ -26,6 +26,7 @@ PAGES = (
     ("pages/2_correlations.py", "correlations", ":material/grid_on:"),
     ("pages/3_statistics.py", "statistics", ":material/query_stats:"),
     ("pages/4_data.py", "data", ":material/database:"),
+    ("pages/5_asset.py", "asset", ":material/candlestick_chart:"),
 )
 # Settings that follow the reader from page to page and into bookmarks: URL parameter -> (choices, default).
 STICKY = {"lang": (i18n.LANGS, None), "colors": (formats.COLOR_CHOICES, "auto")}

@@ -44,6 +44,7 @@ OPTIONS: dict[str, dict[str, list[str]]] = {
     "pages/3_statistics.py": {"assets": list(ASSETS), "range": list(RANGES), "ccy": ["native", "KRW", "USD"],
                               "rf": ["0", "3.5"], **LANGS_COLORS},
     "pages/4_data.py": {"asset": list(catalog.ASSETS), "range": list(RANGES), **LANGS_COLORS},
+    "pages/5_asset.py": {"id": list(catalog.ASSETS), "range": list(RANGES), **LANGS_COLORS},
 }  # fmt: skip
 
 
@@ -175,3 +176,34 @@ def test_a_custom_range_is_applied_with_its_button_and_reaches_the_url():
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     last = max(pd.Timestamp(x) for trace in spec["data"] for x in trace["x"])
     assert last <= pd.Timestamp("2026-01-15")
+
+
+def test_the_asset_page_draws_candles_in_the_market_colours_with_averages_volume_and_52_weeks():
+    """Issue 15.7: one asset's own bars as an HTS shows them."""
+    from marketdash import analytics, formats
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
+    at.query_params.update(lang="ko", id="samsung", range="6M")
+    at.switch_page("pages/5_asset.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    kinds = [t["type"] for t in spec["data"]]
+    assert kinds[0] == "candlestick" and kinds.count("bar") == 1
+    candle = spec["data"][0]
+    red_up = formats.SCHEMES["red_up"]
+    assert candle["increasing"]["line"]["color"] == red_up["up"]
+    assert candle["decreasing"]["line"]["color"] == red_up["down"]
+    assert [t["name"] for t in spec["data"] if t["type"] == "scatter"] == [
+        "5일 이동평균", "20일 이동평균", "60일 이동평균", "120일 이동평균"]  # fmt: skip
+    from marketdash import ui
+
+    bars = ui.service().load(["samsung"]).bars
+    high_low = analytics.week52_range(bars)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["52주 최고"] == Translator("ko").price(high_low["high"], "samsung")
+    year = bars[bars["date"] > bars["date"].max() - pd.Timedelta(weeks=52)]
+    assert high_low["high"] == year["high"].max() and high_low["low"] == year["low"].min()
+    ma20 = analytics.moving_averages(bars.set_index("date")["close"])["ma20"]
+    assert ma20.iloc[-1] == pytest.approx(bars["close"].iloc[-20:].mean())
+    assert any(b.proto.label.endswith("(CSV)") for b in at.get("download_button"))
