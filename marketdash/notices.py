@@ -127,10 +127,12 @@ def integrity_report(report: pd.DataFrame) -> None:
         st.markdown(f"- **{t.name(str(asset_id))}** · {problem}: {detail}")
 
 
-def show_table(frame: pd.DataFrame) -> None:
+def show_table(frame: pd.DataFrame, asset_id: str | None = None) -> None:
     """A table in the reader's language: translated headers, names and codes, separators, the language's dates,
-    rises and falls in the market colours (tables.styled)."""
-    st.dataframe(tables.styled(frame, tr()), width="stretch")
+    prices in their unit, rises and falls in the market colours (tables.styled); a plain row number is no column
+    of its own. `asset_id`: the one asset whose bars these are."""
+    st.dataframe(tables.styled(frame, tr(), asset_id), width="stretch",
+                 hide_index=isinstance(frame.index, pd.RangeIndex))  # fmt: skip
 
 
 def download_csv(frame: pd.DataFrame, name: str, label: str) -> None:

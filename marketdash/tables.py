@@ -27,6 +27,7 @@ SIGNED = {"day_change_pct", "range_change_pct", "total_return_pct", "cagr_pct", 
           "worst_day_pct", "asset_return_pct", "fx_return_pct", "krw_return_pct", "sharpe"}  # fmt: skip
 # Stored as naive UTC (SPEC.md); shown in KST, the time every page speaks (the CSV keeps UTC).
 UTC_COLUMNS = {"last_attempt", "first_quote", "last_quote", "last_error_at", "quoted_at", "fetched_at", "failed_at"}
+PRICE_COLUMNS = {"last_close", "open", "high", "low", "close", "price", "prev_close"}  # in the row's asset's unit
 DECIMALS = {"correlation": 3, "ci95_low": 3, "ci95_high": 3, "sharpe": 2, "volume": 0, "rows": 0, "quotes": 0}
 
 
@@ -87,13 +88,21 @@ def _display(value: object, t: Translator, decimals: int, timed: bool) -> str:
     return str(value)
 
 
-def styled(frame: pd.DataFrame, t: Translator) -> Styler:
+def styled(frame: pd.DataFrame, t: Translator, asset_id: str | None = None) -> Styler:
     """The frame for st.dataframe: headers and codes in the reader's language, thousands separators, the
     language's dates, blanks for what is missing, market colours on signed changes.
 
     Complete numeric columns stay numbers (formatted by the Styler, so they sort as numbers); every other column
-    becomes its display text, since Streamlit draws a missing cell as "None" whatever the Styler says."""
+    becomes its display text, since Streamlit draws a missing cell as "None" whatever the Styler says. Prices are
+    written in their asset's unit (the row's, or `asset_id`'s for one asset's bars); signed changes in % with
+    their sign."""
+    per_row = list(frame.index) if frame.index.name == "asset_id" else None
     shown = screen_frame(frame, t)
+    for column in PRICE_COLUMNS & set(shown.columns):  # 128,450원 beside 16.48달러, never one number format
+        owners = per_row or [asset_id] * len(shown)
+        if owners[0] is not None and all(a in catalog.ASSETS for a in owners):
+            shown[column] = [t.price(float(v), a) if pd.notna(v) else "" for v, a in zip(shown[column], owners,
+                                                                                          strict=True)]  # fmt: skip
     codes = [str(c) for c in shown.columns]
     shown.columns = [_header(c, t) for c in codes]
     index_name = shown.index.name
@@ -108,6 +117,9 @@ def styled(frame: pd.DataFrame, t: Translator) -> Styler:
         if code in SIGNED:
             signed.append(column)
         if pd.api.types.is_bool_dtype(series):
+            continue
+        if code in SIGNED and code != "sharpe" and pd.api.types.is_numeric_dtype(series):
+            shown[column] = [t.pct(v) if pd.notna(v) else "" for v in series]  # +1.76%, with its sign
             continue
         if pd.api.types.is_numeric_dtype(series) and series.notna().all():
             formats[column] = lambda v, d=decimals: _number(v, d, t)

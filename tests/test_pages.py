@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import re
 
 import numpy as np
 import pytest
@@ -173,8 +174,10 @@ def test_compare_in_krw_shows_the_currency_decomposition():
     table = at.dataframe[0].value
     assert list(table.index) == ["SOXL", "Gold", "Silver"]
     row = table.loc["SOXL"]
-    krw, usd, fx = (row[EN(f"col.{c}")] for c in ("krw_return_pct", "asset_return_pct", "fx_return_pct"))
-    assert (1 + krw / 100) == pytest.approx((1 + usd / 100) * (1 + fx / 100))
+    shown = [row[EN(f"col.{c}")] for c in ("krw_return_pct", "asset_return_pct", "fx_return_pct")]
+    assert all(re.fullmatch(r"[+-][\d,]+\.\d\d%", v) for v in shown), shown  # in % with their sign
+    krw, usd, fx = (float(v.rstrip("%").replace(",", "")) for v in shown)
+    assert (1 + krw / 100) == pytest.approx((1 + usd / 100) * (1 + fx / 100), abs=1e-3)
 
 
 def test_a_stale_exchange_rate_is_said_and_what_it_cannot_know_is_blank():
@@ -193,11 +196,11 @@ def test_a_stale_exchange_rate_is_said_and_what_it_cannot_know_is_blank():
 
 def test_statistics_page_table_and_drawdown_chart():
     at = run_page("pages/3_statistics.py")
-    table = at.dataframe[0].value
-    assert list(table.index) == [EN.name(a) for a in catalog.COMPARED]
+    table, days = at.dataframe[0].value, at.dataframe[1].value  # returns and risk, then the days behind them
+    assert list(table.index) == [EN.name(a) for a in catalog.COMPARED] == list(days.index)
     periods = EN("col.periods_per_year")
-    assert table.loc["Bitcoin", periods] == 365 and table.loc["Samsung Elec.", periods] == 252
-    assert (table[EN("col.max_drawdown_pct")] <= 0).all()
+    assert days.loc["Bitcoin", periods] == 365 and days.loc["Samsung Elec.", periods] == 252
+    assert all(v.startswith("-") or v == "+0.00%" for v in table[EN("col.max_drawdown_pct")])
     spec = figure(at)
     assert len(spec["data"]) == 7
     assert max(values(t["y"]).max() for t in spec["data"]) <= 1e-9
