@@ -21,7 +21,8 @@ pytestmark = pytest.mark.browser
 SHOTS = ROOT / "artifacts" / "screenshots"
 HANGUL = re.compile("[\uac00-\ud7a3]")
 PAGES = {"overview": "", "compare": "compare", "correlations": "correlations", "statistics": "statistics",
-         "data": "data"}  # fmt: skip
+         "data": "data", "asset": "asset?id=samsung"}  # fmt: skip
+NAV = "[data-testid=stSidebar] [data-testid=stPageLink-NavLink]"  # the sidebar's links (cards link to charts too)
 
 if CHROMIUM is None:
     if os.environ.get("REQUIRE_BROWSER") == "1":
@@ -98,7 +99,8 @@ def test_every_page_renders_in_both_languages(app_url, page, name, lang):
     """Every page as a reader of each language opens it; screenshots of both land in artifacts/screenshots/. The
     page's whole text, Streamlit's own words included, holds no English word in Korean and no Hangul in English."""
     t = Translator(lang)
-    page.goto(f"{app_url}/{PAGES[name]}?lang={lang}")
+    path = PAGES[name]
+    page.goto(f"{app_url}/{path}{'&' if '?' in path else '?'}lang={lang}")
     wait_rendered(page)
     page.wait_for_timeout(500)
     full_screenshot(page, SHOTS / f"{name}-{lang}.png")
@@ -110,7 +112,7 @@ def test_every_page_renders_in_both_languages(app_url, page, name, lang):
         legend = " | ".join(_legend(page))
         for asset_id in catalog.COMPARED:
             assert t.name(asset_id) in legend, (asset_id, legend)
-    links = page.locator("[data-testid=stPageLink-NavLink]")
+    links = page.locator(NAV)
     assert links.count() == len(PAGES)
     assert all(f"lang={lang}" in (links.nth(i).get_attribute("href") or "") for i in range(links.count()))
     text = _main_text(page)
@@ -146,7 +148,7 @@ def test_the_language_sticks_across_page_links_and_the_switch(app_url, browser):
     wait_rendered(page)
     assert page.locator("h1").first.inner_text() == "7개 자산 한눈에 보기"
     page.wait_for_url("**lang=ko**", timeout=30_000)
-    page.locator("[data-testid=stPageLink-NavLink]", has_text="수익률 비교").click()
+    page.locator(NAV, has_text="수익률 비교").click()
     page.wait_for_url("**/compare?lang=ko**", timeout=30_000)
     wait_rendered(page)
     assert page.locator("h1").first.inner_text() == "수익률 비교"
@@ -154,7 +156,7 @@ def test_the_language_sticks_across_page_links_and_the_switch(app_url, browser):
     page.wait_for_url("**lang=en**", timeout=30_000)
     wait_rendered(page)
     assert page.locator("h1").first.inner_text() == "Compare"
-    page.locator("[data-testid=stPageLink-NavLink]", has_text="Correlations").click()
+    page.locator(NAV, has_text="Correlations").click()
     page.wait_for_url("**/correlations?lang=en**", timeout=30_000)
     wait_rendered(page)
     assert page.locator("h1").first.inner_text() == "Correlations"
@@ -274,8 +276,8 @@ def test_a_bookmarked_deep_link_works_as_the_first_request_to_a_fresh_server(app
         page = context.new_page()
         page.goto(f"{url}/compare?assets=samsung,btc&ccy=KRW&range=3Y")
         wait_rendered(page)
-        links = page.locator("[data-testid=stPageLink-NavLink]").all_inner_texts()
-        names = ["Overview", "Compare", "Correlations", "Risk & return", "Data"]
+        links = page.locator(NAV).all_inner_texts()
+        names = ["Overview", "Compare", "Correlations", "Risk & return", "Data", "Asset chart"]
         assert [link.split("\n")[-1].strip() for link in links] == names
         assert page.locator("[role=dialog]").count() == 0
         assert len(_legend(page)) == 2
