@@ -51,9 +51,38 @@ def _remember(name: str) -> None:
     st.query_params[name] = value
 
 
+CARRIED = ("assets", "range", "start", "end")  # the reader's selection, which follows them from page to page
+
+
 def sticky_params() -> dict[str, str]:
-    """The URL parameters every page link carries (the language always, the colours when chosen)."""
-    return {name: st.session_state[name] for name, (_, default) in STICKY.items() if st.session_state[name] != default}
+    """The URL parameters every page link carries: the language always, the colours when chosen, and the assets
+    and range the reader chose (a page that lacks a value, such as 1D off Compare, says so and uses its own)."""
+    params = {
+        name: st.session_state[name] for name, (_, default) in STICKY.items() if st.session_state[name] != default
+    }
+    for name in CARRIED:  # this run's choice (a widget changed just now), else what the URL holds
+        value = st.session_state.get(name)
+        if isinstance(value, list):
+            value = ",".join(value)
+        elif isinstance(value, dt.date):
+            value = value.isoformat()
+        if value is None and name in st.query_params:
+            value = str(st.query_params[name])
+        if value:
+            params[name] = str(value)
+    if params.get("range") != "Custom":  # dates mean something only with a custom range
+        params.pop("start", None)
+        params.pop("end", None)
+    return params
+
+
+def say_reset(key: str, raw: str, used: str | None) -> None:
+    """One line when a value from the URL could not be used: which, and what is shown instead (None: it is left
+    out, such as an unknown asset among known ones)."""
+    t = tr()
+    text = t("pick.reset_dropped", name=key, value=raw) if used is None else t("pick.reset", name=key, value=raw,
+                                                                                used=used)  # fmt: skip
+    st.caption(f":material/info: {text}")
 
 
 def page_entry() -> int:
@@ -78,6 +107,9 @@ h1 { font-size: 2rem !important; padding-bottom: 0.25rem !important; }
 """
 
 
+KOREAN_CSS = "[data-testid=stStatusWidget] { display: none; }"
+
+
 def setup_page(page: str) -> Translator:
     """Every page's first call: language and colours from the URL (or this session, or the browser), the page
     title, and the sidebar with both switches and named links to every page that keep them.
@@ -97,7 +129,9 @@ def setup_page(page: str) -> Translator:
     t = tr()
     st.set_page_config(page_title=f"{t(f'nav.{page}')} · {t('app.name')}", page_icon=":material/monitoring:",
                        layout="wide")  # fmt: skip
-    st.html(f"<style>{COMPACT_CSS}</style>")
+    # Streamlit's running indicator says "Running…" and "Stop" in English whatever the page's language: a Korean
+    # page hides it (progress of our own work has its own Korean bars and spinners).
+    st.html(f"<style>{COMPACT_CSS}{KOREAN_CSS if t.lang == 'ko' else ''}</style>")
     with st.sidebar:
         st.markdown(f"**{t('app.name')}**")
         for path, key, icon in PAGES:

@@ -31,11 +31,28 @@ def _seed_from_url(key: str, options: Sequence, default: object, multi: bool = F
         return
     seeded[key] = ui.page_entry()
     if multi:
-        wanted = {part for item in st.query_params.get_all(key) for part in item.lower().split(",")}
+        wanted = [part for item in st.query_params.get_all(key) for part in item.lower().split(",") if part]
         st.session_state[key] = [o for o in options if str(o).lower() in wanted] or list(default)
+        unknown = [w for w in wanted if w not in {str(o).lower() for o in options}]
+        if unknown:
+            _resets()[key] = (",".join(unknown), None)
     else:
         raw = str(st.query_params.get(key, "")).lower()
         st.session_state[key] = next((o for o in options if str(o).lower() == raw), default)
+        if raw and st.session_state[key] != next((o for o in options if str(o).lower() == raw), None):
+            _resets()[key] = (raw, default)
+
+
+def _resets() -> dict[str, tuple[str, object]]:
+    """URL values met on entering this page that could not be used: key -> (raw, what is used instead)."""
+    return st.session_state.setdefault("_resets", {})
+
+
+def _say_resets(key: str, label: Callable[[object], str]) -> None:
+    """Name a URL value this widget could not use, once, beside the widget."""
+    if key in _resets():
+        raw, used = _resets().pop(key)
+        ui.say_reset(key, raw, None if used is None else label(used))
 
 
 def _publish_to_url(key: str, value: object, default: object) -> None:
@@ -68,6 +85,7 @@ def choice(
         value = where.segmented_control(label, options, format_func=format_func, key=key, required=True, **kwargs)
     else:
         value = where.selectbox(label, options, format_func=format_func, key=key, **kwargs)
+    _say_resets(key, format_func)
     _publish_to_url(key, value, default)
     return value
 
@@ -79,6 +97,7 @@ def asset_picker(key: str = "assets", default: Sequence[str] = catalog.COMPARED)
     chosen = st.multiselect(t("pick.assets"), options=list(catalog.COMPARED), format_func=t.name, key=key,
                             placeholder=t("pick.assets_placeholder"))  # fmt: skip
     ordered = [a for a in catalog.COMPARED if a in chosen]
+    _say_resets(key, t.name)
     _publish_to_url(key, ordered, list(default))
     return ordered
 
@@ -136,8 +155,11 @@ def _date_field(where: object, label: str, key: str, default: dt.date, latest: d
     seeded = st.session_state.setdefault("_seeded", {})
     if key not in st.session_state or seeded.get(key) != ui.page_entry():
         seeded[key] = ui.page_entry()
-        wanted = _parse_day(st.query_params.get(key, "")) or default
+        raw = str(st.query_params.get(key, ""))
+        wanted = _parse_day(raw) or default
         st.session_state[key] = min(max(wanted, EARLIEST), latest)
+        if raw and (_parse_day(raw) is None or st.session_state[key] != wanted):
+            ui.say_reset(key, raw, tr().date(st.session_state[key]))
     else:
         st.session_state[key] = st.session_state[key]
     value = where.date_input(label, min_value=EARLIEST, max_value=latest, key=key, format=DATE_INPUT[tr().lang])

@@ -207,3 +207,28 @@ def test_the_asset_page_draws_candles_in_the_market_colours_with_averages_volume
     ma20 = analytics.moving_averages(bars.set_index("date")["close"])["ma20"]
     assert ma20.iloc[-1] == pytest.approx(bars["close"].iloc[-20:].mean())
     assert any(b.proto.label.endswith("(CSV)") for b in at.get("download_button"))
+
+
+def test_a_value_from_the_url_that_cannot_be_used_is_named_and_the_selection_follows_the_links():
+    """Issue 15.6: a junk, future or page-foreign URL value is named in one line, never reset silently; the
+    assets and range chosen travel with the sidebar's links."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
+    at.query_params.update(lang="ko", assets="samsung,btc,nope", range="ZZZ")
+    at.switch_page("pages/1_compare.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    said = [c.value for c in at.caption if "주소의" in c.value]
+    assert len(said) == 2 and "assets=nope" in said[0] and "range=zzz" in said[1] and "1년" in said[1]
+    assert at.query_params["assets"] == "samsung,btc"
+    at.segmented_control(key="range").set_value("3M").run()
+    links = {p.proto.label: p.proto.query_string for p in at.get("page_link")}
+    assert "assets=samsung%2Cbtc" in links["상관관계"] and "range=3M" in links["상관관계"]
+    future = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
+    future.query_params.update(lang="en", range="Custom", start="2026-01-05", end="2099-01-01")
+    future.switch_page("pages/1_compare.py")
+    future.run()
+    assert any("end=2099-01-01" in c.value for c in future.caption)
+    overview = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
+    overview.query_params.update(lang="en", range="1D")  # Compare's today view, carried to Overview
+    overview.run()
+    assert any("range=1d" in c.value and "1Y" in c.value for c in overview.caption)
