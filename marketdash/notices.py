@@ -62,16 +62,17 @@ def data_notice(data: PriceData, keys_card: bool = False) -> None:
     if not data.sample_assets:
         return
     notes = {a: data.notes.get(a) for a in data.sample_assets}
-    offline = any(n is not None and n.key == "live.offline" for n in notes.values() if hasattr(n, "key"))
+    keys = {a: getattr(n, "key", "") for a, n in notes.items()}  # the catalog key of each asset's reason
     line = t("sample.line", names=[Name(a) for a in data.sample_assets])
-    st.warning(line + (" " + t("live.offline") if offline else ""), icon=":material/science:")
+    offline = " " + t("live.offline") if "live.offline" in keys.values() else ""
+    st.warning(line + offline, icon=":material/science:")
     failures: dict[str, list[str]] = {}
     for asset_id, note in notes.items():
-        if note is not None and getattr(note, "key", "") not in QUIET_REASONS:
+        if note is not None and keys[asset_id] not in QUIET_REASONS:
             failures.setdefault(t.text(note), []).append(t.name(asset_id))
     for reason, names in failures.items():
         st.caption(f":material/error: {t('list.joiner').join(names)}: {reason}")
-    no_keys = [a for a, n in notes.items() if getattr(n, "key", "") == "live.no_keys"]
+    no_keys = [a for a, key in keys.items() if key == "live.no_keys"]
     if no_keys and keys_card:
         st.info(t("sample.keys_card", names=[Name(a) for a in no_keys]), icon=":material/key:")
 

@@ -38,8 +38,9 @@ def _seed_from_url(key: str, options: Sequence, default: object, multi: bool = F
             _resets()[key] = (",".join(unknown), None)
     else:
         raw = str(st.query_params.get(key, "")).lower()
-        st.session_state[key] = next((o for o in options if str(o).lower() == raw), default)
-        if raw and st.session_state[key] != next((o for o in options if str(o).lower() == raw), None):
+        match = next((o for o in options if str(o).lower() == raw), None)
+        st.session_state[key] = default if match is None else match
+        if raw and match is None:
             _resets()[key] = (raw, default)
 
 
