@@ -78,10 +78,13 @@ def _quotes(frame: pd.DataFrame) -> Iterator[Quote]:
 
 def _settled(asset: catalog.Asset, quote: Quote, bars: pd.DataFrame) -> Quote:
     """Once the session a quote belongs to has its daily bar, the bar's close replaces the provisional price. A quote
-    taken while no session runs (a weekend, a holiday) belongs to the last session before it."""
+    taken while no session runs (a weekend, a holiday, the night before an open) belongs to the last session
+    before it."""
     local = quote.quoted_at.astimezone(asset.tz).date()
-    so_far = calendars.sessions(asset.calendar, local - dt.timedelta(days=14), local)
-    session = so_far[-1].date() if len(so_far) else local
+    so_far = [d.date() for d in calendars.sessions(asset.calendar, local - dt.timedelta(days=14), local)]
+    if so_far and asset.calendar != "24/7" and market_clock.session_hours(asset, so_far[-1]).open > quote.quoted_at:
+        so_far.pop()  # taken before today's open: it belongs to the session before
+    session = so_far[-1] if so_far else local
     done = bars[bars["date"].dt.date >= session]
     if done.empty or len(bars) < 2:
         return quote

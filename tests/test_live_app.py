@@ -93,6 +93,8 @@ INSTANTS = {
     "us_open": (dt.datetime(2026, 12, 1, 23, 45, tzinfo=KST), dt.date(2026, 12, 1), "closed", "open"),
     "weekend": (dt.datetime(2026, 11, 28, 14, 0, tzinfo=KST), dt.date(2026, 11, 27), "closed", "closed"),
     "krx_holiday": (dt.datetime(2026, 10, 9, 11, 0, tzinfo=KST), dt.date(2026, 10, 8), "closed", "closed"),
+    # before KRX opens on a weekday (SOXL in its post-market): the quote belongs to the session before
+    "before_krx_open": (dt.datetime(2026, 12, 1, 7, 30, tzinfo=KST), dt.date(2026, 11, 30), "closed", "open"),
 }
 
 
