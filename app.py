@@ -15,7 +15,7 @@ st.title(t("overview.title"))
 ids = list(catalog.COMPARED)
 c1, c2 = st.columns([5, 2])
 with c1:
-    start, end = widgets.range_picker(default="1Y")
+    start, end = widgets.range_picker()
 axis = widgets.axis_picker(c2)
 data, ids = fetching.page_data(ids, start, end, first_screen=True)
 table = analytics.overview(data.bars, ids)

@@ -117,12 +117,15 @@ def range_bounds(preset: str, today: dt.date) -> dt.date | None:
     return today - dt.timedelta(days=_RANGE_DAYS[preset])
 
 
-def range_picker(default: str = "1Y", today: bool = False) -> tuple[dt.date | None, dt.date | None]:
+DEFAULT_RANGE = "1Y"  # one default on every page, so a page link without ?range= shows the same span
+
+
+def range_picker(today: bool = False) -> tuple[dt.date | None, dt.date | None]:
     """Preset or custom range, kept as `range`, `start` and `end` in the URL; `today` offers "1D" first (the page
     checks `is_today()` and draws live quotes instead of bars)."""
     t = tr()
     presets = (TODAY, *RANGES) if today else RANGES
-    preset = choice(t("pick.range"), presets, default, "range", lambda p: t(f"range.{p}"))
+    preset = choice(t("pick.range"), presets, DEFAULT_RANGE, "range", lambda p: t(f"range.{p}"))
     day = clock.today_kst()
     if preset == TODAY:
         return day, day

@@ -9,7 +9,7 @@ t = ui.setup_page("compare")
 
 st.title(t("compare.title"))
 ids = widgets.asset_picker()
-start, end = widgets.range_picker(default="1Y", today=True)
+start, end = widgets.range_picker(today=True)
 if widgets.is_today():
     live_view.today_view(ids)
     st.stop()

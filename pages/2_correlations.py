@@ -13,7 +13,7 @@ UNIT = {"common": "session", "kst": "session", "weekly": "week", "monthly": "mon
 
 st.title(t("corr.title"))
 ids = widgets.asset_picker()
-start, end = widgets.range_picker(default="3Y")
+start, end = widgets.range_picker()
 c1, c2, c3 = st.columns([2, 1, 1])
 mode = widgets.choice(t("corr.alignment"), list(analytics.ALIGNMENTS), "common", "align", lambda m: t(f"align.{m}"),
                       where=c1)  # fmt: skip

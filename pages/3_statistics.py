@@ -13,7 +13,7 @@ STATS_DAYS = ["drawdown_peak", "drawdown_trough", "drawdown_recovered", "best_da
 
 st.title(t("stats.title"))
 ids = widgets.asset_picker()
-start, end = widgets.range_picker(default="5Y")
+start, end = widgets.range_picker()
 c1, c2 = st.columns([3, 1])
 currency = widgets.currency_picker(c1)
 risk_free = c2.number_input(t("stats.risk_free"), min_value=0.0, max_value=20.0, value=0.0, step=0.25, key="rf",

@@ -53,7 +53,7 @@ if not problem:
 st.subheader(t("data.bars"))
 asset_id = widgets.choice(t("data.asset"), list(catalog.ASSETS), catalog.COMPARED[0], "asset", t.name,
                           widget="select")  # fmt: skip
-start, end = widgets.range_picker(default="3M")
+start, end = widgets.range_picker()
 data = ui.load_prices((asset_id,), start, end)
 notices.data_notice(data)
 bars = data.bars.set_index("date").drop(columns=["asset_id"]).sort_index(ascending=False)

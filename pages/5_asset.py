@@ -10,7 +10,7 @@ t = ui.setup_page("asset")
 asset_id = widgets.choice(t("asset.pick"), list(catalog.ASSETS), catalog.COMPARED[0], "id", t.name,
                           widget="select")  # fmt: skip
 st.title(t("asset.title", name=t.full_name(asset_id)))
-start, end = widgets.range_picker(default="1Y")
+start, end = widgets.range_picker()
 data, _ = fetching.page_data([asset_id], None, end)  # the averages and the 52 weeks reach before the range
 bars = data.bars[data.bars["asset_id"] == asset_id].sort_values("date")
 averages = analytics.moving_averages(bars.set_index("date")["close"])

@@ -92,6 +92,7 @@ def test_compare_pct_change_and_fewer_assets():
 
 def test_correlations_heatmap_annotated_with_observations():
     at = run_page("pages/2_correlations.py")
+    at.segmented_control(key="range").set_value("3Y").run()
     spec = figure(at)
     heat = spec["data"][0]
     assert heat["type"] == "heatmap"
@@ -129,6 +130,7 @@ def test_data_page_without_keys_says_how_to_add_them(monkeypatch):
 @pytest.mark.parametrize("mode", ["common", "kst", "weekly", "monthly"])
 def test_every_alignment_mode_renders_heatmap_lead_lag_and_rolling(mode):
     at = run_page("pages/2_correlations.py")
+    at.segmented_control(key="range").set_value("3Y").run()
     at.get("segmented_control")[1].set_value(mode).run()  # [0] is the range
     assert not at.exception, [e.value for e in at.exception]
     if mode == "monthly":  # 3Y holds 35 monthly returns: a 60-month window has nothing to draw, and says so
