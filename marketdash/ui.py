@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import pandas as pd
 import streamlit as st
@@ -134,13 +136,53 @@ def setup_page(page: str) -> Translator:
     st.html(f"<style>{COMPACT_CSS}{KOREAN_CSS if t.lang == 'ko' else ''}</style>")
     with st.sidebar:
         st.markdown(f"**{t('app.name')}**")
-        for path, key, icon in PAGES:
-            st.page_link(path, label=t(f"nav.{key}"), icon=icon, query_params=sticky_params())
+        _page_links(t)
         st.segmented_control(t("sidebar.language"), i18n.LANGS, format_func=lambda lang: t(f"lang.{lang}"),
                              key="lang_switch", on_change=_remember, args=("lang",), required=True)  # fmt: skip
         st.selectbox(t("sidebar.colors"), formats.COLOR_CHOICES, format_func=lambda c: t(f"colors.{c}"),
                      key="colors_switch", on_change=_remember, args=("colors",))  # fmt: skip
+    if page == "overview" and (unknown := _unknown_path()) is not None:
+        _not_found(t, unknown)
     return t
+
+
+def _page_links(t: Translator) -> None:
+    for path, key, icon in PAGES:
+        st.page_link(path, label=t(f"nav.{key}"), icon=icon, query_params=sticky_params())
+
+
+def _unknown_path() -> str | None:
+    """The path the reader asked for when no page has it: Streamlit then runs the main page (app.py) under the
+    unknown URL, and st.context.url still holds what was asked for on that first run."""
+    url = st.context.url
+    if not url:
+        return None
+    base = str(st.get_option("server.baseUrlPath") or "").strip("/")
+    path = urlsplit(url).path.strip("/")
+    if base and (path == base or path.startswith(f"{base}/")):
+        path = path[len(base) :].strip("/")
+    known = {"", *(Path(file).stem.split("_", 1)[-1] for file, _, _ in PAGES[1:])}
+    return None if path in known else path
+
+
+_CLOSE_DIALOG = """<style>[data-testid=stDialog] { display: none; }</style>
+<script>
+for (const wait of [0, 100, 300, 1000]) {
+  setTimeout(() => document.querySelectorAll("[data-testid=stDialog] button[aria-label=Close]").forEach(b => b.click()),
+             wait);
+}
+</script>"""
+
+
+def _not_found(t: Translator, path: str) -> None:
+    """Our own page for an unknown address, in the reader's language, instead of Streamlit's English "Page not
+    found ... Running the app's main page." dialog. That dialog is modal (the page behind it is inert while it is
+    open): it is hidden, then closed with its own button. This app opens no dialog of its own."""
+    st.html(_CLOSE_DIALOG, unsafe_allow_javascript=True)
+    st.title(t("notfound.title"))
+    st.write(t("notfound.body", path=path))
+    _page_links(t)
+    st.stop()
 
 
 @st.cache_resource(show_spinner=False)

@@ -284,3 +284,21 @@ def test_a_bookmarked_deep_link_works_as_the_first_request_to_a_fresh_server(app
         title = page.locator("[data-testid=stPlotlyChart] .gtitle").first.text_content()
         assert "prices in KRW" in title
         context.close()
+
+
+def test_an_unknown_address_gets_our_own_page_in_the_readers_language(app_url, page):
+    """Issue 15.8: Streamlit answers an unknown path with an English "Page not found … Running the app's main
+    page." dialog over Overview; the reader gets a Korean page that names the address and links every page."""
+    t = Translator("ko")
+    page.goto(f"{app_url}/no-such-page?lang=ko")
+    wait_rendered(page, selector="h1")
+    assert page.locator("h1").first.inner_text().strip() == t("notfound.title")
+    assert "/no-such-page" in _main_text(page)
+    assert not page.locator("[data-testid=stDialog]").is_visible()
+    assert not english_words(_main_text(page)), _main_text(page)
+    full_screenshot(page, SHOTS / "not-found-ko.png")
+    main_links = page.locator("[data-testid=stMain] [data-testid=stPageLink] a")
+    assert main_links.count() == len(PAGES)
+    main_links.nth(1).click()
+    wait_rendered(page)
+    assert page.title().startswith(t("nav.compare"))
