@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from marketdash import catalog
+from marketdash.formats import SCHEMES
 from marketdash.i18n import Translator
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, full_screenshot, streamlit_app, wait_rendered
 from tests.conftest import ROOT
@@ -302,3 +303,82 @@ def test_an_unknown_address_gets_our_own_page_in_the_readers_language(app_url, p
     main_links.nth(1).click()
     wait_rendered(page)
     assert page.title().startswith(t("nav.compare"))
+
+
+_FIGURES = """() => [...document.querySelectorAll('.js-plotly-plot')].map(g => ({
+  traces: g.data.map(d => ({type: d.type, name: d.name, color: (d.line || {}).color})),
+  ytype: g._fullLayout.yaxis.type}))"""
+
+
+def test_overview_shows_one_price_per_asset(app_url, page):
+    """Issue 15.1: one card per asset (seven prices, not a live row above a daily row), the chart beside them."""
+    page.goto(f"{app_url}/?lang=ko")
+    wait_rendered(page)
+    cards = page.locator("[data-testid=stMain] [data-testid=stMetric]")
+    assert cards.count() == len(catalog.COMPARED)
+    labels = " | ".join(cards.locator("[data-testid=stMetricLabel]").all_inner_texts())
+    t = Translator("ko")
+    assert all(t.name(a) in labels for a in catalog.COMPARED), labels
+    chart_top = page.locator("[data-testid=stPlotlyChart]").first.bounding_box()["y"]
+    assert chart_top < 900, chart_top  # the normalized chart starts on the first screen (1400×1000 window)
+
+
+@pytest.mark.parametrize("colors", ["red_up", "green_up"])
+def test_series_never_wear_the_rise_or_fall_colour_and_a_wide_spread_gets_a_log_axis(app_url, page, colors):
+    """Issue 15.3: on Compare over Max (SOXL alone spreads the lines far over 3×) the axis is logarithmic, and no
+    line is drawn in the colour that means rise or fall in the scheme in force."""
+    page.goto(f"{app_url}/compare?range=Max&colors={colors}")
+    wait_rendered(page)
+    figure = page.evaluate(_FIGURES)[0]
+    scheme = SCHEMES[colors]
+    used = {(tr["color"] or "").lower() for tr in figure["traces"] if tr["type"] == "scatter"}
+    assert len(used - {""}) >= len(catalog.COMPARED), figure["traces"]
+    assert not used & {scheme["up"].lower(), scheme["down"].lower()}, used
+    assert figure["ytype"] == "log"
+    page.goto(f"{app_url}/compare?range=Max&axis=linear")
+    wait_rendered(page)
+    assert page.evaluate(_FIGURES)[0]["ytype"] == "linear"
+
+
+@pytest.mark.parametrize("name", ["overview", "statistics", "correlations", "data"])
+def test_no_table_hides_a_column_at_1440_px(app_url, browser, name):
+    """Issue 15.4: every table fits its container at 1440 px: no column scrolled out of sight."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    page.goto(f"{app_url}/{PAGES[name]}?lang=ko")
+    wait_rendered(page)
+    page.wait_for_timeout(500)
+    frames = page.locator("[data-testid=stDataFrame]")
+    assert frames.count() >= 1
+    for i in range(frames.count()):
+        frames.nth(i).scroll_into_view_if_needed()
+        widths = frames.nth(i).evaluate(
+            """f => { const s = f.querySelector('.dvn-scroller') || f;
+                      return [s.scrollWidth, s.clientWidth]; }"""
+        )
+        assert widths[0] <= widths[1] + 2, (name, i, widths)
+    context.close()
+
+
+def test_asset_page_draws_candles_volume_averages_and_its_bars(app_url, page):
+    """Issue 15.7: /asset?id=samsung, reached from Overview's card link: candles in the scheme's colours, volume
+    bars below, moving averages 5/20/60/120 and the stored bars as a table with CSV."""
+    page.goto(f"{app_url}/?lang=ko")
+    wait_rendered(page)
+    page.locator("[data-testid=stMain] a[href^='asset'][href*='id=samsung']").first.click()
+    page.wait_for_url(re.compile(r"/asset\?.*id=samsung"), timeout=30_000)
+    wait_rendered(page)
+    figure = page.evaluate(_FIGURES)[0]
+    kinds = [tr["type"] for tr in figure["traces"]]
+    assert kinds.count("candlestick") == 1 and kinds.count("bar") == 1, kinds
+    t = Translator("ko")
+    names = {tr["name"] for tr in figure["traces"]}
+    assert {t(f"asset.ma{n}") for n in (5, 20, 60, 120)} <= names, names
+    colors = page.evaluate(
+        "() => { const c = document.querySelector('.js-plotly-plot').data.find(d => d.type === 'candlestick');"
+        " return [c.increasing.line.color, c.decreasing.line.color]; }"
+    )
+    assert colors == [SCHEMES["red_up"]["up"], SCHEMES["red_up"]["down"]]
+    assert page.locator("[data-testid=stDataFrame]").count() >= 1
+    assert page.locator("[data-testid=stDownloadButton]").count() >= 1
+    full_screenshot(page, SHOTS / "asset-candles-ko.png")

@@ -1,5 +1,5 @@
-"""The Now strip in Chromium with keys against the local servers: a price change at the source reaches the open
-page without a reload (issue 8)."""
+"""Chromium with keys against the local servers: every page in both languages, and a price change at the source
+reaches the open page without a reload (issue 8)."""
 
 from __future__ import annotations
 
@@ -31,9 +31,8 @@ def _bitcoin_card(page) -> tuple[str, str]:
     return value, delta.inner_text() if delta.count() else ""
 
 
-def test_a_price_change_at_the_source_reaches_the_open_page_without_a_reload(tmp_path):
-    from playwright.sync_api import sync_playwright
-
+def _servers(tmp_path) -> tuple[KisServer, UpbitServer, dict[str, str]]:
+    """Local KIS and Upbit servers with 400 days of history, and the app's environment with keys pointing at them."""
     today = dt.date.today()
     kis = KisServer(history_start=today - dt.timedelta(days=400), today=today).start()
     upbit = UpbitServer(first_day=today - dt.timedelta(days=400), last_day=today, ticker_price=100_000_000.0).start()
@@ -41,6 +40,41 @@ def test_a_price_change_at_the_source_reaches_the_open_page_without_a_reload(tmp
     env.update(KIS_BASE_URL=kis.url, KIS_APP_KEY=APP_KEY, KIS_APP_SECRET=APP_SECRET, UPBIT_BASE_URL=upbit.url,
                BITHUMB_BASE_URL="http://127.0.0.1:9", MARKET_DB=str(tmp_path / "market.duckdb"),
                KIS_TOKEN_CACHE=str(tmp_path / "token.json"), QUOTE_EVERY=str(EVERY))  # fmt: skip
+    return kis, upbit, env
+
+
+def test_every_page_with_keys_in_both_languages(tmp_path):
+    """Issue 15: every page with keys against the local servers, in Korean and English: drawn, no exception, no
+    sample-data label; the screenshots land in artifacts/screenshots/*-keys.png for a person to look at."""
+    from playwright.sync_api import sync_playwright
+
+    from marketdash.i18n import Translator
+    from tests.test_browser import PAGES
+
+    kis, upbit, env = _servers(tmp_path)
+    try:
+        with streamlit_app(env, log=tmp_path / "streamlit.log") as url, sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1440, "height": 900})
+            for lang in ("ko", "en"):
+                sample = Translator(lang)("sample.line", names=[]).split("**")[1]
+                for name, path in PAGES.items():
+                    page.goto(f"{url}/{path}{'&' if '?' in path else '?'}lang={lang}")
+                    wait_rendered(page)
+                    page.wait_for_timeout(500)
+                    full_screenshot(page, SHOTS / f"{name}-{lang}-keys.png")
+                    assert page.locator("[data-testid=stException]").count() == 0, (name, lang)
+                    assert page.get_by_text(sample, exact=False).count() == 0, (name, lang)
+            browser.close()
+    finally:
+        kis.stop()
+        upbit.stop()
+
+
+def test_a_price_change_at_the_source_reaches_the_open_page_without_a_reload(tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    kis, upbit, env = _servers(tmp_path)
     prev = upbit.candles()[-1]["trade_price"]
     try:
         with streamlit_app(env, log=tmp_path / "streamlit.log") as url, sync_playwright() as p:
