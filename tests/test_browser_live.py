@@ -57,7 +57,9 @@ def test_every_page_with_keys_in_both_languages(tmp_path):
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1440, "height": 900})
             for lang in ("ko", "en"):
-                sample = Translator(lang)("sample.line", names=[]).split("**")[1]
+                # the label's own words ("generated, not real prices"), not "sample data" alone, which the Data
+                # page also uses to name the sample file's path
+                sample = Translator(lang)("sample.line", names=[]).split(" · ")[1].split(":")[0]
                 for name, path in PAGES.items():
                     page.goto(f"{url}/{path}{'&' if '?' in path else '?'}lang={lang}")
                     wait_rendered(page)
