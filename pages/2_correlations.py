@@ -59,7 +59,7 @@ notices.chart(fig, result.matrix.rename_axis("asset_id"), "correlation_matrix", 
 pairs = analytics.correlation_table(returns, method)
 # In the page's full width, not an expander: the expander's padding left the table 9 px narrower than its columns at
 # 1440 px, and its last column scrolled out of sight.
-st.subheader(t("corr.pairs_expander"))
+st.subheader(t("corr.pairs_title"))
 notices.show_table(pairs)
 notices.download_csv(pairs, "correlation_pairs", t("download.what", what=t("corr.pairs")))
 notices.table_on_demand(returns, "correlation_returns", t("corr.returns_used"))

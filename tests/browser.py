@@ -17,6 +17,9 @@ from tests.conftest import ROOT
 
 CHROMIUM = next((p for p in (os.environ.get("CHROMIUM_PATH"), "/usr/bin/chromium") if p and Path(p).exists()), None)
 CHROMIUM = CHROMIUM or shutil.which("chromium") or shutil.which("chromium-browser")
+# Every page as a reader opens it: name -> path and query (the asset page needs an asset).
+PAGES = {"overview": "", "compare": "compare", "correlations": "correlations", "statistics": "statistics",
+         "data": "data", "asset": "asset?id=samsung"}  # fmt: skip
 CHROMIUM_ARGS = ["--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync"]
 
 

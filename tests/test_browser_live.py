@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, full_screenshot, streamlit_app, wait_rendered
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, PAGES, full_screenshot, streamlit_app, wait_rendered
 from tests.conftest import ROOT
 from tests.kis_server import APP_KEY, APP_SECRET, KisServer
 from tests.upbit_server import UpbitServer
@@ -49,7 +49,6 @@ def test_every_page_with_keys_in_both_languages(tmp_path):
     from playwright.sync_api import sync_playwright
 
     from marketdash.i18n import Translator
-    from tests.test_browser import PAGES
 
     kis, upbit, env = _servers(tmp_path)
     try:
