@@ -7,12 +7,12 @@ directly, even as a fresh server's first request; every page draws the same side
 
 import streamlit as st
 
-from marketdash import analytics, catalog, charts, fetching, live_view, notices, ui, widgets
+from marketdash import analytics, charts, fetching, live_view, notices, ui, widgets
 
 t = ui.setup_page("overview")
 
 st.title(t("overview.title"))
-ids = list(catalog.COMPARED)
+ids = widgets.default_assets()
 c1, c2 = st.columns([5, 2])
 with c1:
     start, end = widgets.range_picker()
@@ -20,7 +20,7 @@ axis = widgets.axis_picker(c2)
 data, ids = fetching.page_data(ids, start, end, first_screen=True)
 table = analytics.overview(data.bars, ids)
 table["stale"] = [data.freshness[a].stale for a in table.index]
-live_view.asset_cards(list(catalog.COMPARED), table, data.sample_assets)
+live_view.asset_cards(widgets.default_assets(), table, data.sample_assets)
 
 wide = analytics.to_wide(data.bars, ids)
 rebased, anchor = analytics.rebase(wide)

@@ -1,4 +1,6 @@
-"""Command line (SPEC.md): `python -m collectors update|snapshot|status|check|export|import`. Safe to run from
+"""Command line (SPEC.md): `python -m collectors update|snapshot|status|check|export|import|symbols|search`.
+Asset ids are the catalog's (`samsung`) or symbol ids (`krx:005380`, `us:NVDA`, `kidx:1001`, `ovs:SPX`,
+`coin:ETH`). Safe to run from
 cron while the app is open. Exit codes: 0 done, 1 some asset failed (or `check` found problems), 2 bad input or a
 store that cannot be used."""
 
@@ -34,7 +36,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m collectors", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     update = sub.add_parser("update", help="fetch what is missing for each asset")
-    update.add_argument("--assets", help=f"comma-separated ids (default: all): {','.join(catalog.ASSETS)}")
+    update.add_argument("--assets", help=f"comma-separated ids (default: {','.join(catalog.ASSETS)} and your added "
+                        "assets), e.g. samsung,krx:005380,us:NVDA,coin:ETH")  # fmt: skip
     update.add_argument("--start", type=_date, help="first date on an empty store (default 2015-01-01)")
     update.add_argument("--end", type=_date, help="last date (default: the last closed session)")
     update.add_argument("--db", type=Path, help="DuckDB file (default: MARKET_DB or data/market.duckdb)")
@@ -50,13 +53,33 @@ def _parser() -> argparse.ArgumentParser:
     restore.add_argument(
         "--from", type=Path, required=True, dest="folder", help="the folder `export` wrote, or the Data page's ZIP"
     )
-    for command in (snapshot, status, check, export, restore):
+    symbols = sub.add_parser("symbols", help="download, validate and store the symbol lists (at most once a day)")
+    symbols.add_argument("--refresh", action="store_true", help="download every list now, even if fetched today")
+    search = sub.add_parser("search", help="find symbols by Korean/English name, code, ticker or 초성")
+    search.add_argument("text", nargs="+", help="what to look for, e.g. 현대차, ㅎㄷㅊ, 005380, NVDA")
+    search.add_argument("--limit", type=int, default=10, help="matches shown (default 10)")
+    for command in (snapshot, status, check, export, restore, symbols, search):
         command.add_argument("--db", type=Path, help="DuckDB file (default: MARKET_DB or data/market.duckdb)")
     return parser
 
 
+class UnknownIdsError(ValueError):
+    """Ids the symbol lists do not hold: one sentence naming them."""
+
+
+def _ids(svc: MarketService, text: str | None, default: list[str]) -> list[str]:
+    """The ids asked for (added symbols named from the stored lists); unknown ones raise, named."""
+    usable, unknown = svc.universe.resolve(catalog.parse_ids(text, tuple(default)) if text else default)
+    if unknown:
+        raise UnknownIdsError(
+            f"unknown asset {', '.join(unknown)}: not in the stored KIS/Upbit symbol lists "
+            "(`python -m collectors search TEXT` finds ids; `symbols --refresh` downloads the lists)"
+        )
+    return usable
+
+
 def _update(svc: MarketService, args: argparse.Namespace) -> int:
-    ids = catalog.parse_ids(args.assets)
+    ids = _ids(svc, args.assets, [*catalog.ASSETS, *svc.universe.user_assets()])
     if args.start and args.end and args.start > args.end:
         print(f"--start {args.start} is after --end {args.end}", file=sys.stderr)
         return 2
@@ -96,7 +119,7 @@ def _status(svc: MarketService) -> int:
 def _snapshot(svc: MarketService, args: argparse.Namespace) -> int:
     """Once: every requested asset, closed markets included (their last price). With --every: each round quotes
     the markets that trade, until none of them does; a rate-limit answer doubles the wait."""
-    ids = catalog.parse_ids(args.assets, catalog.COMPARED)
+    ids = _ids(svc, args.assets, [*catalog.COMPARED, *svc.universe.user_assets()])
     if args.every is not None and args.every < 2:
         print("--every must be at least 2 seconds", file=sys.stderr)
         return 2
@@ -150,6 +173,36 @@ def _import(svc: MarketService, args: argparse.Namespace) -> int:
     return 0
 
 
+def _symbols(svc: MarketService, args: argparse.Namespace) -> int:
+    """Download what is due (everything with --refresh); one line per list: status, symbols, as-of date."""
+    results = svc.universe.refresh(force=args.refresh, progress=lambda name: print(f"downloading {name} ...",
+                                                                                       file=sys.stderr))  # fmt: skip
+    for result in results:
+        print(result.line())
+    print(f"{sum(r.rows for r in results)} symbols in {len(results)} lists")
+    return 0 if all(r.status in ("ok", "fresh") for r in results) else 1
+
+
+def _search(svc: MarketService, args: argparse.Namespace) -> int:
+    """Top matches, one a line: id, name, market, kind (and what the list flags)."""
+    if svc.universe.stale():
+        svc.universe.refresh()
+    text = " ".join(args.text)
+    found = svc.universe.search(text, max(1, args.limit))
+    if not svc.universe.covered():
+        stored = len(svc.universe.index()) - len(catalog.COMPARED)
+        print(f"note: searched the seven and {stored} stored symbols; the full lists are not downloaded (offline?): "
+              "run `python -m collectors symbols`", file=sys.stderr)  # fmt: skip
+    if found.empty:
+        print(f"no match for {text!r}")
+        return 1
+    for row in found.itertuples():
+        name = row.name_ko if row.name_ko == row.name_en else f"{row.name_ko} / {row.name_en}"
+        flags = f"  [{row.warnings}]" if isinstance(row.warnings, str) and row.warnings else ""
+        print(f"{row.id:<14} {name:<40} {row.market:<9} {row.kind}{flags}")
+    return 0
+
+
 COMMANDS = {
     "update": _update,
     "snapshot": _snapshot,
@@ -157,6 +210,8 @@ COMMANDS = {
     "check": lambda svc, _: _check(svc),
     "export": _export,
     "import": _import,
+    "symbols": _symbols,
+    "search": _search,
 }
 
 
@@ -173,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {problem}", file=sys.stderr)
             return 2
         return COMMANDS[args.command](svc, args)
-    except (ConfigError, catalog.UnknownAssetError, StoreError) as exc:
+    except (ConfigError, catalog.UnknownAssetError, UnknownIdsError, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

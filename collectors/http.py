@@ -70,6 +70,7 @@ class Reply:
     body: Any  # parsed JSON, or None when the body was not JSON
     text: str  # the start of the raw body, for messages
     sent_at: float = 0.0  # wall-clock send time, as the throttle granted it
+    content: bytes = b""  # the raw body when it was not JSON (a master file's zip)
 
     def json(self, service: str) -> Any:
         if self.body is None:
@@ -166,4 +167,6 @@ def _reply(resp: requests.Response, sent_at: float) -> Reply:
         body = resp.json()
     except ValueError:
         body = None
-    return Reply(resp.status_code, resp.headers, body, resp.text[:300] if body is None else "", sent_at)
+    if body is not None:
+        return Reply(resp.status_code, resp.headers, body, "", sent_at)
+    return Reply(resp.status_code, resp.headers, None, resp.text[:300], sent_at, resp.content)

@@ -1,4 +1,5 @@
-"""KIS daily chart endpoints for KOSPI 200, Samsung, SK hynix, SOXL, gold, silver and USD/KRW.
+"""KIS daily chart endpoints for KOSPI 200, Samsung, SK hynix, SOXL, gold, silver, USD/KRW and added symbols
+(KRX stocks, ETFs, ETNs and indices, US stocks and ETFs, overseas indices, FX and commodities).
 
 Three steps, as in OpenBB's fetchers: `Endpoint.params` turns a date window into the endpoint's query, `_call`
 fetches one raw page (auth headers, throttle, errors), `transform` turns raw rows into DailyBar records. None of
@@ -101,9 +102,6 @@ ENDPOINTS = {
         _chart_params,
     ),
 }
-
-# Gold and silver: community clients use market code N, the official text lists S (UNVERIFIED): try both.
-MARKET_CODES = {"gold": ("N", "S"), "silver": ("N", "S")}
 
 
 def transform(endpoint: Endpoint, asset: Asset, rows: list) -> list[DailyBar]:
@@ -223,11 +221,12 @@ class KisCollector:
         self.http.throttle.refused(reply.sent_at)
         return 0.2
 
-    def market_codes(self, asset_id: str, default: str) -> tuple[str, ...]:
-        """The market codes to try for an asset: the one that answered before, else N then S for gold and silver."""
+    def market_codes(self, asset: Asset) -> tuple[str, ...]:
+        """The market codes to try for an asset: the one that answered before, else its own then its alternatives
+        (N then S for commodities, whose code is UNVERIFIED; NAS, NYS, AMS for a US symbol no list named)."""
         with self._lock:
-            known = self._working_code.get(asset_id)
-        return (known,) if known else MARKET_CODES.get(asset_id, (default,))
+            known = self._working_code.get(asset.id)
+        return (known,) if known else (asset.market_code, *asset.alt_markets)
 
     def remember_code(self, asset_id: str, market: str) -> None:
         with self._lock:
@@ -290,7 +289,7 @@ class KisCollector:
 
     def pages(self, asset: Asset, start: dt.date, end: dt.date) -> Iterator[list[DailyBar]]:
         endpoint = ENDPOINTS[asset.kind]
-        codes = self.market_codes(asset.id, asset.market_code)
+        codes = self.market_codes(asset)
         failures: list[Msg] = []
         for market in codes:
             try:

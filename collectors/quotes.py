@@ -156,7 +156,7 @@ class KisQuoter:
 
     def _quote(self, call: QuoteCall, asset: Asset) -> Quote:
         """Gold and silver answer under one market code (N or S, unverified which): try each until one does."""
-        codes = self.kis.market_codes(asset.id, asset.market_code)
+        codes = self.kis.market_codes(asset)
         today = clock.now().astimezone(dt.timezone(dt.timedelta(hours=9))).date()
         failures: list[Msg] = []
         for market in codes:
@@ -211,7 +211,7 @@ class FallbackQuoter:
                 ) from None  # fmt: skip
 
 
-def bitcoin_quoter(upbit_url: str, bithumb_url: str) -> Quoter:
+def coin_quoter(upbit_url: str, bithumb_url: str) -> Quoter:
     upbit = TickerQuoter(HttpClient(upbit_url, service="Upbit", max_rps=8.0, max_attempts=3), UPBIT)
     bithumb = TickerQuoter(HttpClient(bithumb_url, service="Bithumb", max_rps=8.0, max_attempts=2), BITHUMB)
     return FallbackQuoter(upbit, bithumb)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, TypeVar
 
 from collectors.base import Collector
 from collectors.ecb import EcbFxCollector
@@ -12,38 +13,65 @@ from marketdash.config import Settings
 if TYPE_CHECKING:  # the quote sources import the HTTP stack: only when live quotes are used
     from collectors.quotes import Quoter
 
+T = TypeVar("T")
 
-def live_collectors(settings: Settings) -> dict[str, Collector]:
-    """KIS for its assets when keys are set, the exchanges for Bitcoin, ECB's shipped history for USD/KRW otherwise.
 
-    With DASHBOARD_OFFLINE=1 only sources that need no network remain.
-    """
+class BySource(Mapping[str, T]):
+    """asset id -> its source's client: the catalog's own assets by name, any added symbol by its source (KIS for
+    KRX/US/overseas symbols, the exchanges for coins), so an added asset has the same clients, token and rate
+    budget as the seven. Iterating lists the named ones."""
+
+    def __init__(self, named: dict[str, T], sources: dict[str, T]) -> None:
+        self.named, self.sources = named, sources
+
+    def __getitem__(self, asset_id: str) -> T:
+        if asset_id in self.named:
+            return self.named[asset_id]
+        asset = catalog.find(asset_id)
+        if asset is None or asset.fixed or asset.source not in self.sources:
+            raise KeyError(asset_id)
+        return self.sources[asset.source]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.named)
+
+    def __len__(self) -> int:
+        return len(self.named)
+
+
+def live_collectors(settings: Settings) -> BySource[Collector]:
+    """KIS for its assets when keys are set, the exchanges for Bitcoin and other coins, ECB's shipped history for
+    USD/KRW otherwise. With DASHBOARD_OFFLINE=1 only sources that need no network remain."""
     out: dict[str, Collector] = {"usdkrw": EcbFxCollector()}
+    sources: dict[str, Collector] = {}
     if settings.offline:
-        return out
+        return BySource(out, sources)
     if settings.has_kis:
         from collectors.kis import KisCollector
 
         kis = KisCollector.from_settings(settings)
         out.update({a.id: kis for a in catalog.ASSETS.values() if a.source == "kis"})
-    from collectors.upbit import bitcoin_collector
+        sources["kis"] = kis
+    from collectors.upbit import coin_collector
 
-    out["btc"] = bitcoin_collector(settings)
-    return out
+    out["btc"] = sources["upbit"] = coin_collector(settings)
+    return BySource(out, sources)
 
 
-def live_quoters(settings: Settings, collectors: dict[str, Collector]) -> dict[str, Quoter]:
+def live_quoters(settings: Settings, collectors: Mapping[str, Collector]) -> BySource[Quoter]:
     """Current prices: KIS's for the assets a KIS collector serves (its token and its one budget), the exchanges'
-    ticker for Bitcoin (no key needed); nothing offline."""
+    ticker for coins (no key needed); nothing offline."""
     if settings.offline:
-        return {}
+        return BySource({}, {})
     from collectors.kis import KisCollector
-    from collectors.quotes import KisQuoter, bitcoin_quoter
+    from collectors.quotes import KisQuoter, coin_quoter
 
     out: dict[str, Quoter] = {}
+    sources: dict[str, Quoter] = {}
     kis = next((c for c in collectors.values() if isinstance(c, KisCollector)), None)
     if kis is not None:
         quoter = KisQuoter(kis, paper=settings.kis_env == "paper")
         out.update({a: quoter for a, c in collectors.items() if c is kis})
-    out["btc"] = bitcoin_quoter(settings.upbit_base_url, settings.bithumb_base_url)
-    return out
+        sources["kis"] = quoter
+    out["btc"] = sources["upbit"] = coin_quoter(settings.upbit_base_url, settings.bithumb_base_url)
+    return BySource(out, sources)

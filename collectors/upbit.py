@@ -1,4 +1,5 @@
-"""Bitcoin day candles from Upbit (KRW-BTC), with Bithumb (same schema) as the fallback.
+"""Day candles of Upbit's KRW markets (Bitcoin, and any coin a user adds), with Bithumb (same schema) as the
+fallback.
 
 Paging goes backwards with an exclusive `to` timestamp, 200 candles a call, newest first. Upbit allows 10 calls a
 second per IP and says how many are left in `Remaining-Req`; over that it answers 429, and a client that keeps going
@@ -215,7 +216,7 @@ class FallbackCollector:
             ) from None  # fmt: skip
 
 
-def bitcoin_collector(settings: Settings) -> Collector:
+def coin_collector(settings: Settings) -> Collector:
     upbit = CandleCollector(HttpClient(settings.upbit_base_url, service="Upbit", max_rps=UPBIT_RPS), UPBIT)
     bithumb = CandleCollector(
         HttpClient(settings.bithumb_base_url, service="Bithumb", max_rps=BITHUMB_RPS),

@@ -21,6 +21,7 @@ KIS_HOSTS = {
 }
 KIS_DEFAULT_RPS = {"real": 20.0, "paper": 2.0}  # ceilings: the shared budget learns a lower limit (limiter.py)
 UPBIT_DEFAULT_URL = "https://api.upbit.com"
+KIS_MASTER_DEFAULT_URL = "https://new.real.download.dws.co.kr/common/master"  # public symbol lists, no key
 BITHUMB_DEFAULT_URL = "https://api.bithumb.com"
 DEFAULT_START = "2015-01-01"
 
@@ -79,6 +80,7 @@ class Settings:
     kis_token_cache: Path = ROOT / "data" / ".kis_token.json"
     upbit_base_url: str = UPBIT_DEFAULT_URL
     bithumb_base_url: str = BITHUMB_DEFAULT_URL
+    kis_master_url: str = KIS_MASTER_DEFAULT_URL
     market_db: Path = ROOT / "data" / "market.duckdb"
     offline: bool = False
     quote_every: float = 30.0  # seconds between live quote polls while a shown market trades
@@ -164,6 +166,7 @@ def load_settings(env: Mapping[str, str] | None = None, secrets_path: Path | Non
         kis_token_cache=path("KIS_TOKEN_CACHE", ROOT / "data" / ".kis_token.json"),
         upbit_base_url=values.get("UPBIT_BASE_URL", UPBIT_DEFAULT_URL).rstrip("/"),
         bithumb_base_url=values.get("BITHUMB_BASE_URL", BITHUMB_DEFAULT_URL).rstrip("/"),
+        kis_master_url=values.get("KIS_MASTER_URL", KIS_MASTER_DEFAULT_URL).rstrip("/"),
         market_db=path("MARKET_DB", ROOT / "data" / "market.duckdb"),
         offline=values.get("DASHBOARD_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"},
         quote_every=quote_every,

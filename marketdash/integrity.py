@@ -117,7 +117,7 @@ def check(bars: pd.DataFrame, expected: tuple[str, ...] = tuple(catalog.ASSETS))
     findings = [Finding(a, EMPTY, (), msg("integrity.empty_detail", asset_id=a)) for a in expected if a not in held]
     for asset_id, rows in bars.groupby("asset_id", sort=True):
         rows = rows.sort_values("date")
-        asset = catalog.ASSETS.get(str(asset_id))
+        asset = catalog.find(str(asset_id))
         found = [
             missing_sessions(asset, rows["date"], rows["source"]) if asset else None,
             bad_prices(str(asset_id), rows),

@@ -27,6 +27,7 @@ from marketdash.i18n import Msg, msg
 from marketdash.live import LiveQuotes
 from marketdash.records import DailyBar, bars_to_frame
 from marketdash.store import Store, StoreError, StoreUnreadableError
+from marketdash.universe import Universe
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +98,7 @@ class PriceData:
     """Bars for pages, with where each asset's bars came from: 'store' (real) or 'sample'."""
 
     bars: pd.DataFrame
-    origin: dict[str, str]
+    origin: dict[str, str]  # 'store', 'sample', or 'none' (an added symbol with nothing stored: no sample exists)
     notes: dict[str, Msg] = field(default_factory=dict)
     freshness: dict[str, Freshness] = field(default_factory=dict)
     store_problem: Msg | None = None  # the user's store cannot be opened: why, and the way out
@@ -105,6 +106,11 @@ class PriceData:
     @property
     def sample_assets(self) -> list[str]:
         return [a for a, o in self.origin.items() if o == "sample"]
+
+    @property
+    def unavailable(self) -> list[str]:
+        """Added symbols with no stored bars: never given invented prices; `notes` says why."""
+        return [a for a, o in self.origin.items() if o == "none"]
 
 
 def drop_unfinished(bars: pd.DataFrame, now: dt.datetime) -> pd.DataFrame:
@@ -165,6 +171,7 @@ class MarketService:
         self._lock = threading.Lock()
         self._sample_checked: dt.date | None = None
         self.live = LiveQuotes(self)
+        self.universe = Universe(self)
 
     # -- sources -------------------------------------------------------------------------------------------------
     def collectors(self) -> dict[str, Collector]:
@@ -177,11 +184,12 @@ class MarketService:
             return self._collectors
 
     def why_not_live(self, asset_id: str) -> Msg:
-        """A sentence for the page when an asset has no live source."""
+        """A sentence for the page when an asset has no live source (an added symbol has no sample data either)."""
+        added = not catalog.get(asset_id).fixed
         if self.settings.offline:
-            return msg("live.offline")
+            return msg("sym.needs_network") if added else msg("live.offline")
         if catalog.get(asset_id).source == "kis" and not self.settings.has_kis:
-            return msg("live.no_keys")
+            return msg("sym.needs_keys") if added else msg("live.no_keys")
         return msg("live.no_source")
 
     # -- updates -------------------------------------------------------------------------------------------------
@@ -381,7 +389,8 @@ class MarketService:
         problem = self.store_problem()
         held = {} if problem else self.store.last_dates()
         real_ids = [a for a in asset_ids if a in held]
-        sample_ids = [a for a in asset_ids if a not in held]
+        sample_ids = [a for a in asset_ids if a not in held and catalog.get(a).fixed]
+        none_ids = [a for a in asset_ids if a not in held and not catalog.get(a).fixed]
         frames = [self.store.read_bars(real_ids, start, end)] if real_ids else []
         notes = {}
         last_dates: dict[str, dt.date | None] = {a: held[a] for a in real_ids}
@@ -390,19 +399,22 @@ class MarketService:
             sample_last = self.sample_store.last_dates()
             last_dates.update({a: sample_last.get(a) for a in sample_ids})
             frames.append(self.sample_store.read_bars(sample_ids, start, end))
+        if sample_ids or none_ids:
             attempts, live = ({} if problem else self.store.last_attempts()), self.collectors()
-            for a in sample_ids:
+            for a in [*sample_ids, *none_ids]:
                 tried = attempts.get(a)
                 if problem:
                     notes[a] = msg("sample.store_unusable")
                 elif tried and tried.status == "error":
                     notes[a] = msg("sample.update_failed", error=tried.msg)
+                elif a in live:
+                    notes[a] = msg("sample.not_fetched" if a in sample_ids else "sym.not_fetched")
                 else:
-                    notes[a] = msg("sample.not_fetched") if a in live else self.why_not_live(a)
+                    notes[a] = self.why_not_live(a)
         filled = [f for f in frames if not f.empty]
         bars = pd.concat(filled, ignore_index=True) if filled else self.store.read_bars([])
         bars = drop_unfinished(bars, clock.now())
-        origin = {a: ("store" if a in held else "sample") for a in asset_ids}
+        origin = {a: ("store" if a in held else "sample" if a in sample_ids else "none") for a in asset_ids}
         return PriceData(bars, origin, notes, freshness(last_dates), problem)
 
     def usd_krw(self, start: dt.date | None = None, end: dt.date | None = None) -> pd.DataFrame:
@@ -455,7 +467,8 @@ class MarketService:
     def coverage(self) -> pd.DataFrame:
         """The user's store per asset (SPEC 'status'), every catalog asset listed even when empty."""
         cov = self.store.coverage().set_index("asset_id")
-        cov = cov.reindex(list(catalog.ASSETS))
+        extra = [a for a in [*self.universe.user_assets(), *cov.index] if a not in catalog.ASSETS]
+        cov = cov.reindex(list(dict.fromkeys([*catalog.ASSETS, *extra])))
         cov["rows"] = cov["rows"].fillna(0).astype(int)
         cov["live_source"] = [getattr(self.collectors().get(a), "source", "none") for a in cov.index]
         return cov.reset_index()

@@ -57,6 +57,18 @@ CREATE TABLE IF NOT EXISTS fetch_log (
 -- so pages say it in the reader's language. Stores from before it gain the column.
 ALTER TABLE fetch_log ADD COLUMN IF NOT EXISTS message_key VARCHAR;
 ALTER TABLE quote_errors ADD COLUMN IF NOT EXISTS message_key VARCHAR;
+-- The symbol lists (KIS masters, Upbit's markets): replaced whole, one list at a time, only by a list that passed
+-- validation; symbol_lists says when each was fetched, its content date, and the last failure.
+CREATE TABLE IF NOT EXISTS symbols (
+    id VARCHAR PRIMARY KEY, list VARCHAR, code VARCHAR, name_ko VARCHAR, name_en VARCHAR, market VARCHAR,
+    kind VARCHAR, exchange VARCHAR, symbol_class VARCHAR, warnings VARCHAR
+);
+CREATE TABLE IF NOT EXISTS symbol_lists (
+    list VARCHAR PRIMARY KEY, as_of DATE, fetched_at TIMESTAMP, rows INTEGER, tried_at TIMESTAMP,
+    error VARCHAR, error_key VARCHAR
+);
+-- The user's own added assets, in the order added (the seven are always there).
+CREATE TABLE IF NOT EXISTS user_assets (asset_id VARCHAR PRIMARY KEY, added_at TIMESTAMP);
 """
 
 _MERGE_PRICES = """
@@ -339,13 +351,18 @@ class Store:
     ) -> list[tuple]:
         """Run one write in a transaction, retrying a conflict with another writer of this process; returns what the
         statement returned (RETURNING rows)."""
+        return self._transaction([(sql, params)], frame)
+
+    def _transaction(self, steps: Sequence[tuple[str, Sequence | None]], frame: pd.DataFrame | None = None) -> list:
+        """Several statements in one transaction (all or none), retried like `_write`; returns the last one's rows."""
         for attempt in range(6):
             with self.connect(write=True) as con:
                 try:
                     con.execute("BEGIN TRANSACTION")
                     if frame is not None:
                         con.register("incoming", frame)
-                    returned = con.execute(sql, params).fetchall()
+                    for sql, params in steps:
+                        returned = con.execute(sql, params).fetchall()
                     con.execute("COMMIT")
                     return returned
                 except duckdb.Error as exc:
@@ -474,6 +491,57 @@ class Store:
         """
         with self.connect() as con:
             return con.execute(sql).df()
+
+    # -- symbol lists and the user's own assets ---------------------------------------------------------------
+    def replace_symbols(self, name: str, symbols: pd.DataFrame, as_of: dt.date) -> None:
+        """One list's symbols replaced by a validated new one, with its as-of date, in one transaction."""
+        from marketdash.symbols import COLUMNS
+
+        frame = symbols.loc[:, list(COLUMNS)].assign(list=name)
+        now = utcnow()
+        self._transaction(
+            [
+                ("DELETE FROM symbols WHERE list = ?", [name]),
+                # An id listed twice (a symbol moved lists) keeps the newest list's entry.
+                (f"INSERT OR REPLACE INTO symbols SELECT {', '.join(COLUMNS)} FROM incoming", None),
+                ("INSERT OR REPLACE INTO symbol_lists VALUES (?, ?, ?, ?, ?, NULL, NULL)",
+                 [name, as_of, now, len(frame), now]),
+            ],
+            frame,
+        )  # fmt: skip
+
+    def symbol_list_failed(self, name: str, message: Msg) -> None:
+        """A download or validation that failed: the stored list stays, the failure is on record."""
+        text, key = _message_columns(message)
+        self._write(
+            "INSERT INTO symbol_lists (list, tried_at, error, error_key) VALUES (?, ?, ?, ?) ON CONFLICT (list) DO "
+            "UPDATE SET tried_at = excluded.tried_at, error = excluded.error, error_key = excluded.error_key",
+            [name, utcnow(), text, key],
+        )
+
+    def symbol_lists(self) -> pd.DataFrame:
+        with self.connect() as con:
+            return con.execute("SELECT * FROM symbol_lists ORDER BY list").df()
+
+    def symbols(self, ids: Sequence[str] | None = None) -> pd.DataFrame:
+        """Stored symbols (all, or those with the given ids)."""
+        where, params = ("", []) if ids is None else (f"WHERE id IN ({', '.join('?' * len(ids))})", list(ids))
+        if ids is not None and not ids:
+            where, params = "WHERE FALSE", []
+        with self.connect() as con:
+            return con.execute(f"SELECT * FROM symbols {where} ORDER BY id", params).df()
+
+    def user_assets(self) -> list[str]:
+        with self.connect() as con:
+            return [
+                r[0] for r in con.execute("SELECT asset_id FROM user_assets ORDER BY added_at, asset_id").fetchall()
+            ]
+
+    def add_user_asset(self, asset_id: str) -> None:
+        self._write("INSERT INTO user_assets VALUES (?, ?) ON CONFLICT DO NOTHING", [asset_id, utcnow()])
+
+    def remove_user_asset(self, asset_id: str) -> None:
+        self._write("DELETE FROM user_assets WHERE asset_id = ?", [asset_id])
 
     # -- live quotes (never in prices) ----------------------------------------------------------------------------
     def add_snapshots(self, quotes: Sequence[Quote]) -> int:

@@ -31,7 +31,7 @@ def _seed_from_url(key: str, options: Sequence, default: object, multi: bool = F
         return
     seeded[key] = ui.page_entry()
     if multi:
-        wanted = [part for item in st.query_params.get_all(key) for part in item.lower().split(",") if part]
+        wanted = [a.lower() for a in _url_ids(key)]
         st.session_state[key] = [o for o in options if str(o).lower() in wanted] or list(default)
         unknown = [w for w in wanted if w not in {str(o).lower() for o in options}]
         if unknown:
@@ -91,16 +91,103 @@ def choice(
     return value
 
 
-def asset_picker(key: str = "assets", default: Sequence[str] = catalog.COMPARED) -> list[str]:
-    """Multiselect of the compared assets, kept in the URL as ids (`?assets=samsung,btc`); unknown ids are ignored."""
+def _url_ids(key: str) -> list[str]:
+    """The ids a URL names under `key` (`?assets=samsung,krx:005380`), each in its one spelling."""
+    return [catalog.canonical(part) for item in st.query_params.get_all(key) for part in item.split(",") if part]
+
+
+def asset_options(key: str) -> list[str]:
+    """What a picker offers: the seven, the user's own list, the added symbols the URL names (those the symbol
+    lists know) and those added in this session. A fresh app asked for added symbols downloads the lists first,
+    so they come with their names."""
+    svc = ui.service()
+    wanted = [a for a in _url_ids(key) if a not in catalog.ASSETS]
+    if wanted and svc.universe.stale() and not svc.store.symbols(wanted).shape[0]:
+        with st.spinner(tr()("sym.downloading")):
+            svc.universe.refresh()
+    usable, _ = svc.universe.resolve(wanted)
+    added = st.session_state.setdefault("_added", [])
+    options = list(dict.fromkeys([*default_assets(), *usable, *added]))
+    svc.universe.resolve(options)  # every offered symbol named from the lists
+    return options
+
+
+def default_assets() -> list[str]:
+    """The seven and the user's own added assets (kept in the store), named from the symbol lists."""
+    svc = ui.service()
+    return svc.universe.resolve([*catalog.COMPARED, *svc.universe.user_assets()])[0]
+
+
+def asset_picker(key: str = "assets") -> list[str]:
+    """Multiselect of the assets, kept in the URL as ids (`?assets=samsung,krx:005380`): the seven and the user's
+    own list by default; a search below adds any listed symbol. An id the URL names that no list holds is named
+    once and left out."""
     t = tr()
-    _seed_from_url(key, catalog.COMPARED, list(default), multi=True)
-    chosen = st.multiselect(t("pick.assets"), options=list(catalog.COMPARED), format_func=t.name, key=key,
+    options = asset_options(key)
+    svc = ui.service()
+    _seed_from_url(key, options, default_assets(), multi=True)
+    chosen = st.multiselect(t("pick.assets"), options=options, format_func=t.name, key=key,
                             placeholder=t("pick.assets_placeholder"))  # fmt: skip
-    ordered = [a for a in catalog.COMPARED if a in chosen]
+    ordered = [a for a in options if a in chosen]
     _say_resets(key, t.name)
-    _publish_to_url(key, ordered, list(default))
+    symbol_search(key)
+    _publish_to_url(key, ordered, list(catalog.COMPARED))
+    flags = svc.universe.warnings(ordered)
+    for asset_id, keys in flags.items():
+        st.caption(":material/warning: " + t("sym.flags", name=t.name(asset_id),
+                                             flags=", ".join(t(f"symwarn.{k}") for k in keys)))  # fmt: skip
     return ordered
+
+
+def _add_asset(key: str, asset_id: str) -> None:
+    """A search result picked: into the user's list (kept in the store), the offered options and the selection."""
+    svc = ui.service()
+    asset_id = svc.universe.add(asset_id)
+    st.session_state.setdefault("_added", []).append(asset_id)
+    if asset_id not in st.session_state.get(key, []):
+        st.session_state[key] = [*st.session_state.get(key, []), asset_id]
+    st.session_state["sym_q"] = ""
+
+
+def _remove_asset(key: str, asset_id: str) -> None:
+    ui.service().universe.remove(asset_id)
+    st.session_state["_added"] = [a for a in st.session_state.get("_added", []) if a != asset_id]
+    st.session_state[key] = [a for a in st.session_state.get(key, []) if a != asset_id]
+
+
+def symbol_search(key: str) -> None:
+    """ "종목 추가": a search over every listed symbol (name, code, ticker, 초성), each match one click to add."""
+    t, svc = tr(), ui.service()
+    with st.popover(t("sym.search"), icon=":material/add:"):
+        text = st.text_input(t("sym.search"), key="sym_q", placeholder=t("sym.search_placeholder"),
+                             help=t("sym.search_help"), label_visibility="collapsed")  # fmt: skip
+        if text.strip():
+            if svc.universe.stale():
+                with st.spinner(t("sym.downloading")):
+                    svc.universe.refresh()
+            found = svc.universe.search(text, 8)
+            if not svc.universe.covered():
+                st.caption(t("sym.partial", n=len(svc.universe.index()) - len(catalog.COMPARED)))
+            if found.empty:
+                st.caption(t("sym.no_match", text=text.strip()))
+            for row in found.itertuples():
+                st.button(_result_label(row), key=f"sym_add_{row.id}", on_click=_add_asset, args=(key, row.id),
+                          use_container_width=True)  # fmt: skip
+        mine = svc.universe.user_assets()
+        if mine:
+            st.caption(t("sym.mine"))
+            for asset_id in mine:
+                st.button(f"{t.name(asset_id)} · {t('sym.remove')}", key=f"sym_rm_{asset_id}", icon=":material/close:",
+                          on_click=_remove_asset, args=(key, asset_id), use_container_width=True)  # fmt: skip
+
+
+def _result_label(row: object) -> str:
+    """`현대차 · 코스피 · 주식 · 005380`, with what the list flags (`거래정지`)."""
+    t = tr()
+    name = row.name_ko if t.lang == "ko" else row.name_en
+    parts = [name, t(f"symmarket.{row.market}"), t(f"symkind.{row.kind}"), row.code]
+    flags = [t(f"symwarn.{k}") for k in (row.warnings or "").split()]
+    return " · ".join(parts) + (f" · ⚠ {', '.join(flags)}" if flags else "")
 
 
 def is_today() -> bool:

@@ -7,8 +7,8 @@ from marketdash import analytics, catalog, charts, fetching, notices, ui, widget
 
 t = ui.setup_page("asset")
 
-asset_id = widgets.choice(t("asset.pick"), list(catalog.ASSETS), catalog.COMPARED[0], "id", t.name,
-                          widget="select")  # fmt: skip
+options = list(dict.fromkeys([*widgets.asset_options("id"), *catalog.ASSETS]))
+asset_id = widgets.choice(t("asset.pick"), options, catalog.COMPARED[0], "id", t.name, widget="select")
 st.title(t("asset.title", name=t.full_name(asset_id)))
 start, end = widgets.range_picker()
 data, _ = fetching.page_data([asset_id], None, end)  # the averages and the 52 weeks reach before the range

@@ -65,6 +65,8 @@ class SeriesDef:
     base: float
     decimals: int
     us_calendar: bool
+    excd: str = "AMS"  # the exchange an overseas stock answers on (any other answers empty values)
+    market: str = ""  # the chart's market code, when it is not the kind's own
 
 
 SERIES = {
@@ -75,6 +77,12 @@ SERIES = {
     "FX@KRW": SeriesDef("chart", "FX@KRW", 1100, 2, False),
     "NYGOLD": SeriesDef("chart", "NYGOLD", 1200, 2, True),
     "NYSILV": SeriesDef("chart", "NYSILV", 16, 3, True),
+    # added symbols (issue 16): a KOSPI stock, an ETN (its Q kept), the KOSDAQ index, a NASDAQ stock, the S&P 500
+    "005380": SeriesDef("stock", "005380", 150_000, 0, False),
+    "Q520086": SeriesDef("stock", "Q520086", 9_000, 0, False),
+    "1001": SeriesDef("index", "1001", 700, 2, False),
+    "NVDA": SeriesDef("overseas", "NVDA", 20, 4, True, excd="NAS"),
+    "SPX": SeriesDef("chart", "SPX", 2000, 2, True, market="N"),
 }
 
 
@@ -319,14 +327,14 @@ class KisServer(LocalServer):
         code = params.get("FID_INPUT_ISCD") or params.get("SYMB", "")
         known = code in SERIES and SERIES[code].kind == QUOTE_KINDS[kind]
         if kind == "quote_overseas":
-            if params.get("EXCD") != "AMS" or not known:  # a wrong exchange code: success with empty strings
+            if not known or params.get("EXCD") != SERIES[code].excd:  # a wrong exchange: success, empty strings
                 return 200, {**ok, "output": {"rsym": "", "zdiv": "", "base": "", "last": "", "sign": "", "diff": "",
                                               "rate": ""}}  # fmt: skip
             price, prev, change, pct = self._snapshot(code)
             sign = "2" if change and float(change) > 0 else "5" if change and float(change) < 0 else "3"
             diff = change.lstrip("-")  # unsigned: the direction is in `sign`
-            out = {"rsym": f"DAMS{code}", "zdiv": "4", "base": prev, "last": price, "sign": sign, "diff": diff,
-                   "rate": pct, "tvol": "18234511", "ordy": "매수가능"}  # fmt: skip
+            out = {"rsym": f"D{SERIES[code].excd}{code}", "zdiv": "4", "base": prev, "last": price, "sign": sign,
+                   "diff": diff, "rate": pct, "tvol": "18234511", "ordy": "매수가능"}  # fmt: skip
             return 200, {**ok, "output": out}
         if not known:  # an unknown stock: success with a price of "0"
             return 200, {**ok, "output": {"stck_prpr": "0", "prdy_vrss": "0", "prdy_ctrt": "0.00"}}
@@ -341,15 +349,18 @@ class KisServer(LocalServer):
     def _chart(self, kind: str, cap: int, params: dict) -> tuple[int, dict]:
         ok = {"rt_cd": "0", "msg_cd": "MCA00000", "msg1": "정상처리 되었습니다."}
         if kind == "overseas":
-            if params.get("EXCD") != "AMS" or params.get("SYMB") not in SERIES:
+            symbol = params.get("SYMB", "")
+            if symbol not in SERIES or params.get("EXCD") != SERIES[symbol].excd:
                 return 200, {**ok, "output1": {"rsym": "", "zdiv": "0", "nrec": "0"}, "output2": []}
             end = dt.datetime.strptime(params["BYMD"], "%Y%m%d").date() if params.get("BYMD") else self.today
             rows = [r for r in self.rows(params["SYMB"]) if r["xymd"] <= end.strftime("%Y%m%d")]
             page = list(reversed(rows[-cap:]))
-            out1 = {"rsym": f"DAMS{params['SYMB']}", "zdiv": "4", "nrec": str(len(page))}
+            out1 = {"rsym": f"D{SERIES[symbol].excd}{symbol}", "zdiv": "4", "nrec": str(len(page))}
             return 200, {**ok, "output1": out1, "output2": page}
         code, market = params.get("FID_INPUT_ISCD", ""), params.get("FID_COND_MRKT_DIV_CODE")
         wanted_market = {"stock": "J", "index": "U"}.get(kind) or ("X" if code == "FX@KRW" else self.gold_market)
+        if code in SERIES and SERIES[code].market:
+            wanted_market = SERIES[code].market
         if code not in SERIES or SERIES[code].kind != kind or market != wanted_market:
             return 200, {**ok, "output1": {}, "output2": []}
         if params.get("FID_PERIOD_DIV_CODE") != "D":

@@ -3,7 +3,8 @@
 `GET /v1/candles/days?market=KRW-BTC&count=200&to=…`: at most 200 candles, newest first, `to` exclusive (read as
 UTC without an offset on Upbit, as KST on Bithumb), no candle on days without trades, `Remaining-Req` on every
 answer, 429 over 10 calls a second, and 418 (blocked, with Retry-After) for a client that keeps going after 429s.
-Faults on demand: malformed JSON, HTML 5xx pages after N calls.
+Faults on demand: malformed JSON, HTML 5xx pages after N calls. Other KRW markets (`markets`, a price scale
+each) trade the same days; `GET /v1/market/all?isDetails=true` lists them with their `market_event` flags.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ class UpbitServer(LocalServer):
     send_remaining: bool = True  # False: the client has only 429s to go by
     ticker_price: float | None = None  # the ticker's current price; default 2 % above the last candle's close
     clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))  # the ticker's trade time
+    markets: dict = field(default_factory=lambda: {"KRW-ETH": 0.04})  # further markets: price scale of BTC's
+    warned: frozenset = frozenset()  # markets flagged 유의 (market_event.warning)
 
     def __post_init__(self) -> None:
         self.lock = threading.Lock()
@@ -49,9 +52,28 @@ class UpbitServer(LocalServer):
         self.recent_429: deque = deque()
         self._candles = self._make_candles()
 
-    def candles(self) -> list[dict]:
-        """Every candle, oldest first."""
-        return self._candles
+    def candles(self, market: str = "KRW-BTC") -> list[dict]:
+        """Every candle of a market, oldest first."""
+        if market == "KRW-BTC":
+            return self._candles
+        k = self.markets[market]
+        prices = ("opening_price", "high_price", "low_price", "trade_price", "prev_closing_price")
+        return [{**c, "market": market, **{p: c[p] * k for p in prices}} for c in self._candles]
+
+    def market_list(self, details: bool) -> list[dict]:
+        """/v1/market/all: Upbit's own names; `market_event` only when details were asked for."""
+        names = {"KRW-BTC": ("비트코인", "Bitcoin"), "KRW-ETH": ("이더리움", "Ethereum"),
+                 "KRW-XRP": ("엑스알피(리플)", "XRP")}  # fmt: skip
+        out = []
+        for market in ["KRW-BTC", *self.markets, "BTC-ETH"]:
+            ko, en = names.get(market.replace("BTC-", "KRW-"), (market, market))
+            row = {"market": market, "korean_name": ko, "english_name": en}
+            if details:
+                row["market_event"] = {"warning": market in self.warned, "caution": {
+                    "PRICE_FLUCTUATIONS": False, "TRADING_VOLUME_SOARING": False, "DEPOSIT_AMOUNT_SOARING": False,
+                    "GLOBAL_PRICE_DIFFERENCES": False, "CONCENTRATION_OF_SMALL_ACCOUNTS": False}}  # fmt: skip
+            out.append(row)
+        return out
 
     def _make_candles(self) -> list[dict]:
         out, day, i = [], self.first_day, 0
@@ -125,7 +147,11 @@ class UpbitServer(LocalServer):
                 return 200, remaining, b'[{"market":"KRW-BTC","candle_date_time_utc":"2026-07-0'
         if path == "/v1/ticker":
             return self._ticker(params, remaining)
-        if path != "/v1/candles/days" or params.get("market") != "KRW-BTC":
+        if path == "/v1/market/all":
+            details = params.get("isDetails", params.get("is_details")) == "true"
+            return 200, remaining, json.dumps(self.market_list(details), ensure_ascii=False).encode()
+        market = params.get("market", "")
+        if path != "/v1/candles/days" or (market != "KRW-BTC" and market not in self.markets):
             return 404, remaining, b'{"error":{"name":"404","message":"Code not found"}}'
         count = min(int(params.get("count", 1)), 200)
         to = (
@@ -133,20 +159,21 @@ class UpbitServer(LocalServer):
             if params.get("to")
             else dt.datetime.combine(self.last_day, dt.time()) + dt.timedelta(days=1)
         )
-        older = [c for c in self.candles() if dt.datetime.fromisoformat(c["candle_date_time_utc"]) < to]
+        older = [c for c in self.candles(market) if dt.datetime.fromisoformat(c["candle_date_time_utc"]) < to]
         return 200, remaining, json.dumps(list(reversed(older[-count:]))).encode()
 
     def _ticker(self, params: dict, remaining: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
         """`/v1/ticker?markets=KRW-BTC` (shared/live-quotes.md 3.5): an array, numbers as numbers, the rate a
         fraction, the trade time in ms; its own `ticker` group in Remaining-Req."""
         headers = {k: v.replace("group=candle", "group=ticker") for k, v in remaining.items()}
-        if params.get("markets") != "KRW-BTC":
+        market = params.get("markets", "")
+        if market != "KRW-BTC" and market not in self.markets:
             return 404, headers, b'{"error":{"name":"404","message":"Code not found"}}'
-        prev = self.candles()[-1]["trade_price"]
-        price = self.ticker_price or prev * 1.02
+        prev = self.candles(market)[-1]["trade_price"]
+        price = (self.ticker_price if market == "KRW-BTC" else None) or prev * 1.02
         now = self.clock()
         row = {
-            "market": "KRW-BTC", "trade_date": now.strftime("%Y%m%d"), "trade_time": now.strftime("%H%M%S"),
+            "market": market, "trade_date": now.strftime("%Y%m%d"), "trade_time": now.strftime("%H%M%S"),
             "trade_timestamp": int(now.timestamp() * 1000) - 1500, "trade_price": price, "prev_closing_price": prev,
             "change": "RISE" if price > prev else "FALL" if price < prev else "EVEN",
             "signed_change_price": price - prev, "signed_change_rate": price / prev - 1,

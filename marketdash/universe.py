@@ -1,0 +1,202 @@
+"""Every symbol beyond the seven (`MarketService.universe`): the stored lists, their daily refresh, search, the
+resolution of added ids into catalog entries, and the user's own list.
+
+Lists are fetched at most once a day (a failure is retried after an hour), each validated before it replaces the
+stored one; offline, or before the first download, search covers the seven and what is stored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from collectors.errors import CollectorError, NetworkError
+from marketdash import catalog, symbols
+from marketdash.i18n import Msg, msg, stored
+from marketdash.store import utcnow
+from marketdash.symbols import MasterError, SymbolIndex
+
+if TYPE_CHECKING:
+    from marketdash.service import MarketService
+
+log = logging.getLogger(__name__)
+
+FRESH_FOR = dt.timedelta(days=1)
+RETRY_AFTER = dt.timedelta(hours=1)
+# The lists that must be stored before an id they do not hold is called unknown (KONEX's layout is unverified).
+DECIDING = {"krx": ("kospi", "kosdaq"), "kidx": ("idx",), "us": ("nas", "nys", "ams"), "ovs": ("frgn",),
+            "coin": ("upbit",)}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ListStatus:
+    name: str
+    status: str  # "ok" (downloaded now), "fresh" (kept: fetched within a day), "error", "offline"
+    rows: int = 0
+    as_of: dt.date | None = None
+    note: Msg | None = None
+
+    def line(self) -> str:
+        """The command line's line per list."""
+        as_of = f"as of {self.as_of}" if self.as_of else "no list stored"
+        text = f"{self.name:<7} {self.status:<7} {self.rows:>6} symbols  {as_of}"
+        return f"{text}  {self.note}" if self.note else text
+
+
+class Universe:
+    def __init__(self, service: MarketService) -> None:
+        self.service = service
+        self.store = service.store
+        self._index: SymbolIndex | None = None
+        self._signature: tuple | None = None
+        self._lock = threading.Lock()
+
+    # -- the lists ----------------------------------------------------------------------------------------------
+    def lists(self) -> pd.DataFrame:
+        return self.store.symbol_lists()
+
+    def stale(self, now: dt.datetime | None = None) -> bool:
+        """Some list is due for a download (never fetched, older than a day, or failed over an hour ago)."""
+        if self.service.settings.offline:
+            return False
+        now = (now or utcnow()).replace(tzinfo=None)
+        rows = self.lists().set_index("list")
+        return any(not self._fresh(rows, m.name, now) for m in symbols.LISTS)
+
+    @staticmethod
+    def _fresh(rows: pd.DataFrame, name: str, now: dt.datetime) -> bool:
+        if name not in rows.index:
+            return False
+        row = rows.loc[name]
+        fetched, tried = row["fetched_at"], row["tried_at"]
+        if pd.notna(fetched) and now - fetched < FRESH_FOR:
+            return True
+        return pd.notna(tried) and pd.notna(row["error"]) and now - tried < RETRY_AFTER
+
+    def refresh(self, force: bool = False, progress: Callable[[str], None] | None = None) -> list[ListStatus]:
+        """Download the lists that are due (all with `force`), validate each and store it; a failed one keeps the
+        stored list. A host that cannot be reached is not asked for its other lists this time."""
+        rows = self.lists().set_index("list")
+        if self.service.settings.offline:
+            return [self._kept(rows, m.name, "offline", msg("live.offline")) for m in symbols.LISTS]
+        from collectors.masters import MasterSource
+
+        source, now, out = MasterSource(self.service.settings), utcnow().replace(tzinfo=None), []
+        unreachable: dict[bool, Msg] = {}  # by host (KIS zips / Upbit): why it could not be reached
+        with self._lock:
+            for master in symbols.LISTS:
+                host = master.archive is None
+                if not force and self._fresh(rows, master.name, now):
+                    out.append(self._kept(rows, master.name, "fresh"))
+                    continue
+                if host in unreachable:
+                    out.append(self._kept(rows, master.name, "error", unreachable[host]))
+                    continue
+                if progress:
+                    progress(master.name)
+                out.append(self._download(source, master, rows, unreachable))
+            self._index = None
+        return out
+
+    def _download(self, source, master: symbols.MasterList, rows: pd.DataFrame, unreachable: dict) -> ListStatus:
+        stored_rows = int(rows.loc[master.name, "rows"]) if master.name in rows.index else 0
+        stored_rows = 0 if pd.isna(stored_rows) else stored_rows
+        try:
+            fetched = source.fetch(master)
+            symbols.check_count(master.name, len(fetched.symbols), stored_rows)
+            self.store.replace_symbols(master.name, fetched.symbols, fetched.as_of)
+        except (CollectorError, MasterError) as exc:
+            if isinstance(exc, NetworkError):
+                unreachable[master.archive is None] = exc.msg
+            self.store.symbol_list_failed(master.name, exc.msg)
+            return self._kept(rows, master.name, "error", exc.msg)
+        return ListStatus(master.name, "ok", len(fetched.symbols), fetched.as_of)
+
+    @staticmethod
+    def _kept(rows: pd.DataFrame, name: str, status: str, note: Msg | None = None) -> ListStatus:
+        if name not in rows.index or pd.isna(rows.loc[name, "rows"]):
+            return ListStatus(name, status, 0, None, note)
+        row = rows.loc[name]
+        return ListStatus(name, status, int(row["rows"]), pd.Timestamp(row["as_of"]).date(), note)
+
+    def last_errors(self) -> dict[str, Msg | str]:
+        """Each list's last failure that is newer than its last download, in the reader's language."""
+        out = {}
+        for row in self.lists().itertuples():
+            if isinstance(row.error, str) and (pd.isna(row.fetched_at) or row.tried_at > row.fetched_at):
+                out[row.list] = stored(row.error, row.error_key)
+        return out
+
+    # -- search -------------------------------------------------------------------------------------------------
+    def index(self) -> SymbolIndex:
+        """The search index over the stored lists, rebuilt when one of them changed."""
+        lists = self.lists()
+        signature = tuple(zip(lists["list"], lists["fetched_at"], strict=True))
+        with self._lock:
+            if self._index is None or signature != self._signature:
+                self._index, self._signature = SymbolIndex(self.store.symbols()), signature
+            return self._index
+
+    def search(self, text: str, limit: int = 20) -> pd.DataFrame:
+        return self.index().search(text, limit)
+
+    def covered(self) -> bool:
+        """Every list is stored: search covers the whole universe."""
+        return set(self.lists().dropna(subset=["fetched_at"])["list"]) >= {m.name for m in symbols.LISTS}
+
+    # -- resolving ids ------------------------------------------------------------------------------------------
+    def resolve(self, asset_ids: Sequence[str]) -> tuple[list[str], list[str]]:
+        """(usable ids, unknown ids): each id canonical, each added symbol registered with its list's names and
+        exchange. An id is unknown when it is malformed, or when the lists that would hold it are stored and do
+        not (without them, the id alone is tried at the source)."""
+        canonical = []
+        unknown = []
+        for raw in asset_ids:
+            try:
+                asset_id = catalog.get(raw).id
+            except catalog.UnknownAssetError:
+                unknown.append(str(raw))
+                continue
+            if asset_id not in canonical:
+                canonical.append(asset_id)
+        added = [a for a in canonical if a not in catalog.ASSETS]
+        if not added:
+            return canonical, unknown
+        rows = self.store.symbols(added).set_index("id")
+        have = set(self.lists().dropna(subset=["fetched_at"])["list"])
+        usable = []
+        for asset_id in canonical:
+            if asset_id in rows.index:
+                catalog.register(symbols.to_asset({"id": asset_id, **rows.loc[asset_id].to_dict()}))
+            elif asset_id not in catalog.ASSETS and set(DECIDING[asset_id.split(":")[0]]) <= have:
+                unknown.append(asset_id)
+                continue
+            usable.append(asset_id)
+        return usable, unknown
+
+    def warnings(self, asset_ids: Sequence[str]) -> dict[str, list[str]]:
+        """Per added asset, what its list flags (거래정지, 관리종목, 투자경고, Upbit's 유의…) as locale keys."""
+        added = [a for a in asset_ids if a not in catalog.ASSETS]
+        if not added:
+            return {}
+        rows = self.store.symbols(added)
+        return {r.id: r.warnings.split() for r in rows.itertuples() if isinstance(r.warnings, str) and r.warnings}
+
+    # -- the user's list ----------------------------------------------------------------------------------------
+    def user_assets(self) -> list[str]:
+        return [a for a in self.store.user_assets() if catalog.known(a)]
+
+    def add(self, asset_id: str) -> str:
+        asset_id = catalog.get(asset_id).id
+        if asset_id not in catalog.ASSETS:
+            self.store.add_user_asset(asset_id)
+        return asset_id
+
+    def remove(self, asset_id: str) -> None:
+        self.store.remove_user_asset(catalog.get(asset_id).id)
