@@ -3,6 +3,9 @@ name; data columns stay asset ids."""
 
 from __future__ import annotations
 
+import zlib
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -17,6 +20,9 @@ _COLORS = {
     "kospi200": "#333333", "samsung": "#7b1fa2", "skhynix": "#f57c00", "soxl": "#6d4c41",
     "btc": "#f9b800", "gold": "#9e7d0a", "silver": "#90a4ae", "usdkrw": "#4e342e",
 }  # fmt: skip
+# Added assets: six more such hues, then again dotted and dash-dotted, so 20 lines stay apart without a market colour.
+_ADDED_COLORS = ("#ba68c8", "#ffa726", "#a1887f", "#616161", "#c0a000", "#4a148c")
+_ADDED_DASHES = ("dash", "dot", "dashdot")
 CARRY_PAST_END = pd.Timedelta(days=4)  # a series' last value carries over a long weekend, no further
 LOG_SPREAD = 3.0  # an automatic axis turns logarithmic when the highest value is over 3x the lowest
 # Hangul has no glyphs in Plotly's default font: Windows, macOS, then Debian's Nanum and Noto (the app's theme names
@@ -27,8 +33,19 @@ FONT = (
 )
 
 
-def color(asset_id: str) -> str | None:
-    return _COLORS.get(asset_id)
+def line_style(asset_id: str, among: Sequence[str] = ()) -> dict[str, str]:
+    """An asset's line colour (and dash, for an added asset): a catalog asset's own; an added one's by its place
+    among the added assets of the figure (`among`), else by its id."""
+    if asset_id in _COLORS:
+        return {"color": _COLORS[asset_id]}
+    added = [a for a in among if a not in _COLORS]
+    i = added.index(asset_id) if asset_id in added else zlib.crc32(asset_id.encode())
+    n = len(_ADDED_COLORS)
+    return {"color": _ADDED_COLORS[i % n], "dash": _ADDED_DASHES[(i // n) % len(_ADDED_DASHES)]}
+
+
+def color(asset_id: str, among: Sequence[str] = ()) -> str:
+    return line_style(asset_id, among)["color"]
 
 
 def _interval_text(tr: Translator, r: float, n: int) -> str:
@@ -94,7 +111,7 @@ def line_chart(
                 y=shown.to_numpy(),
                 name=(labels or {}).get(asset_id) or tr.name(asset_id),
                 mode="lines+markers" if len(known) == 1 else "lines",  # a lone point is drawn, not invisible
-                line={"color": _COLORS.get(asset_id), "width": 1.6},
+                line={**line_style(asset_id, list(wide.columns)), "width": 1.6},
                 hovertemplate=f"{hover_value}<extra></extra>",
             )
         )
@@ -126,7 +143,7 @@ def _end_labels(fig: go.Figure, wide: pd.DataFrame, texts: dict[str, str], log_y
         y = float(series.iloc[-1])
         fig.add_annotation(
             x=1.0, xref="paper", xanchor="left", y=np.log10(y) if log_y and y > 0 else y, yref="y",
-            text=text, showarrow=False, font={"color": _COLORS.get(asset_id) or "#333", "size": 11},
+            text=text, showarrow=False, font={"color": color(asset_id, list(wide.columns)), "size": 11},
         )  # fmt: skip
     fig.update_layout(margin={"r": 150})
 

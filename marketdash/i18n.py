@@ -169,6 +169,11 @@ def _decode(value: Any) -> Any:
     return value
 
 
+# An added symbol's unit (catalog.symbol_asset) -> its locale key under [unit].
+_UNIT_KEYS = {"KRW per share": "krw_share", "KRW per unit": "krw_unit", "USD per share": "usd_share",
+              "index points": "points", "exchange rate": "fx_rate", "%": "percent", "USD": "usd"}  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Translator:
     """What a page writes with: catalog sentences, asset names, numbers, dates and market colours in one language.
@@ -220,6 +225,15 @@ class Translator:
         asset = catalog.get(asset_id)
         return asset.full_ko if self.lang == "ko" else asset.name_en
 
+    def unit(self, asset_id: str) -> str:
+        """What one price of the asset is in: 주당 원, 1 ETH당 원, 지수 포인트…"""
+        asset = catalog.get(asset_id)
+        if asset.fixed:
+            return self(f"unit.{asset_id}")
+        if asset.kind == "crypto":
+            return self("unit.krw_coin", coin=asset.short)
+        return self(f"unit.{_UNIT_KEYS.get(asset.unit, 'points')}")
+
     def date(self, day: dt.date | None) -> str:
         return "—" if day is None else formats.date_text(day, self.lang)
 
@@ -244,13 +258,15 @@ class Translator:
     def price(self, value: float, asset_id: str) -> str:
         """A card's price: won in 만/억/조 in Korean; index points as a number; dollars the language's way."""
         asset = catalog.get(asset_id)
-        if asset.kind == "domestic_index":
+        if asset.kind == "domestic_index" or asset.unit in ("index points", "exchange rate"):
             return self.number(value, asset.decimals)
         if asset.currency == "KRW":
             if self.lang == "ko":
                 return formats.krw_korean(value, asset.decimals)
             return formats.compact_english(value, asset.decimals, "KRW")
-        return self("fmt.usd", amount=self.number(value, min(asset.decimals, 2)))
+        if asset.currency == "USD":
+            return self("fmt.usd", amount=self.number(value, min(asset.decimals, 2)))
+        return f"{self.number(value, asset.decimals)}{asset.currency}"  # a rate in %
 
     # -- market colours ------------------------------------------------------------------------------------------
     @property

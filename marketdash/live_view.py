@@ -90,7 +90,7 @@ def _card(column, t: Translator, row: NowRow, daily: pd.Series | None, now: dt.d
     elif has_daily:
         price, pct = float(daily["last_close"]), float(daily["day_change_pct"])
         change = price - price / (1 + pct / 100) if pd.notna(pct) else float("nan")
-        tip = t("overview.card_help", name=t.full_name(row.asset_id), unit=t(f"unit.{row.asset_id}"),
+        tip = t("overview.card_help", name=t.full_name(row.asset_id), unit=t.unit(row.asset_id),
                 pct=t.pct(daily["range_change_pct"], 1))  # fmt: skip
         kind_text = t("cards.last_close", day=t.month_day(pd.Timestamp(daily["last_date"]).date()))
     else:

@@ -59,6 +59,11 @@ def data_notice(data: PriceData, keys_card: bool = False) -> None:
     t = tr()
     if data.store_problem:
         st.error(t.text(data.store_problem), icon=":material/database_off:")
+    unavailable: dict[str, list[str]] = {}  # added symbols have no sample data: why there is nothing to show
+    for asset_id in data.unavailable:
+        unavailable.setdefault(t.text(data.notes[asset_id]), []).append(t.name(asset_id))
+    for reason, names in unavailable.items():
+        st.info(f"{t('list.joiner').join(names)}: {reason}", icon=":material/cloud_off:")
     if not data.sample_assets:
         return
     notes = {a: data.notes.get(a) for a in data.sample_assets}
@@ -93,7 +98,7 @@ def timing_notes(asset_ids: Sequence[str]) -> None:
 def missing_notice(data: PriceData, asset_ids: Sequence[str]) -> list[str]:
     """Say which selected assets have no bars in the range; returns the ones that do."""
     present = set(data.bars["asset_id"].unique())
-    missing = [a for a in asset_ids if a not in present]
+    missing = [a for a in asset_ids if a not in present and a not in data.unavailable]  # those are said already
     if missing:
         st.info(tr()("range.no_data_for", names=[Name(a) for a in missing]))
     return [a for a in asset_ids if a in present]

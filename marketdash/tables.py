@@ -44,7 +44,7 @@ def message_text(text: object, key: object, t: Translator) -> str:
 
 def _header(column: object, t: Translator) -> str:
     name = str(column)
-    return t.name(name) if name in catalog.ASSETS else t(f"col.{name}")
+    return t.name(name) if catalog.known(name) else t(f"col.{name}")
 
 
 def screen_frame(frame: pd.DataFrame, t: Translator) -> pd.DataFrame:
@@ -61,9 +61,9 @@ def screen_frame(frame: pd.DataFrame, t: Translator) -> pd.DataFrame:
         if column in out:
             out[column] = out[column].map(lambda v, p=prefix: _name_codes(v, p, t))
     for column in ASSET_COLUMNS & set(out.columns):
-        out[column] = out[column].map(lambda a: t.name(a) if a in catalog.ASSETS else a)
+        out[column] = out[column].map(lambda a: t.name(a) if catalog.known(str(a)) else a)
     if out.index.name == "asset_id":
-        out.index = pd.Index([t.name(a) if a in catalog.ASSETS else a for a in out.index], name="asset_id")
+        out.index = pd.Index([t.name(a) if catalog.known(str(a)) else a for a in out.index], name="asset_id")
     return out
 
 
@@ -100,7 +100,7 @@ def styled(frame: pd.DataFrame, t: Translator, asset_id: str | None = None) -> S
     shown = screen_frame(frame, t)
     for column in PRICE_COLUMNS & set(shown.columns):  # 128,450원 beside 16.48달러, never one number format
         owners = per_row or [asset_id] * len(shown)
-        if owners[0] is not None and all(a in catalog.ASSETS for a in owners):
+        if owners[0] is not None and all(catalog.known(str(a)) for a in owners):
             shown[column] = [t.price(float(v), a) if pd.notna(v) else "" for v, a in zip(shown[column], owners,
                                                                                           strict=True)]  # fmt: skip
     codes = [str(c) for c in shown.columns]

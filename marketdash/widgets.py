@@ -46,13 +46,18 @@ def _seed_from_url(key: str, options: Sequence, default: object, multi: bool = F
 
 def _resets() -> dict[str, tuple[str, object]]:
     """URL values met on entering this page that could not be used: key -> (raw, what is used instead)."""
-    return st.session_state.setdefault("_resets", {})
+    resets = st.session_state.setdefault("_resets", {})
+    if st.session_state.get("_resets_entry") != ui.page_entry():  # kept for this visit of the page, not the next
+        resets.clear()
+        st.session_state["_resets_entry"] = ui.page_entry()
+    return resets
 
 
 def _say_resets(key: str, label: Callable[[object], str]) -> None:
-    """Name a URL value this widget could not use, once, beside the widget."""
+    """Name a URL value this widget could not use beside the widget, on every run of this visit to the page (the
+    page reruns by itself once the history behind it arrives: a line said once would vanish unread)."""
     if key in _resets():
-        raw, used = _resets().pop(key)
+        raw, used = _resets()[key]
         ui.say_reset(key, raw, None if used is None else label(used))
 
 

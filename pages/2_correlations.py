@@ -110,5 +110,5 @@ fig = charts.line_chart(
     hover_value="%{y:.3f}",
 )
 for b, value in full.items():
-    fig.add_hline(y=value, line={"dash": "dot", "width": 1, "color": charts.color(b)})
+    fig.add_hline(y=value, line={"dash": "dot", "width": 1, "color": charts.color(b, list(rolling.columns))})
 notices.chart(fig, rolling, "rolling_correlation", t("corr.rolling"))

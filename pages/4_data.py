@@ -66,8 +66,8 @@ else:
     fig = charts.line_chart(
         closes,
         t,
-        title=t("data.close_title", name=t.name(asset_id), unit=t(f"unit.{asset_id}")),
-        yaxis_title=t(f"unit.{asset_id}"),
+        title=t("data.close_title", name=t.name(asset_id), unit=t.unit(asset_id)),
+        yaxis_title=t.unit(asset_id),
         labels=notices.trace_labels(data),
         note=notices.sample_note(data),
     )

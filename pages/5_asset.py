@@ -28,7 +28,7 @@ c3.metric(t("asset.low52"), t.price(high_low["low"], asset_id), t.date(high_low[
           delta_color="off", delta_arrow="off")  # fmt: skip
 fig = charts.candles(shown, averages.loc[shown["date"].min() :], t,
                      title=t("asset.chart_title", name=t.name(asset_id)), note=notices.sample_note(data),
-                     unit=t(f"unit.{asset_id}"))  # fmt: skip
+                     unit=t.unit(asset_id))  # fmt: skip
 csv = shown.set_index("date")[["open", "high", "low", "close", "volume"]].join(averages)
 notices.chart(fig, csv, f"asset_{asset_id}", t("asset.csv"))
 st.subheader(t("asset.bars"))

@@ -17,7 +17,7 @@ sys.path.insert(0, str(ROOT))
 
 _CONFIG_VARS = (
     "KIS_APP_KEY", "KIS_APP_SECRET", "KIS_ENV", "KIS_BASE_URL", "KIS_MAX_RPS", "KIS_TOKEN_CACHE",
-    "UPBIT_BASE_URL", "BITHUMB_BASE_URL", "MARKET_DB", "DASHBOARD_OFFLINE", "QUOTE_EVERY",
+    "UPBIT_BASE_URL", "BITHUMB_BASE_URL", "MARKET_DB", "DASHBOARD_OFFLINE", "QUOTE_EVERY", "KIS_MASTER_URL",
 )  # fmt: skip
 
 
@@ -47,21 +47,25 @@ def clear_streamlit_caches():
 
 @pytest.fixture
 def live_env(monkeypatch, tmp_path):
-    """KIS keys and both exchanges pointed at local servers that speak their wire formats (the app goes live)."""
+    """KIS keys, both exchanges and the master-file host pointed at local servers that speak their wire formats (the
+    app goes live)."""
     from tests.kis_server import APP_KEY, APP_SECRET, KisServer
+    from tests.master_server import MasterServer
     from tests.upbit_server import UpbitServer
 
+    masters = MasterServer().start()
     kis = KisServer(history_start=dt.date(2025, 6, 2)).start()
     upbit = UpbitServer(first_day=dt.date(2025, 1, 1), last_day=dt.datetime.now(dt.UTC).date()).start()
     monkeypatch.delenv("DASHBOARD_OFFLINE")
     for name, value in {
         "KIS_BASE_URL": kis.url, "KIS_APP_KEY": APP_KEY, "KIS_APP_SECRET": APP_SECRET, "KIS_MAX_RPS": "20",
-        "UPBIT_BASE_URL": upbit.url, "BITHUMB_BASE_URL": "http://127.0.0.1:9",
+        "UPBIT_BASE_URL": upbit.url, "BITHUMB_BASE_URL": "http://127.0.0.1:9", "KIS_MASTER_URL": masters.url,
     }.items():  # fmt: skip
         monkeypatch.setenv(name, value)
     yield kis, upbit
     kis.stop()
     upbit.stop()
+    masters.stop()
 
 
 @pytest.fixture

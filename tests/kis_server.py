@@ -393,6 +393,6 @@ def cli_env(server: KisServer, tmp_path, **extra: str) -> dict[str, str]:
 
     env = {k: v for k, v in os.environ.items() if k != "DASHBOARD_OFFLINE"}
     env.update(PYTHONPATH=str(ROOT), KIS_BASE_URL=server.url, KIS_APP_KEY=APP_KEY, KIS_APP_SECRET=APP_SECRET,
-               KIS_TOKEN_CACHE=str(tmp_path / "token.json"))  # fmt: skip
+               KIS_TOKEN_CACHE=str(tmp_path / "token.json"), KIS_MASTER_URL="http://127.0.0.1:9")  # fmt: skip
     env.update(extra)
     return env
