@@ -71,6 +71,7 @@ class Universe:
 
     @staticmethod
     def _fresh(rows: pd.DataFrame, name: str, now: dt.datetime) -> bool:
+        """Not due: downloaded within a day, or failed within the hour (not asked again yet)."""
         if name not in rows.index:
             return False
         row = rows.loc[name]
@@ -93,7 +94,8 @@ class Universe:
             for master in symbols.LISTS:
                 host = master.archive is None
                 if not force and self._fresh(rows, master.name, now):
-                    out.append(self._kept(rows, master.name, "fresh"))
+                    failed = self.last_errors().get(master.name)
+                    out.append(self._kept(rows, master.name, "error" if failed else "fresh", failed))
                     continue
                 if host in unreachable:
                     out.append(self._kept(rows, master.name, "error", unreachable[host]))
@@ -105,11 +107,9 @@ class Universe:
         return out
 
     def _download(self, source, master: symbols.MasterList, rows: pd.DataFrame, unreachable: dict) -> ListStatus:
-        stored_rows = int(rows.loc[master.name, "rows"]) if master.name in rows.index else 0
-        stored_rows = 0 if pd.isna(stored_rows) else stored_rows
         try:
             fetched = source.fetch(master)
-            symbols.check_count(master.name, len(fetched.symbols), stored_rows)
+            symbols.check_count(master.name, len(fetched.symbols), _stored_rows(rows, master.name))
             self.store.replace_symbols(master.name, fetched.symbols, fetched.as_of)
         except (CollectorError, MasterError) as exc:
             if isinstance(exc, NetworkError):
@@ -120,10 +120,9 @@ class Universe:
 
     @staticmethod
     def _kept(rows: pd.DataFrame, name: str, status: str, note: Msg | None = None) -> ListStatus:
-        if name not in rows.index or pd.isna(rows.loc[name, "rows"]):
-            return ListStatus(name, status, 0, None, note)
-        row = rows.loc[name]
-        return ListStatus(name, status, int(row["rows"]), pd.Timestamp(row["as_of"]).date(), note)
+        count = _stored_rows(rows, name)
+        as_of = pd.Timestamp(rows.loc[name, "as_of"]).date() if count else None
+        return ListStatus(name, status, count, as_of, note)
 
     def last_errors(self) -> dict[str, Msg | str]:
         """Each list's last failure that is newer than its last download, in the reader's language."""
@@ -200,3 +199,9 @@ class Universe:
 
     def remove(self, asset_id: str) -> None:
         self.store.remove_user_asset(catalog.get(asset_id).id)
+
+
+def _stored_rows(rows: pd.DataFrame, name: str) -> int:
+    """How many symbols the stored list holds (0: none stored, or only a failure on record)."""
+    value = rows.loc[name, "rows"] if name in rows.index else None
+    return 0 if value is None or pd.isna(value) else int(value)
