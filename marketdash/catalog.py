@@ -116,13 +116,17 @@ def canonical(asset_id: str) -> str:
     return ALIASES.get(out, out)
 
 
+def _unknown(asset_id: str) -> UnknownAssetError:
+    return UnknownAssetError(f"Unknown asset '{asset_id}'. Known: {', '.join(ASSETS)} or a symbol id "
+                             "(krx:005380, us:NVDA, kidx:1001, ovs:SPX, coin:ETH)")  # fmt: skip
+
+
 def split_id(asset_id: str) -> tuple[str, str]:
     """`krx:005380` -> ("krx", "005380"); raises UnknownAssetError for anything that is not a symbol id."""
     prefix, _, code = canonical(asset_id).partition(":")
     shape = _CODE_SHAPES.get(prefix)
     if shape is None or not shape.fullmatch(code):
-        raise UnknownAssetError(f"Unknown asset '{asset_id}'. Known: {', '.join(ASSETS)} or a symbol id "
-                                "(krx:005380, us:NVDA, kidx:1001, ovs:SPX, coin:ETH)")  # fmt: skip
+        raise _unknown(asset_id)
     return prefix, code
 
 
@@ -221,8 +225,7 @@ def get(asset_id: str) -> Asset:
     if found is not None:
         return found
     if ":" not in cid:
-        raise UnknownAssetError(f"Unknown asset '{asset_id}'. Known: {', '.join(ASSETS)} or a symbol id "
-                                "(krx:005380, us:NVDA, kidx:1001, ovs:SPX, coin:ETH)")  # fmt: skip
+        raise _unknown(asset_id)
     with _ADDED_LOCK:
         return _ADDED.setdefault(cid, symbol_asset(cid))
 

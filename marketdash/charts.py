@@ -96,7 +96,7 @@ def line_chart(
     that date (a market closed that day at its last value). `end_labels` are written at each line's end.
     `time_axis`: the x values are times of one day (hover shows the time, ticks the clock)."""
     hover_x = "%H:%M:%S" if time_axis else tr.plot_date
-    fig = go.Figure()
+    traces = []
     for asset_id in wide.columns:
         series = wide[asset_id]
         known = series.dropna()
@@ -105,16 +105,17 @@ def line_chart(
         shown = series.loc[known.index.min() :].ffill() if len(known) else known
         if len(known) and not time_axis:  # past its last day only over a weekend or a holiday, not a stale series
             shown = shown.loc[: known.index.max() + CARRY_PAST_END]
-        fig.add_trace(
-            go.Scatter(
-                x=shown.index,
-                y=shown.to_numpy(),
-                name=(labels or {}).get(asset_id) or tr.name(asset_id),
-                mode="lines+markers" if len(known) == 1 else "lines",  # a lone point is drawn, not invisible
-                line={**line_style(asset_id, list(wide.columns)), "width": 1.6},
-                hovertemplate=f"{hover_value}<extra></extra>",
-            )
-        )
+        traces.append({
+            "type": "scatter",
+            "x": shown.index,
+            "y": shown.to_numpy(),
+            "name": (labels or {}).get(asset_id) or tr.name(asset_id),
+            "mode": "lines+markers" if len(known) == 1 else "lines",  # a lone point is drawn, not invisible
+            "line": {**line_style(asset_id, list(wide.columns)), "width": 1.6},
+            "hovertemplate": f"{hover_value}<extra></extra>",
+        })  # fmt: skip
+    # Built at once from plain dicts: Plotly validates each trace once (add_trace re-validates the whole figure).
+    fig = go.Figure(data=traces)
     if reference is not None:
         fig.add_hline(y=reference, line={"color": "#999", "width": 1, "dash": "dot"})
     _layout(fig, title, note, 480)
@@ -135,17 +136,19 @@ def line_chart(
 
 
 def _end_labels(fig: go.Figure, wide: pd.DataFrame, texts: dict[str, str], log_y: bool) -> None:
-    """Each line's name and change at its last point, in its colour, in the margin on the right."""
+    """Each line's name and change at its last point, in its colour, in the margin on the right (set in one go:
+    Plotly's add_annotation re-validates every earlier one, 20 labels cost half a second)."""
+    notes = list(fig.layout.annotations)
     for asset_id, text in texts.items():
         series = wide[asset_id].dropna() if asset_id in wide else pd.Series(dtype=float)
         if series.empty:
             continue
         y = float(series.iloc[-1])
-        fig.add_annotation(
-            x=1.0, xref="paper", xanchor="left", y=np.log10(y) if log_y and y > 0 else y, yref="y",
-            text=text, showarrow=False, font={"color": color(asset_id, list(wide.columns)), "size": 11},
-        )  # fmt: skip
-    fig.update_layout(margin={"r": 150})
+        notes.append({
+            "x": 1.0, "xref": "paper", "xanchor": "left", "y": np.log10(y) if log_y and y > 0 else y, "yref": "y",
+            "text": text, "showarrow": False, "font": {"color": color(asset_id, list(wide.columns)), "size": 11},
+        })  # fmt: skip
+    fig.update_layout(annotations=notes, margin={"r": 150})
 
 
 MA_COLORS = {"ma5": "#f57c00", "ma20": "#7b1fa2", "ma60": "#6d4c41", "ma120": "#90a4ae"}  # none a market colour

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from marketdash import catalog
@@ -239,7 +240,8 @@ _LIST_RANK = {"kospi": 0, "kosdaq": 1, "konex": 2, "nas": 3, "nys": 3, "ams": 3,
 
 class SymbolIndex:
     """Search over every stored symbol (and the catalog's own entries): built once per set of lists, then each
-    keystroke is a scan of plain strings, far under 50 ms on the whole universe (`bench/search.py`)."""
+    keystroke is a handful of vectorised string scans (numpy's string ufuncs), a few milliseconds on the whole
+    universe (`bench/search.py`)."""
 
     def __init__(self, symbols: pd.DataFrame) -> None:
         own = pd.DataFrame([_own_row(a) for a in catalog.ASSETS.values() if a.compared], columns=list(COLUMNS))
@@ -248,10 +250,13 @@ class SymbolIndex:
         frame["id"] = frame["id"].map(catalog.canonical)
         self.frame = frame.drop_duplicates("id", keep="first").reset_index(drop=True)
         f = self.frame
-        self._codes = [_fold(c) for c in f["code"]]
-        self._names = [_fold(a) + "\t" + _fold(b) for a, b in zip(f["name_ko"], f["name_en"], strict=True)]
-        self._initials = [choseong(_fold(a)) for a in f["name_ko"]]
-        self._rank = [_LIST_RANK.get(x, 0 if i < len(own) else 7) for i, x in enumerate(f["list"])]
+        self._codes = np.array([_fold(c) for c in f["code"]], dtype=str)
+        # "\t" + each name: a name that starts with the text contains "\t" + text
+        names = ["\t" + _fold(a) + "\t" + _fold(b) for a, b in zip(f["name_ko"], f["name_en"], strict=True)]
+        self._names = np.array(names, dtype=str)
+        self._initials = np.array(["\t" + choseong(_fold(a)) for a in f["name_ko"]], dtype=str)
+        self._lengths = np.strings.str_len(self._names)
+        self._rank = np.array([_LIST_RANK.get(x, 0 if i < len(own) else 7) for i, x in enumerate(f["list"])])
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -263,19 +268,16 @@ class SymbolIndex:
         if not query:
             return self.frame.iloc[0:0]
         if _JAMO.search(query):
-            query, haystacks = choseong(query), self._initials
-            scored = [(0 if h.startswith(query) else 2, i) for i, h in enumerate(haystacks) if query in h]
+            query = choseong(query)
+            starts = np.strings.find(self._initials, "\t" + query) >= 0
+            score = np.where(starts, 1, np.where(np.strings.find(self._initials, query) >= 0, 2, 9))
         else:
-            scored = []
-            for i, (code, names) in enumerate(zip(self._codes, self._names, strict=True)):
-                if code == query:
-                    scored.append((-1, i))
-                elif names.startswith(query) or ("\t" + query) in names or code.startswith(query):
-                    scored.append((0, i))
-                elif query in names or query in code:
-                    scored.append((2, i))
-        scored.sort(key=lambda s: (s[0], self._rank[s[1]], len(self._names[s[1]]), s[1]))
-        return self.frame.iloc[[i for _, i in scored[:limit]]].reset_index(drop=True)
+            starts = (np.strings.find(self._names, "\t" + query) >= 0) | np.strings.startswith(self._codes, query)
+            contains = (np.strings.find(self._names, query) >= 0) | (np.strings.find(self._codes, query) >= 0)
+            score = np.where(self._codes == query, 0, np.where(starts, 1, np.where(contains, 2, 9)))
+        hits = np.flatnonzero(score < 9)
+        order = np.lexsort((hits, self._lengths[hits], self._rank[hits], score[hits]))
+        return self.frame.iloc[hits[order[:limit]]].reset_index(drop=True)
 
 
 def _own_row(asset: catalog.Asset) -> tuple:

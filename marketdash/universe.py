@@ -12,20 +12,22 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import pandas as pd
 
 from collectors.errors import CollectorError, NetworkError
 from marketdash import catalog, symbols
 from marketdash.i18n import Msg, msg, stored
-from marketdash.store import utcnow
+from marketdash.store import StoreError, utcnow
 from marketdash.symbols import MasterError, SymbolIndex
 
 if TYPE_CHECKING:
     from marketdash.service import MarketService
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+_LIST_COLUMNS = ("list", "as_of", "fetched_at", "rows", "tried_at", "error", "error_key")
 
 FRESH_FOR = dt.timedelta(days=1)
 RETRY_AFTER = dt.timedelta(hours=1)
@@ -55,11 +57,24 @@ class Universe:
         self.store = service.store
         self._index: SymbolIndex | None = None
         self._signature: tuple | None = None
+        self._checked: set[str] = set()  # added ids looked up in the stored lists since their last refresh
         self._lock = threading.Lock()
+
+    @staticmethod
+    def _read(read: Callable[[], T], default: T) -> T:
+        """A read of the symbol tables; a store that cannot be used (busy, unreadable) reads as holding none, and
+        the page says the store's problem where it loads prices."""
+        try:
+            return read()
+        except StoreError:
+            return default
+
+    def _symbols(self, ids: Sequence[str] | None) -> pd.DataFrame:
+        return self._read(lambda: self.store.symbols(ids), pd.DataFrame(columns=list(symbols.COLUMNS)))
 
     # -- the lists ----------------------------------------------------------------------------------------------
     def lists(self) -> pd.DataFrame:
-        return self.store.symbol_lists()
+        return self._read(self.store.symbol_lists, pd.DataFrame(columns=list(_LIST_COLUMNS)))
 
     def stale(self, now: dt.datetime | None = None) -> bool:
         """Some list is due for a download (never fetched, older than a day, or failed over an hour ago)."""
@@ -104,6 +119,7 @@ class Universe:
                     progress(master.name)
                 out.append(self._download(source, master, rows, unreachable))
             self._index = None
+            self._checked.clear()
         return out
 
     def _download(self, source, master: symbols.MasterList, rows: pd.DataFrame, unreachable: dict) -> ListStatus:
@@ -111,11 +127,14 @@ class Universe:
             fetched = source.fetch(master)
             symbols.check_count(master.name, len(fetched.symbols), _stored_rows(rows, master.name))
             self.store.replace_symbols(master.name, fetched.symbols, fetched.as_of)
+        except StoreError as exc:  # the list arrived but cannot be saved: the stored one stays
+            return self._kept(rows, master.name, "error", exc.msg)
         except (CollectorError, MasterError) as exc:
             if isinstance(exc, NetworkError):
                 unreachable[master.archive is None] = exc.msg
-            self.store.symbol_list_failed(master.name, exc.msg)
-            return self._kept(rows, master.name, "error", exc.msg)
+            failure = exc.msg
+            self._read(lambda: self.store.symbol_list_failed(master.name, failure), None)
+            return self._kept(rows, master.name, "error", failure)
         return ListStatus(master.name, "ok", len(fetched.symbols), fetched.as_of)
 
     @staticmethod
@@ -139,7 +158,8 @@ class Universe:
         signature = tuple(zip(lists["list"], lists["fetched_at"], strict=True))
         with self._lock:
             if self._index is None or signature != self._signature:
-                self._index, self._signature = SymbolIndex(self.store.symbols()), signature
+                stored = self._symbols(None)
+                self._index, self._signature = SymbolIndex(stored), signature
             return self._index
 
     def search(self, text: str, limit: int = 20) -> pd.DataFrame:
@@ -164,32 +184,41 @@ class Universe:
                 continue
             if asset_id not in canonical:
                 canonical.append(asset_id)
-        added = [a for a in canonical if a not in catalog.ASSETS]
-        if not added:
+        added = [a for a in canonical if a not in catalog.ASSETS and a not in self._checked]
+        if not added:  # every page run resolves its ids: the store is asked only about ids not named yet
             return canonical, unknown
-        rows = self.store.symbols(added).set_index("id")
+        rows = self._symbols(added).set_index("id")
         have = set(self.lists().dropna(subset=["fetched_at"])["list"])
         usable = []
         for asset_id in canonical:
             if asset_id in rows.index:
                 catalog.register(symbols.to_asset({"id": asset_id, **rows.loc[asset_id].to_dict()}))
-            elif asset_id not in catalog.ASSETS and set(DECIDING[asset_id.split(":")[0]]) <= have:
+            elif asset_id in added and set(DECIDING[asset_id.split(":")[0]]) <= have:
                 unknown.append(asset_id)
                 continue
+            self._checked.add(asset_id)
             usable.append(asset_id)
         return usable, unknown
+
+    def due_for(self, asset_ids: Sequence[str]) -> bool:
+        """Added ids the stored lists do not name while the lists are due: worth a download before drawing (a fresh
+        app opened on a link with added symbols)."""
+        added = [a for a in asset_ids if a not in catalog.ASSETS]
+        if not added or not self.stale():
+            return False
+        return len(self._symbols(added)) < len(added)
 
     def warnings(self, asset_ids: Sequence[str]) -> dict[str, list[str]]:
         """Per added asset, what its list flags (거래정지, 관리종목, 투자경고, Upbit's 유의…) as locale keys."""
         added = [a for a in asset_ids if a not in catalog.ASSETS]
         if not added:
             return {}
-        rows = self.store.symbols(added)
+        rows = self._symbols(added)
         return {r.id: r.warnings.split() for r in rows.itertuples() if isinstance(r.warnings, str) and r.warnings}
 
     # -- the user's list ----------------------------------------------------------------------------------------
     def user_assets(self) -> list[str]:
-        return [a for a in self.store.user_assets() if catalog.known(a)]
+        return [a for a in self._read(self.store.user_assets, []) if catalog.known(a)]
 
     def add(self, asset_id: str) -> str:
         asset_id = catalog.get(asset_id).id

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 import streamlit as st
 
 from marketdash import catalog, clock, ui
+from marketdash.store import StoreError
 from marketdash.ui import tr
 
 RANGES = ("1M", "3M", "6M", "YTD", "1Y", "3Y", "5Y", "Max", "Custom")
@@ -107,7 +108,7 @@ def asset_options(key: str) -> list[str]:
     so they come with their names."""
     svc = ui.service()
     wanted = [a for a in _url_ids(key) if a not in catalog.ASSETS]
-    if wanted and svc.universe.stale() and not svc.store.symbols(wanted).shape[0]:
+    if svc.universe.due_for(wanted):
         with st.spinner(tr()("sym.downloading")):
             svc.universe.refresh()
     usable, _ = svc.universe.resolve(wanted)
@@ -146,8 +147,11 @@ def asset_picker(key: str = "assets") -> list[str]:
 
 def _add_asset(key: str, asset_id: str) -> None:
     """A search result picked: into the user's list (kept in the store), the offered options and the selection."""
-    svc = ui.service()
-    asset_id = svc.universe.add(asset_id)
+    asset_id = catalog.get(asset_id).id
+    try:
+        ui.service().universe.add(asset_id)
+    except StoreError as exc:  # a read-only or busy store: the asset is shown (and in the URL), not kept
+        st.session_state["_sym_error"] = exc.msg
     st.session_state.setdefault("_added", []).append(asset_id)
     if asset_id not in st.session_state.get(key, []):
         st.session_state[key] = [*st.session_state.get(key, []), asset_id]
@@ -155,7 +159,10 @@ def _add_asset(key: str, asset_id: str) -> None:
 
 
 def _remove_asset(key: str, asset_id: str) -> None:
-    ui.service().universe.remove(asset_id)
+    try:
+        ui.service().universe.remove(asset_id)
+    except StoreError as exc:
+        st.session_state["_sym_error"] = exc.msg
     st.session_state["_added"] = [a for a in st.session_state.get("_added", []) if a != asset_id]
     st.session_state[key] = [a for a in st.session_state.get(key, []) if a != asset_id]
 
@@ -164,6 +171,8 @@ def symbol_search(key: str) -> None:
     """ "종목 추가": a search over every listed symbol (name, code, ticker, 초성), each match one click to add."""
     t, svc = tr(), ui.service()
     with st.popover(t("sym.search"), icon=":material/add:"):
+        if "_sym_error" in st.session_state:
+            st.caption(":material/database_off: " + t.text(st.session_state.pop("_sym_error")))
         text = st.text_input(t("sym.search"), key="sym_q", placeholder=t("sym.search_placeholder"),
                              help=t("sym.search_help"), label_visibility="collapsed")  # fmt: skip
         if text.strip():

@@ -184,21 +184,27 @@ def _korean_name(rng: random.Random) -> str:
     return "".join(rng.choice(_SYLLABLES) for _ in range(rng.randint(2, 7)))
 
 
-def _ticker(rng: random.Random, n: int) -> str:
-    return "".join(rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ") for _ in range(n))
+def _ticker(i: int, prefix: str = "") -> str:
+    """A distinct ticker for each number: A, B, …, Z, BA, BB, …"""
+    out = ""
+    while True:
+        i, digit = divmod(i, 26)
+        out = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[digit] + out
+        if not i:
+            return prefix + out
 
 
 def universe_files(seed: int = 7, krx: int = 2500, overseas: int = 13000, us: int = 12800) -> dict[str, bytes]:
     """Generated lists of the real sizes (about 2,500 KRX, 13,000 overseas, 12,800 US records)."""
     rng = random.Random(seed)
     kospi = [stock_record(f"{i:06d}", _korean_name(rng), group=rng.choice(("ST", "ST", "EF"))) for i in range(krx)]
-    frgn = [overseas_record(rng.choice("WPCXBF"), _ticker(rng, rng.randint(3, 8)), _ticker(rng, 12), _korean_name(rng))
-            for _ in range(overseas)]  # fmt: skip
-    nas = [us_line("NAS", _ticker(rng, rng.randint(1, 5)), _korean_name(rng), _ticker(rng, 14)) for _ in range(us)]
+    frgn = [overseas_record(rng.choice("WPCXBF"), _ticker(i, "X"), f"INDEX {_ticker(i)}", _korean_name(rng))
+            for i in range(overseas)]  # fmt: skip
+    nas = [us_line("NAS", _ticker(i), _korean_name(rng), f"{_ticker(i)} HOLDINGS INC") for i in range(us)]
     files = default_files()
     files.update({
-        "kospi_code.mst.zip": zipped("kospi_code.mst", master_file(kospi)),
-        "frgn_code.mst.zip": zipped("frgn_code.mst", master_file(frgn)),
-        "nasmst.cod.zip": zipped("NASMST.COD", master_file(nas)),
+        "kospi_code.mst.zip": zipped("kospi_code.mst", master_file([*KOSPI_ROWS, *kospi])),
+        "frgn_code.mst.zip": zipped("frgn_code.mst", master_file([*OVERSEAS_ROWS, *frgn])),
+        "nasmst.cod.zip": zipped("NASMST.COD", master_file([*US_ROWS["NAS"], *nas])),
     })  # fmt: skip
     return files

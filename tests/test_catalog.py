@@ -33,8 +33,9 @@ def test_every_asset_has_korean_and_english_names():
 def test_parse_ids_keeps_catalog_order_and_rejects_unknown():
     assert catalog.parse_ids(" btc, samsung ") == ["samsung", "btc"]
     assert catalog.parse_ids(None) == list(catalog.ASSETS)
-    with pytest.raises(catalog.UnknownAssetError, match="Known assets: kospi200"):
+    with pytest.raises(catalog.UnknownAssetError, match=r"Unknown asset 'nvda'\. Known: kospi200"):
         catalog.parse_ids("samsung,nvda")
+    assert catalog.parse_ids("samsung,us:nvda") == ["samsung", "us:NVDA"]  # a symbol id is another matter
 
 
 @pytest.mark.parametrize(
