@@ -304,6 +304,14 @@ def rate_at_close(dates: pd.DatetimeIndex, timezone: str, close_time: str, fx_by
     return pd.Series(values, index=dates)
 
 
+CONVERTIBLE = ("KRW", "USD")
+
+
+def unconvertible(currencies: dict[str, str]) -> list[str]:
+    """The assets a KRW or USD view leaves in their own unit (neither KRW nor USD: no rate to convert with)."""
+    return [a for a, c in currencies.items() if c not in CONVERTIBLE]
+
+
 def convert(
     wide: pd.DataFrame,
     currencies: dict[str, str],
@@ -311,12 +319,13 @@ def convert(
     fx: pd.DataFrame,
     target: str,
 ) -> pd.DataFrame:
-    """Closes in `target` ("KRW" or "USD"); `closes` maps asset id -> (time zone, close time "HH:MM")."""
+    """Closes in `target` ("KRW" or "USD"); `closes` maps asset id -> (time zone, close time "HH:MM"). Only KRW and
+    USD prices convert: an index in yen or a rate in % stays in its own unit (see `unconvertible`)."""
     fx_by_instant = fx_known_at(fx)
     out = wide.copy()
     for asset_id in wide.columns:
         currency = currencies[asset_id]
-        if currency == target:
+        if currency == target or currency not in CONVERTIBLE:
             continue
         series = wide[asset_id].dropna()
         rate = rate_at_close(series.index, *closes[asset_id], fx_by_instant)

@@ -199,6 +199,9 @@ def in_currency(wide: pd.DataFrame, currency: str, start: dt.date | None, end: d
         fx,
         currency,
     )
+    own_unit = analytics.unconvertible({a.id: a.currency for a in assets})
+    if own_unit:
+        st.caption(t("fx.own_unit", names=[Name(a) for a in own_unit]))
     behind = analytics.business_days_between(last_fx, wide.index.max())
     if behind <= FX_STALE_AFTER:
         return Converted(converted)

@@ -62,9 +62,15 @@ def _us_early_close(day: dt.date) -> bool:
     return day in (thanksgiving + dt.timedelta(days=1), dt.date(day.year, 12, 24), dt.date(day.year, 7, 3))
 
 
+# Other exchanges an added overseas index trades on: the regular session's opening, local time (the close is the
+# asset's own close_time; lunch breaks are not modelled).
+OPENS = {"XTKS": dt.time(9, 0), "XHKG": dt.time(9, 30), "XSHG": dt.time(9, 30), "XTAI": dt.time(9, 0),
+         "XFRA": dt.time(9, 0), "XLON": dt.time(8, 0), "XPAR": dt.time(9, 0)}  # fmt: skip
+
+
 def session_hours(asset: Asset, day: dt.date) -> Hours:
     """The hours of the session dated `day` in the asset's calendar (which must be a session of it)."""
-    if asset.id == "usdkrw":
+    if asset.code.startswith("FX@KRW"):  # the won market: 09:00 to 02:00 KST (USD/KRW and KIS's other KRW rates)
         start = 10 if _first_of_year(day, asset.calendar) else 9
         opens, closes = _at(day, start, 0, KST), _at(day, 2, 0, KST, plus_days=1)
         return Hours(opens, opens, closes, closes)
@@ -76,6 +82,10 @@ def session_hours(asset: Asset, day: dt.date) -> Hours:
         return Hours(_at(day, 4, 0, NEW_YORK), _at(day, 9, 30, NEW_YORK), close, _at(day, 20, 0, NEW_YORK))
     if asset.calendar == "CMES":
         opens, closes = _at(day, 18, 0, NEW_YORK, plus_days=-1), _at(day, 17, 0, NEW_YORK)
+        return Hours(opens, opens, closes, closes)
+    if asset.calendar in OPENS:
+        opens = _at(day, OPENS[asset.calendar].hour, OPENS[asset.calendar].minute, asset.tz)
+        closes = _at(day, asset.close_time.hour, asset.close_time.minute, asset.tz)
         return Hours(opens, opens, closes, closes)
     raise ValueError(f"no trading hours for {asset.id} ({asset.calendar})")
 

@@ -276,6 +276,17 @@ def load_integrity() -> pd.DataFrame:
         return _cached_integrity()
 
 
+def load_symbol_lists() -> pd.DataFrame:
+    """The symbol lists as the Data page shows them: symbols, as-of date, and the last failure in words."""
+    t, universe = tr(), get_service().universe
+    lists, errors = universe.lists(), universe.last_errors()
+    return pd.DataFrame(
+        {"rows": lists["rows"].fillna(0).astype(int).to_numpy(), "as_of": pd.to_datetime(lists["as_of"]).to_numpy(),
+         "last_error": [t.text(errors.get(name)) for name in lists["list"]]},
+        index=pd.Index([t(f"symlist.{name}") for name in lists["list"]], name="list"),
+    )  # fmt: skip
+
+
 def clear_caches() -> None:
     _cached_prices.clear()
     _cached_fx.clear()

@@ -21,7 +21,7 @@ elif not settings.has_kis:
     st.info(t("data.no_keys"))
 
 if st.button(t("data.update_now"), type="primary", disabled=not live or bool(problem), help=t("data.update_help")):
-    fetching.refresh_live(list(catalog.ASSETS), force=True)
+    fetching.refresh_live(list(dict.fromkeys([*catalog.ASSETS, *widgets.default_assets()])), force=True)
 
 if not problem:
     st.subheader(t("data.coverage"))
@@ -37,6 +37,16 @@ if not problem:
     notices.download_csv(snapshots, "snapshot_coverage", t("download.what", what=t("data.snapshot_coverage")))
     notices.download_csv(ui.load_recent_snapshots(), "snapshots_7d", t("data.snapshots_7d"))
 
+    st.subheader(t("data.lists"))
+    st.caption(t("data.lists_caption"))
+    lists = ui.load_symbol_lists()
+    notices.show_table(lists)
+    if st.button(t("data.lists_refresh"), disabled=settings.offline):
+        with st.spinner(t("sym.downloading")):
+            ui.service().universe.refresh(force=True)
+        ui.clear_caches()
+        st.rerun()
+
     st.subheader(t("data.integrity"))
     if st.toggle(t("data.check"), key="check", help=t("data.check_help")):
         report = ui.load_integrity().set_index("asset_id")
@@ -51,8 +61,8 @@ if not problem:
                                  t("download.what", what=t("data.integrity_report")))  # fmt: skip
 
 st.subheader(t("data.bars"))
-asset_id = widgets.choice(t("data.asset"), list(catalog.ASSETS), catalog.COMPARED[0], "asset", t.name,
-                          widget="select")  # fmt: skip
+options = list(dict.fromkeys([*widgets.asset_options("asset"), *catalog.ASSETS]))
+asset_id = widgets.choice(t("data.asset"), options, catalog.COMPARED[0], "asset", t.name, widget="select")
 start, end = widgets.range_picker()
 data = ui.load_prices((asset_id,), start, end)
 notices.data_notice(data)

@@ -300,3 +300,54 @@ def test_cli_symbols_search_and_update_with_added_ids(tmp_path):
         masters.stop()
         upbit.stop()
         kis.stop()
+
+
+def test_each_added_asset_keeps_its_own_exchanges_hours():
+    from marketdash import market_clock
+
+    thursday_11_kst = dt.datetime(2026, 12, 3, 2, 0, tzinfo=dt.UTC)
+    states = {a: market_clock.state(catalog.get(a), thursday_11_kst).state
+              for a in ("kidx:1001", "us:NVDA", "ovs:JP#NI225", "ovs:GB#FTSE", "coin:ETH", "ovs:NYGOLD")}  # fmt: skip
+    assert states == {"kidx:1001": "open", "us:NVDA": "closed", "ovs:JP#NI225": "open", "ovs:GB#FTSE": "closed",
+                      "coin:ETH": "open", "ovs:NYGOLD": "open"}  # fmt: skip
+    sunday = dt.datetime(2026, 12, 6, 2, 0, tzinfo=dt.UTC)
+    assert market_clock.state(catalog.get("ovs:JP#NI225"), sunday).state == "closed"
+    assert market_clock.state(catalog.get("coin:ETH"), sunday).state == "open"  # Upbit never closes
+
+
+def test_the_data_page_lists_the_symbol_lists_and_shows_an_added_assets_bars(live_env):
+    svc = MarketService(load_settings())
+    svc.universe.refresh()
+    [done] = svc.update(["krx:005380"], start=dt.date(2026, 1, 5))
+    at = _open("pages/4_data.py", asset="krx:005380")
+    assert any("종목 목록" in s.value for s in at.subheader)
+    assert at.selectbox[0].value == "krx:005380"
+    assert len(at.dataframe[-1].value) == done.written  # the stored bars of the added asset
+    lists = next(d.value for d in at.dataframe if "기준일" in d.value.columns)
+    assert lists.loc["코스피", "기준일"] == "2026.11.27" and lists.loc["코스피", "행 수"] == len(ms.KOSPI_ROWS) - 1
+
+
+def test_the_1d_view_shows_added_assets_live(live_env):
+    at = _open("pages/1_compare.py", assets="samsung,krx:005380,coin:ETH", range="1D")
+    at.run()
+    assert not at.exception
+    assert at.get("plotly_chart"), "no 1D chart"
+
+
+def test_currency_views_convert_usd_assets_and_leave_other_units_alone():
+    from marketdash import analytics
+    from marketdash.records import DailyBar, bars_to_frame
+
+    days = pd.to_datetime(["2026-06-01", "2026-06-02", "2026-06-03"])
+    wide = pd.DataFrame({"us:NVDA": [100.0, 110.0, 120.0], "ovs:JP#NI225": [38000.0, 38100.0, 38200.0],
+                         "krx:005380": [150000.0, 151000.0, 152000.0]}, index=days)  # fmt: skip
+    fx = bars_to_frame([DailyBar("usdkrw", d.date(), None, None, None, 1400.0 + i, None, "KRW", "kis")
+                        for i, d in enumerate(pd.to_datetime(["2026-05-29", *days[:2]]))])  # fmt: skip
+    assets = {a: catalog.get(a) for a in wide.columns}
+    krw = analytics.convert(wide, {a: x.currency for a, x in assets.items()},
+                            {a: (x.timezone, x.close_time.strftime("%H:%M:%S")) for a, x in assets.items()}, fx,
+                            "KRW")  # fmt: skip
+    assert krw["us:NVDA"].iloc[1] == pytest.approx(110.0 * 1402.0)  # that day's KRX fixing, known before NY closed
+    assert krw["ovs:JP#NI225"].tolist() == wide["ovs:JP#NI225"].tolist()  # yen: left as it is
+    assert krw["krx:005380"].tolist() == wide["krx:005380"].tolist()
+    assert analytics.unconvertible({a: x.currency for a, x in assets.items()}) == ["ovs:JP#NI225"]
