@@ -58,6 +58,7 @@ class Universe:
         self._index: SymbolIndex | None = None
         self._signature: tuple | None = None
         self._checked: set[str] = set()  # added ids looked up in the stored lists since their last refresh
+        self._mine: list[str] | None = None  # the user's list as last read or written by this process
         self._lock = threading.Lock()
 
     @staticmethod
@@ -218,16 +219,24 @@ class Universe:
 
     # -- the user's list ----------------------------------------------------------------------------------------
     def user_assets(self) -> list[str]:
-        return [a for a in self._read(self.store.user_assets, []) if catalog.known(a)]
+        """The user's added assets, read once per process (every page run asks; only this process changes it)."""
+        if self._mine is None:
+            mine = self._read(self.store.user_assets, None)
+            if mine is None:  # an unusable store: none, asked again next time
+                return []
+            self._mine = [a for a in mine if catalog.known(a)]
+        return list(self._mine)
 
     def add(self, asset_id: str) -> str:
         asset_id = catalog.get(asset_id).id
         if asset_id not in catalog.ASSETS:
             self.store.add_user_asset(asset_id)
+            self._mine = None
         return asset_id
 
     def remove(self, asset_id: str) -> None:
         self.store.remove_user_asset(catalog.get(asset_id).id)
+        self._mine = None
 
 
 def _stored_rows(rows: pd.DataFrame, name: str) -> int:
