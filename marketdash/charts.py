@@ -11,6 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from marketdash import catalog
 from marketdash.analytics import fisher_interval
 from marketdash.i18n import Translator
 
@@ -206,7 +207,11 @@ def heatmap(
 ) -> go.Figure:
     """Annotated correlation heatmap on a fixed -1..1 diverging scale (the same in both languages); hover shows n
     and the 95% interval. With fewer than `min_observations` returns the cells are drawn grey and marked."""
-    labels = [tr.name(a) for a in matrix.columns]
+    names = [tr.name(a) for a in matrix.columns]
+    # Category labels must be distinct (two listings may share a short name) and are never read as numbers (an
+    # added symbol named by its code, 005380, would turn the axis into a numeric one).
+    labels = [f"{n} ({catalog.get(a).code})" if names.count(n) > 1 else n for n, a in zip(names, matrix.columns,
+                                                                                           strict=True)]  # fmt: skip
     values = matrix.to_numpy()
     too_few = observations < min_observations
     text = np.vectorize(lambda v: "" if np.isnan(v) else f"{v:.2f}" + ("?" if too_few else ""))(values)
@@ -224,10 +229,11 @@ def heatmap(
             colorscale=[[0, "#d9d9d9"], [1, "#bdbdbd"]] if too_few else "RdBu_r",
             colorbar={"title": {"text": tr("chart.correlation")}},
             hovertemplate=tr("chart.heat_hover", n=f"{observations:,}") + "<extra></extra>",
+            textfont={"size": 12 if len(labels) <= 10 else 9},
         )
     )
-    _layout(fig, title, note, 520)
-    fig.update_layout(yaxis={"autorange": "reversed"})
+    _layout(fig, title, note, 520 + 24 * max(0, len(labels) - 10))  # 20 assets: cells stay big enough to read
+    fig.update_layout(yaxis={"autorange": "reversed", "type": "category"}, xaxis={"type": "category"})
     return fig
 
 

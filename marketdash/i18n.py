@@ -257,16 +257,23 @@ class Translator:
 
     def price(self, value: float, asset_id: str) -> str:
         """A card's price: won in 만/억/조 in Korean; index points as a number; dollars the language's way."""
+        return self.price_format(asset_id)(value)
+
+    def price_format(self, asset_id: str) -> Callable[[float], str]:
+        """`price` for one asset as a function of the value: a table column of thousands of bars formats with it
+        without looking the asset and the words up for every cell."""
         asset = catalog.get(asset_id)
+        d = asset.decimals
         if asset.kind == "domestic_index" or asset.unit in ("index points", "exchange rate"):
-            return self.number(value, asset.decimals)
+            return lambda v: self.number(v, d)
         if asset.currency == "KRW":
             if self.lang == "ko":
-                return formats.krw_korean(value, asset.decimals)
-            return formats.compact_english(value, asset.decimals, "KRW")
+                return lambda v: formats.krw_korean(v, d)
+            return lambda v: formats.compact_english(v, d, "KRW")
         if asset.currency == "USD":
-            return self("fmt.usd", amount=self.number(value, min(asset.decimals, 2)))
-        return f"{self.number(value, asset.decimals)}{asset.currency}"  # a rate in %
+            template = messages(self.lang)["fmt.usd"]
+            return lambda v: template.format(amount=self.number(v, min(d, 2)))
+        return lambda v: f"{self.number(v, d)}{asset.currency}"  # a rate in %
 
     # -- market colours ------------------------------------------------------------------------------------------
     @property

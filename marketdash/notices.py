@@ -141,6 +141,17 @@ def show_table(frame: pd.DataFrame, asset_id: str | None = None) -> None:
                  hide_index=isinstance(frame.index, pd.RangeIndex))  # fmt: skip
 
 
+SCREEN_BARS = 250  # about a year of sessions on screen; every bar is in the CSV beside the table
+
+
+def show_bars(bars: pd.DataFrame, asset_id: str) -> None:
+    """One asset's bars, newest first: the latest SCREEN_BARS on screen (styling 3,000 rows took most of a rerun of
+    the page), all of them in the CSV the caller offers beside it."""
+    show_table(bars.iloc[:SCREEN_BARS], asset_id)
+    if len(bars) > SCREEN_BARS:
+        st.caption(tr()("table.recent", n=f"{SCREEN_BARS:,}", total=f"{len(bars):,}"))
+
+
 def download_csv(frame: pd.DataFrame, name: str, label: str) -> None:
     """A CSV button; the bytes (the same in every language) are built only when it is clicked."""
     st.download_button(

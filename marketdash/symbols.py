@@ -84,7 +84,8 @@ def parse_stocks(data: bytes, layout: StockLayout) -> pd.DataFrame:
         flags = [name for name, at in marks if tail[at : at + 1] == b"Y"]
         warning = _MARKET_WARNING.get(tail[layout.warning : layout.warning + 2].decode("ascii", errors="replace"))
         name = _text(rec[21:61])
-        rows.append(("krx:" + code, layout.name, code, name, name, layout.market, kind, "J", "",
+        english = name if name.isascii() else f"KRX {code}"  # the lists have Korean names only
+        rows.append(("krx:" + code, layout.name, code, name, english, layout.market, kind, "J", "",
                      " ".join([*flags, *([warning] if warning else [])])))  # fmt: skip
     return _frame(rows)
 
@@ -103,7 +104,7 @@ def parse_indices(data: bytes) -> pd.DataFrame:
         else:
             market = {"0": "코스피 ", "1": "코스닥 "}.get(code[:1], "")
             ko = name if name.startswith(("코스", "KOSPI", "KOSDAQ", "KRX")) else market + name
-            en = ko if ko.isascii() else f"KRX index {code} ({ko})"
+            en = ko if ko.isascii() else f"KRX index {code}"
         rows.append(("kidx:" + code, "idx", code, ko, en, "KRX", "index", "U", "", ""))
     return _frame(rows)
 

@@ -100,9 +100,10 @@ def styled(frame: pd.DataFrame, t: Translator, asset_id: str | None = None) -> S
     shown = screen_frame(frame, t)
     for column in PRICE_COLUMNS & set(shown.columns):  # 128,450원 beside 16.48달러, never one number format
         owners = per_row or [asset_id] * len(shown)
-        if owners[0] is not None and all(catalog.known(str(a)) for a in owners):
-            shown[column] = [t.price(float(v), a) if pd.notna(v) else "" for v, a in zip(shown[column], owners,
-                                                                                          strict=True)]  # fmt: skip
+        if owners[0] is not None and all(catalog.known(str(a)) for a in set(owners)):
+            by_asset = {a: t.price_format(str(a)) for a in set(owners)}
+            shown[column] = [by_asset[a](float(v)) if pd.notna(v) else "" for v, a in zip(shown[column], owners,
+                                                                                         strict=True)]  # fmt: skip
     codes = [str(c) for c in shown.columns]
     shown.columns = [_header(c, t) for c in codes]
     index_name = shown.index.name

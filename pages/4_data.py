@@ -82,5 +82,5 @@ else:
         note=notices.sample_note(data),
     )
     notices.chart(fig, closes, f"close_{asset_id}", t("data.close_csv"))
-    notices.show_table(bars, asset_id)
+    notices.show_bars(bars, asset_id)
     notices.download_csv(bars, f"bars_{asset_id}", t("download.what", what=t("data.bars")))

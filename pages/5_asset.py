@@ -33,5 +33,5 @@ csv = shown.set_index("date")[["open", "high", "low", "close", "volume"]].join(a
 notices.chart(fig, csv, f"asset_{asset_id}", t("asset.csv"))
 st.subheader(t("asset.bars"))
 table = shown.set_index("date").drop(columns=["asset_id"]).sort_index(ascending=False)
-notices.show_table(table, asset_id)
+notices.show_bars(table, asset_id)
 notices.download_csv(table, f"bars_{asset_id}", t("download.what", what=t("asset.bars")))
