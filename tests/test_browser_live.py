@@ -12,6 +12,7 @@ import pytest
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, PAGES, full_screenshot, streamlit_app, wait_rendered
 from tests.conftest import ROOT
 from tests.kis_server import APP_KEY, APP_SECRET, KisServer
+from tests.master_server import MasterServer
 from tests.upbit_server import UpbitServer
 
 pytestmark = pytest.mark.browser
@@ -32,15 +33,57 @@ def _bitcoin_card(page) -> tuple[str, str]:
 
 
 def _servers(tmp_path) -> tuple[KisServer, UpbitServer, dict[str, str]]:
-    """Local KIS and Upbit servers with 400 days of history, and the app's environment with keys pointing at them."""
+    """Local KIS and Upbit servers with 400 days of history, and the app's environment with keys pointing at them
+    (the symbol lists' host too: a page asked for an added symbol downloads them)."""
     today = dt.date.today()
     kis = KisServer(history_start=today - dt.timedelta(days=400), today=today).start()
     upbit = UpbitServer(first_day=today - dt.timedelta(days=400), last_day=today, ticker_price=100_000_000.0).start()
+    masters = MasterServer().start()
+    kis.masters = masters  # stopped with the KIS server
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KIS_", "UPBIT_", "BITHUMB_", "DASHBOARD_"))}
     env.update(KIS_BASE_URL=kis.url, KIS_APP_KEY=APP_KEY, KIS_APP_SECRET=APP_SECRET, UPBIT_BASE_URL=upbit.url,
                BITHUMB_BASE_URL="http://127.0.0.1:9", MARKET_DB=str(tmp_path / "market.duckdb"),
-               KIS_TOKEN_CACHE=str(tmp_path / "token.json"), QUOTE_EVERY=str(EVERY))  # fmt: skip
+               KIS_TOKEN_CACHE=str(tmp_path / "token.json"), QUOTE_EVERY=str(EVERY),
+               KIS_MASTER_URL=masters.url)  # fmt: skip
     return kis, upbit, env
+
+
+def _stop(kis: KisServer, upbit: UpbitServer) -> None:
+    kis.stop()
+    kis.masters.stop()
+    upbit.stop()
+
+
+def test_added_symbols_from_a_link_and_from_the_search(tmp_path):
+    """Issue 16 as a newcomer meets it: a link naming added symbols opens on a fresh app with their names and lines;
+    typing 초성 in 종목 추가 and clicking the match adds it to the chart and the URL."""
+    from playwright.sync_api import sync_playwright
+
+    kis, upbit, env = _servers(tmp_path)
+    try:
+        with streamlit_app(env, log=tmp_path / "streamlit.log") as url, sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1440, "height": 900})
+            page.goto(f"{url}/compare?lang=ko&assets=samsung,krx:005380,us:NVDA,coin:ETH")
+            wait_rendered(page)
+            names = "g => g && g.data.map(t => t.name).join('|')"
+            page.wait_for_function(f"() => ({names})(document.querySelector('.js-plotly-plot'))"
+                                   ".includes('이더리움')", timeout=60_000)  # fmt: skip
+            traces = page.evaluate(f"({names})(document.querySelector('.js-plotly-plot'))").split("|")
+            assert traces == ["삼성전자", "현대차", "엔비디아", "이더리움"]
+            page.get_by_role("button", name="종목 추가").click()
+            box = page.get_by_placeholder("이름, 코드, 초성(예: ㅎㄷㅊ)")
+            box.fill("ㅋㅅㄷ")
+            box.press("Enter")
+            page.get_by_role("button", name="코스닥 · 국내 지수 · 지수 · 1001").click()
+            page.wait_for_function(f"() => ({names})(document.querySelector('.js-plotly-plot')).includes('코스닥')",
+                                   timeout=60_000)  # fmt: skip
+            assert "kidx%3A1001" in page.url or "kidx:1001" in page.url
+            full_screenshot(page, SHOTS / "compare-added-ko.png")
+            assert page.locator("[data-testid=stException]").count() == 0
+            browser.close()
+    finally:
+        _stop(kis, upbit)
 
 
 def test_every_page_with_keys_in_both_languages(tmp_path):
@@ -68,8 +111,7 @@ def test_every_page_with_keys_in_both_languages(tmp_path):
                     assert page.get_by_text(sample, exact=False).count() == 0, (name, lang)
             browser.close()
     finally:
-        kis.stop()
-        upbit.stop()
+        _stop(kis, upbit)
 
 
 def test_a_price_change_at_the_source_reaches_the_open_page_without_a_reload(tmp_path):
@@ -107,5 +149,4 @@ def test_a_price_change_at_the_source_reaches_the_open_page_without_a_reload(tmp
             full_screenshot(page, SHOTS / "overview_live.png")
             browser.close()
     finally:
-        kis.stop()
-        upbit.stop()
+        _stop(kis, upbit)
