@@ -111,11 +111,9 @@ def asset_options(key: str) -> list[str]:
     if svc.universe.due_for(wanted):
         with st.spinner(tr()("sym.downloading")):
             svc.universe.refresh()
-    usable, _ = svc.universe.resolve(wanted)
     added = st.session_state.setdefault("_added", [])
-    options = list(dict.fromkeys([*default_assets(), *usable, *added]))
-    svc.universe.resolve(options)  # every offered symbol named from the lists
-    return options
+    usable, _ = svc.universe.resolve([*wanted, *added])  # each named from the lists
+    return list(dict.fromkeys([*default_assets(), *usable]))
 
 
 def default_assets() -> list[str]:
