@@ -7,7 +7,8 @@ directly, even as a fresh server's first request; every page draws the same side
 
 import streamlit as st
 
-from marketdash import analytics, charts, fetching, live_view, notices, ui, widgets
+from marketdash.analysis import timeseries
+from marketdash.web import charts, fetching, live_view, notices, ui, widgets
 
 t = ui.setup_page("overview")
 
@@ -18,12 +19,12 @@ with c1:
     start, end = widgets.range_picker()
 axis = widgets.axis_picker(c2)
 data, ids = fetching.page_data(ids, start, end, first_screen=True)
-table = analytics.overview(data.bars, ids)
+table = timeseries.overview(data.bars, ids)
 table["stale"] = [data.freshness[a].stale for a in table.index]
 live_view.asset_cards(widgets.default_assets(), table, data.sample_assets)
 
-wide = analytics.to_wide(data.bars, ids)
-rebased, anchor = analytics.rebase(wide)
+wide = timeseries.to_wide(data.bars, ids)
+rebased, anchor = timeseries.rebase(wide)
 based = t("overview.based_on", day=anchor.date()) if anchor is not None else t("overview.based_each")
 fig = charts.line_chart(
     rebased,

@@ -30,8 +30,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from collectors.kis import KisCollector
-from marketdash.config import Secret, load_settings
-from marketdash.service import MarketService
+from marketdash.domain.config import Secret, load_settings
+from marketdash.services.market import MarketService
 from tests.kis_server import APP_KEY, APP_SECRET, KisServer
 
 SERIES = ["kospi200", "samsung", "skhynix", "soxl", "gold", "silver", "usdkrw"]

@@ -33,9 +33,9 @@ def store_added(db: Path) -> None:
     import dataclasses
 
     from collectors.sample import SAMPLE_START, sample_bars
-    from marketdash import catalog, clock
-    from marketdash.records import bars_to_frame
-    from marketdash.store import Store
+    from marketdash.domain import catalog, clock
+    from marketdash.domain.records import bars_to_frame
+    from marketdash.services.store import Store
 
     store = Store(db)
     for k, asset_id in enumerate(ADDED):
@@ -79,7 +79,7 @@ def main() -> None:
         compare = time_reruns("pages/1_compare.py", [(0, "Max"), (0, "5Y"), (1, "% change"), (1, "Rebased to 100")],
                               args.runs)  # fmt: skip
         correl = time_reruns("pages/2_correlations.py", [(0, "Max"), (0, "5Y"), (1, "kst"), (1, "common")], args.runs)
-        from marketdash import catalog
+        from marketdash.domain import catalog
 
         store_added(Path(tmp) / "market.duckdb")
         twenty = time_reruns("pages/1_compare.py", [(0, "Max"), (0, "5Y"), (1, "% change"), (1, "Rebased to 100")],

@@ -26,7 +26,7 @@ QUERIES = ("a", "삼", "ㅅ", "s", "kodex", "005", "nvda", "ㅎㄷㅊ", "현대�
 
 def universe() -> pd.DataFrame:
     from collectors.masters import unzip_single
-    from marketdash import symbols
+    from marketdash.domain import symbols
     from tests.master_server import universe_files
 
     files = universe_files()
@@ -42,7 +42,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=30)
     args = parser.parse_args()
-    from marketdash.symbols import SymbolIndex
+    from marketdash.domain.symbols import SymbolIndex
 
     started = time.perf_counter()
     frame = universe()

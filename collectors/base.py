@@ -1,4 +1,5 @@
-"""The one collector shape (OpenBB's fetcher steps): source parameters -> raw pages -> DailyBar records.
+"""The one collector shape (OpenBB's fetcher steps): source parameters -> raw pages -> DailyBar records; and the
+one quote source shape: an asset -> its current Quote.
 
 A collector yields pages of bars, newest data first for paging sources, so the caller can store what arrived even
 when a later page fails.
@@ -10,8 +11,8 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import Protocol
 
-from marketdash.catalog import Asset
-from marketdash.records import DailyBar
+from marketdash.domain.catalog import Asset
+from marketdash.domain.records import DailyBar, Quote
 
 
 class Collector(Protocol):
@@ -19,4 +20,12 @@ class Collector(Protocol):
 
     def pages(self, asset: Asset, start: dt.date, end: dt.date) -> Iterator[list[DailyBar]]:
         """Yield the bars of [start, end] page by page; raise a CollectorError on failure."""
+        ...
+
+
+class Quoter(Protocol):
+    source: str
+
+    def quote(self, asset: Asset) -> Quote:
+        """The asset's current price; raise a CollectorError on failure (errors that look like success included)."""
         ...

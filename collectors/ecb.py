@@ -10,9 +10,9 @@ from importlib.resources import files
 import pandas as pd
 
 from collectors.errors import NoDataError
-from marketdash.catalog import Asset
-from marketdash.i18n import Name, msg
-from marketdash.records import DailyBar
+from marketdash.domain.catalog import Asset
+from marketdash.domain.i18n import Name, msg
+from marketdash.domain.records import DailyBar
 
 SOURCE = "ecb"
 

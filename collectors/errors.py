@@ -3,7 +3,7 @@ in the reader's language; str() is the English sentence for the command line and
 
 from __future__ import annotations
 
-from marketdash.i18n import Msg
+from marketdash.domain.i18n import Msg
 
 
 def source_name(service: str) -> Msg:

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import requests
 
 from collectors.errors import BadResponseError, NetworkError, source_name
-from marketdash.i18n import Msg, msg
+from marketdash.domain.i18n import Msg, msg
 
 log = logging.getLogger(__name__)
 

@@ -27,10 +27,10 @@ from collectors.errors import (
 from collectors.http import HttpClient, Reply
 from collectors.kis_auth import MIN_ISSUE_INTERVAL, KisAuth, cache_lock, key_slot
 from collectors.limiter import SharedLimiter
-from marketdash.catalog import Asset
-from marketdash.config import Secret, Settings
-from marketdash.i18n import Msg, Name, Said, msg
-from marketdash.records import DailyBar, MalformedValueError, parse_decimal, parse_yyyymmdd
+from marketdash.domain.catalog import Asset
+from marketdash.domain.config import Secret, Settings
+from marketdash.domain.i18n import Msg, Name, Said, msg
+from marketdash.domain.records import DailyBar, MalformedValueError, parse_decimal, parse_yyyymmdd
 
 log = logging.getLogger(__name__)
 

@@ -23,8 +23,8 @@ from filelock import FileLock
 
 from collectors.errors import AuthError, BadResponseError
 from collectors.http import HttpClient
-from marketdash.config import Secret
-from marketdash.i18n import Msg, Said, msg
+from marketdash.domain.config import Secret
+from marketdash.domain.i18n import Msg, Said, msg
 
 log = logging.getLogger(__name__)
 

@@ -16,10 +16,10 @@ import pandas as pd
 
 from collectors.errors import CollectorError
 from collectors.http import HttpClient
-from marketdash import clock
-from marketdash.config import Settings
-from marketdash.i18n import msg
-from marketdash.symbols import MasterError, MasterList
+from marketdash.domain import clock
+from marketdash.domain.config import Settings
+from marketdash.domain.i18n import msg
+from marketdash.domain.symbols import MasterError, MasterList
 
 
 @dataclass(frozen=True)

@@ -11,22 +11,16 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 
+from collectors.base import Quoter
 from collectors.errors import BadResponseError, CollectorError, NoDataError, SubscriptionError, source_name
 from collectors.http import HttpClient
 from collectors.kis import KisCollector
 from collectors.upbit import BITHUMB, UPBIT, CandleVenue, check_reply, steer_by_remaining
-from marketdash import clock
-from marketdash.catalog import Asset
-from marketdash.i18n import Msg, msg
-from marketdash.records import MalformedValueError, Quote, parse_decimal
-
-
-class Quoter(Protocol):
-    source: str
-
-    def quote(self, asset: Asset) -> Quote: ...
+from marketdash.domain import clock
+from marketdash.domain.catalog import Asset
+from marketdash.domain.i18n import Msg, msg
+from marketdash.domain.records import MalformedValueError, Quote, parse_decimal
 
 
 def _number(output: dict, field: str, what: str, *, excd: bool = False) -> float:

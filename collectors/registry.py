@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
-from collectors.base import Collector
+from collectors.base import Collector, Quoter
 from collectors.ecb import EcbFxCollector
-from marketdash import catalog
-from marketdash.config import Settings
-
-if TYPE_CHECKING:  # the quote sources import the HTTP stack: only when live quotes are used
-    from collectors.quotes import Quoter
+from marketdash.domain import catalog
+from marketdash.domain.config import Settings
 
 T = TypeVar("T")
 

@@ -19,9 +19,9 @@ import numpy as np
 import pandas as pd
 
 from collectors.ecb import EcbFxCollector
-from marketdash import calendars
-from marketdash.catalog import Asset
-from marketdash.records import DailyBar
+from marketdash.domain import calendars
+from marketdash.domain.catalog import Asset
+from marketdash.domain.records import DailyBar
 
 SOURCE = "sample"
 SEED = 20150101

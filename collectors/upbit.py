@@ -24,10 +24,10 @@ from collectors.errors import (
     source_name,
 )
 from collectors.http import HttpClient, Reply
-from marketdash.catalog import Asset
-from marketdash.config import Settings
-from marketdash.i18n import Said, msg
-from marketdash.records import DailyBar, MalformedValueError, parse_decimal
+from marketdash.domain.catalog import Asset
+from marketdash.domain.config import Settings
+from marketdash.domain.i18n import Said, msg
+from marketdash.domain.records import DailyBar, MalformedValueError, parse_decimal
 
 log = logging.getLogger(__name__)
 

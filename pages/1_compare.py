@@ -3,7 +3,9 @@
 import pandas as pd
 import streamlit as st
 
-from marketdash import analytics, catalog, charts, fetching, live_view, notices, ui, widgets
+from marketdash.analysis import conversion, timeseries
+from marketdash.domain import catalog
+from marketdash.web import charts, fetching, live_view, notices, ui, widgets
 
 t = ui.setup_page("compare")
 
@@ -19,10 +21,10 @@ view = widgets.choice(t("compare.show"), ["rebased", "pct"], "rebased", "view", 
 currency = widgets.currency_picker(c2)
 axis = widgets.axis_picker(c3, disabled=view == "pct")
 data, ids = fetching.page_data(ids, start, end)
-native = analytics.to_wide(data.bars, ids)
+native = timeseries.to_wide(data.bars, ids)
 converted = fetching.in_currency(native, currency, start, end)
 wide = converted.wide
-rebased, anchor = analytics.rebase(wide)
+rebased, anchor = timeseries.rebase(wide)
 when = t.date(anchor.date()) if anchor is not None else t("compare.each_first")
 unit = t("compare.prices_in", unit=notices.unit_label(currency))
 if currency != "native":
@@ -52,7 +54,7 @@ usd_assets = [a for a in ids if catalog.get(a).currency == "USD"]
 if currency == "KRW" and usd_assets:
     st.subheader(t("compare.usd_from_krw"))
     st.caption(t("compare.decomposition_caption"))
-    split = {a: analytics.currency_decomposition(native[a], wide[a], converted.stale_from) for a in usd_assets}
+    split = {a: conversion.currency_decomposition(native[a], wide[a], converted.stale_from) for a in usd_assets}
     decomposition = pd.DataFrame.from_dict(split, orient="index").rename_axis("asset_id")
     notices.show_table(decomposition)
     notices.download_csv(decomposition, "compare_currency_decomposition",

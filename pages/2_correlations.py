@@ -5,7 +5,9 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from marketdash import analytics, calendars, catalog, charts, fetching, notices, ui, widgets
+from marketdash.analysis import correlations, timeseries
+from marketdash.domain import calendars, catalog
+from marketdash.web import charts, fetching, notices, ui, widgets
 
 t = ui.setup_page("correlations")
 
@@ -15,7 +17,7 @@ st.title(t("corr.title"))
 ids = widgets.asset_picker()
 start, end = widgets.range_picker()
 c1, c2, c3 = st.columns([2, 1, 1])
-mode = widgets.choice(t("corr.alignment"), list(analytics.ALIGNMENTS), "common", "align", lambda m: t(f"align.{m}"),
+mode = widgets.choice(t("corr.alignment"), list(correlations.ALIGNMENTS), "common", "align", lambda m: t(f"align.{m}"),
                       where=c1)  # fmt: skip
 method = widgets.choice(t("corr.method"), ["pearson", "spearman"], "pearson", "method", lambda m: t(f"method.{m}"),
                         where=c2)  # fmt: skip
@@ -23,40 +25,40 @@ ffill = c3.number_input(t("corr.ffill"), min_value=0, max_value=5, value=0, step
                         help=t("corr.ffill_help"))  # fmt: skip
 st.caption(t(f"align.{mode}_caption") + (" " + t("corr.ffill_on", n=ffill) if ffill else ""))
 data, ids = fetching.page_data(ids, start, end, min_assets=2)
-wide = analytics.to_wide(data.bars, ids)
+wide = timeseries.to_wide(data.bars, ids)
 span = (wide.index.min().date(), wide.index.max().date()) if len(wide) else None
 krx = calendars.sessions("XKRX", span[0], span[1] + dt.timedelta(days=14)) if span and mode == "kst" else None
 asset_calendars = {a: catalog.get(a).calendar for a in ids}
 
 
 def returns_of(columns: list[str]) -> pd.DataFrame:
-    return analytics.aligned_returns(
+    return correlations.aligned_returns(
         wide[columns], mode, calendars=asset_calendars, krx_sessions=krx, ffill_limit=int(ffill)
     )
 
 
 returns = returns_of(ids)
-result = analytics.correlation(returns, method)
+result = correlations.correlation(returns, method)
 if result.observations < 3:
     st.warning(t("corr.too_few", n=result.observations))
     st.stop()
 sample = notices.sample_note(data)
 unit = UNIT[mode]
 st.metric(t("corr.observations"), f"{result.observations:,}", help=t(f"corr.observations_help.{unit}"))
-if result.observations < analytics.MIN_OBSERVATIONS:
-    st.warning(t("corr.greyed", n=analytics.MIN_OBSERVATIONS))
+if result.observations < correlations.MIN_OBSERVATIONS:
+    st.warning(t("corr.greyed", n=correlations.MIN_OBSERVATIONS))
 fig = charts.heatmap(
     result.matrix,
     t,
     title=t("corr.heatmap_title", method=t(f"method.{method}"), unit=t(f"unit_of_time.{unit}"),
             mode=t(f"align.{mode}")),
     observations=result.observations,
-    min_observations=analytics.MIN_OBSERVATIONS,
+    min_observations=correlations.MIN_OBSERVATIONS,
     note=t("corr.heatmap_note", n=f"{result.observations:,}", unit=t(f"unit_of_time.{unit}")) + (
         f" {sample}" if sample else ""),
 )  # fmt: skip
 notices.chart(fig, result.matrix.rename_axis("asset_id"), "correlation_matrix", t("corr.matrix"))
-pairs = analytics.correlation_table(returns, method)
+pairs = correlations.correlation_table(returns, method)
 # In the page's full width, not an expander: the expander's padding left the table 9 px narrower than its columns at
 # 1440 px, and its last column scrolled out of sight.
 st.subheader(t("corr.pairs_title"))
@@ -69,8 +71,8 @@ c1, c2 = st.columns(2)
 lead = widgets.choice(t("corr.a"), ids, "soxl", "lead", t.name, widget="select", where=c1)
 others = [a for a in ids if a != lead]
 lag = widgets.choice(t("corr.b"), others, "skhynix", "lag", t.name, widget="select", where=c2)
-lags = analytics.lead_lag(returns_of([lead, lag]), lead, lag, method=method)
-reading = analytics.lead_lag_reading(lags, lead, lag, unit)
+lags = correlations.lead_lag(returns_of([lead, lag]), lead, lag, method=method)
+reading = correlations.lead_lag_reading(lags, lead, lag, unit)
 fig = charts.lag_bars(lags, t, title=t("corr.lag_title", a=t.name(lead), b=t.name(lag)), note=sample)
 notices.chart(fig, lags, "lead_lag", t("corr.leadlag"))
 st.info(t.text(reading))
@@ -88,11 +90,11 @@ exponential = c4.toggle(t("corr.exponential"), value=False, key="ewm", bind="que
                         help=t("corr.exponential_help"))  # fmt: skip
 targets = [a for a in ids if a != base] if versus == "all" else [versus]
 frames = {
-    b: analytics.rolling_correlation(returns_of([base, b]), base, [b], int(window), exponential, method)[b]
+    b: correlations.rolling_correlation(returns_of([base, b]), base, [b], int(window), exponential, method)[b]
     for b in targets
 }
 rolling = pd.DataFrame(frames)
-full = {b: analytics.pair_correlation(*(returns_of([base, b])[c] for c in (base, b)), method) for b in targets}
+full = {b: correlations.pair_correlation(*(returns_of([base, b])[c] for c in (base, b)), method) for b in targets}
 if exponential and method == "spearman":
     st.caption(t("corr.ew_is_pearson"))
 if not rolling.notna().any().any():  # the window is longer than the returns the range holds

@@ -3,7 +3,9 @@
 import pandas as pd
 import streamlit as st
 
-from marketdash import analytics, catalog, charts, fetching, notices, ui, widgets
+from marketdash.analysis import risk, timeseries
+from marketdash.domain import catalog
+from marketdash.web import charts, fetching, notices, ui, widgets
 
 t = ui.setup_page("statistics")
 STATS_RETURNS = ["total_return_pct", "cagr_pct", "volatility_pct", "sharpe", "max_drawdown_pct", "first_date",
@@ -19,16 +21,16 @@ currency = widgets.currency_picker(c1)
 risk_free = c2.number_input(t("stats.risk_free"), min_value=0.0, max_value=20.0, value=0.0, step=0.25, key="rf",
                             bind="query-params")  # fmt: skip
 data, ids = fetching.page_data(ids, start, end)
-wide = fetching.in_currency(analytics.to_wide(data.bars, ids), currency, start, end).wide
+wide = fetching.in_currency(timeseries.to_wide(data.bars, ids), currency, start, end).wide
 periods = {a: catalog.get(a).periods_per_year for a in ids}
-table = analytics.statistics_table(wide, periods, risk_free / 100, pd.Timestamp(start) if start else None)
+table = risk.statistics_table(wide, periods, risk_free / 100, pd.Timestamp(start) if start else None)
 st.caption(t("stats.caption", rf=f"{risk_free:g}", unit=notices.unit_label(currency)))
 notices.span_notes(table)
 for columns in (STATS_RETURNS, STATS_DAYS):  # two tables that fit the page at 1440 px; the CSV holds every column
     notices.show_table(table[[c for c in columns if c in table]])
 notices.download_csv(table, "statistics", t("download.what", what=t("stats.table")))
 
-drawdowns = wide.apply(lambda s: analytics.drawdown(s.dropna())) * 100
+drawdowns = wide.apply(lambda s: risk.drawdown(s.dropna())) * 100
 fig = charts.line_chart(
     drawdowns,
     t,

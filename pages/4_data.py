@@ -2,14 +2,15 @@
 
 import streamlit as st
 
-from marketdash import catalog, charts, fetching, notices, ui, widgets
+from marketdash.domain import catalog
+from marketdash.web import charts, fetching, notices, ui, widgets
 
 t = ui.setup_page("data")
 
 st.title(t("data.title"))
 svc = ui.service()
 settings = svc.settings
-live = svc.collectors()
+live = svc.sources.collectors()
 
 st.caption(t("data.where", store=str(settings.market_db), sample=settings.sample_db.name))
 problem = ui.store_problem()

@@ -3,7 +3,9 @@ high and low, and the stored bars as a table with their CSV. `/asset?id=samsung`
 
 import streamlit as st
 
-from marketdash import analytics, catalog, charts, fetching, notices, ui, widgets
+from marketdash.analysis import timeseries
+from marketdash.domain import catalog
+from marketdash.web import charts, fetching, notices, ui, widgets
 
 t = ui.setup_page("asset")
 
@@ -13,12 +15,12 @@ st.title(t("asset.title", name=t.full_name(asset_id)))
 start, end = widgets.range_picker()
 data, _ = fetching.page_data([asset_id], None, end)  # the averages and the 52 weeks reach before the range
 bars = data.bars[data.bars["asset_id"] == asset_id].sort_values("date")
-averages = analytics.moving_averages(bars.set_index("date")["close"])
+averages = timeseries.moving_averages(bars.set_index("date")["close"])
 shown = bars[bars["date"] >= str(start)] if start else bars
 if shown.empty:  # e.g. USD/KRW offline: the ECB history stops before the range
     st.info(t("asset.none_in_range", day=bars["date"].max().date()))
     st.stop()
-high_low = analytics.week52_range(bars)
+high_low = timeseries.week52_range(bars)
 c1, c2, c3 = st.columns(3)
 last = shown.iloc[-1]
 c1.metric(t("asset.last_close", day=t.month_day(last["date"].date())), t.price(float(last["close"]), asset_id))

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from marketdash import analytics
+from marketdash.analysis import correlations, timeseries
 
 
 def _wide(rows: dict[str, list[float | None]], dates: list[str]) -> pd.DataFrame:
@@ -26,7 +26,7 @@ WIDE = _wide(
 
 def test_to_wide_pivots_long_bars_in_the_requested_order():
     long = WIDE.stack().rename("close").reset_index().rename(columns={"level_1": "asset_id"})
-    wide = analytics.to_wide(long, ["btc", "samsung", "soxl"])
+    wide = timeseries.to_wide(long, ["btc", "samsung", "soxl"])
     assert wide.columns.tolist() == ["btc", "samsung", "soxl"]
     assert math.isnan(wide.loc["2026-06-03", "samsung"])
     assert wide.loc["2026-06-06", "btc"] == 1040
@@ -35,7 +35,7 @@ def test_to_wide_pivots_long_bars_in_the_requested_order():
 def test_rebase_uses_the_first_date_all_series_share():
     late = WIDE.copy()
     late.loc["2026-06-01", "soxl"] = None  # SOXL starts a day later
-    rebased, anchor = analytics.rebase(late)
+    rebased, anchor = timeseries.rebase(late)
     assert anchor == pd.Timestamp("2026-06-02")
     assert rebased.loc["2026-06-02"].tolist() == [100.0, 100.0, 100.0]
     assert rebased.loc["2026-06-04", "samsung"] == pytest.approx(99 / 102 * 100)
@@ -44,14 +44,14 @@ def test_rebase_uses_the_first_date_all_series_share():
 
 def test_rebase_without_a_common_date_falls_back_to_each_first_close():
     wide = _wide({"a": [1.0, None], "b": [None, 4.0]}, ["2026-01-01", "2026-01-02"])
-    rebased, anchor = analytics.rebase(wide)
+    rebased, anchor = timeseries.rebase(wide)
     assert anchor is None
     assert rebased.loc["2026-01-01", "a"] == 100.0
     assert rebased.loc["2026-01-02", "b"] == 100.0
 
 
 def test_daily_returns_only_between_dates_every_asset_traded():
-    returns = analytics.common_returns(WIDE, "daily")
+    returns = timeseries.common_returns(WIDE, "daily")
     # Common dates: Mon, Tue, Thu. Wednesday (KRX holiday) is not filled, Friday (US holiday) is dropped.
     assert returns.index.strftime("%m-%d").tolist() == ["06-02", "06-04"]
     assert returns.loc["2026-06-02", "samsung"] == pytest.approx(math.log(102 / 100))
@@ -66,7 +66,7 @@ def test_weekly_returns_use_each_assets_last_close_of_the_week():
     b = a * 2
     b.loc["2026-06-12"] = np.nan  # b's Friday is a holiday: its Thursday close stands for the week
     wide = pd.DataFrame({"a": a, "b": b}).rename_axis("date")
-    returns = analytics.common_returns(wide, "weekly")
+    returns = timeseries.common_returns(wide, "weekly")
     assert returns.index.strftime("%m-%d").tolist() == ["06-12", "06-19"]
     assert returns.loc["2026-06-12", "a"] == pytest.approx(math.log(10 / 5))
     assert returns.loc["2026-06-12", "b"] == pytest.approx(math.log(18 / 10))
@@ -75,28 +75,28 @@ def test_weekly_returns_use_each_assets_last_close_of_the_week():
 
 def test_unknown_frequency_is_refused():
     with pytest.raises(ValueError, match="frequency"):
-        analytics.common_returns(WIDE, "hourly")
+        timeseries.common_returns(WIDE, "hourly")
 
 
 def test_correlation_against_hand_computed_values():
     returns = pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": [1.0, 3.0, 2.0], "z": [3.0, 2.0, 1.0]})
     # Pearson(x, y): deviations (-1, 0, 1) and (-1, 1, 0): sum of products 1, sums of squares 2 and 2 -> 1/2.
-    result = analytics.correlation(returns, "pearson")
+    result = correlations.correlation(returns, "pearson")
     assert result.observations == 3
     assert result.matrix.loc["x", "y"] == pytest.approx(0.5)
     assert result.matrix.loc["x", "z"] == pytest.approx(-1.0)
-    spearman = analytics.correlation(returns.assign(y=[10.0, 1000.0, 100.0]), "spearman")
+    spearman = correlations.correlation(returns.assign(y=[10.0, 1000.0, 100.0]), "spearman")
     assert spearman.matrix.loc["x", "y"] == pytest.approx(0.5)
 
 
 def test_correlation_counts_only_rows_all_assets_share():
     returns = pd.DataFrame({"x": [1.0, 2.0, 3.0, np.nan], "y": [1.0, 3.0, 2.0, 5.0]})
-    assert analytics.correlation(returns).observations == 3
+    assert correlations.correlation(returns).observations == 3
 
 
 def test_overview_cards():
     long = WIDE.stack().dropna().rename("close").reset_index().rename(columns={"level_1": "asset_id"})
-    table = analytics.overview(long, ["samsung", "btc", "gold"])
+    table = timeseries.overview(long, ["samsung", "btc", "gold"])
     assert table.loc["samsung", "last_close"] == 101
     assert table.loc["samsung", "day_change_pct"] == pytest.approx((101 / 99 - 1) * 100)
     assert table.loc["btc", "range_change_pct"] == pytest.approx(4.0)

@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 
 from collectors.sample import sample_bars
-from marketdash import analytics
-from marketdash.exports import csv_bytes
-from marketdash.i18n import Translator, catalog
-from marketdash.records import bars_to_frame
+from marketdash.analysis import conversion, correlations, risk, timeseries
+from marketdash.domain.csvfiles import csv_bytes
+from marketdash.domain.i18n import Translator, catalog
+from marketdash.domain.records import bars_to_frame
 
 D = pd.Timestamp
 # Mon 2026-06-01 .. Tue 06-09. KRX closed Wed 06-03 (a US trading day); the US closed Fri 06-05 (a KRX day);
@@ -30,14 +30,14 @@ CALENDARS = {"samsung": "XKRX", "soxl": "XNYS", "btc": "24/7"}
 
 
 def test_kst_keys_pair_us_sessions_with_the_next_krx_session():
-    keys = analytics.kst_session_keys(pd.DatetimeIndex(list(U)), "XNYS", KRX)
+    keys = correlations.kst_session_keys(pd.DatetimeIndex(list(U)), "XNYS", KRX)
     assert keys.strftime("%m-%d").tolist() == ["06-02", "06-04", "06-04", "06-05", "06-09"]
-    btc = analytics.kst_session_keys(pd.DatetimeIndex(list(B)), "24/7", KRX)
+    btc = correlations.kst_session_keys(pd.DatetimeIndex(list(B)), "24/7", KRX)
     assert btc.strftime("%m-%d").tolist() == ["06-01", "06-02", "06-04", "06-04", "06-05", "06-08", "06-08", "06-08"]
 
 
 def test_kst_alignment_return_pairs():
-    r = analytics.aligned_returns(WIDE, "kst", calendars=CALENDARS, krx_sessions=KRX)
+    r = correlations.aligned_returns(WIDE, "kst", calendars=CALENDARS, krx_sessions=KRX)
     # Aligned closes on the KRX sessions all three share: 06-02 (S 101, SOXL 06-01 = 11, BTC 1002),
     # 06-04 (S 104, SOXL 06-03 = 13 wins over 06-02, BTC 06-04 = 1004 wins over 06-03),
     # 06-05 (S 105, SOXL 14, BTC 1005).
@@ -52,7 +52,7 @@ def test_kst_alignment_return_pairs():
 
 
 def test_common_dates_return_pairs():
-    r = analytics.aligned_returns(WIDE, "common")
+    r = correlations.aligned_returns(WIDE, "common")
     # All three traded on 06-01, 06-02, 06-04 and 06-08: neither holiday is filled.
     assert r.index.strftime("%m-%d").tolist() == ["06-02", "06-04", "06-08"]
     assert r["samsung"].tolist() == pytest.approx([math.log(101 / 100), math.log(104 / 101), math.log(108 / 104)])
@@ -60,7 +60,7 @@ def test_common_dates_return_pairs():
 
 
 def test_forward_fill_is_explicit_and_limited():
-    filled = analytics.aligned_returns(WIDE, "common", ffill_limit=1)
+    filled = correlations.aligned_returns(WIDE, "common", ffill_limit=1)
     # 06-03: Samsung carried from 06-02 (a zero return); 06-05: SOXL carried from 06-04; 06-06/07 SOXL beyond limit
     assert filled.index.strftime("%m-%d").tolist() == ["06-02", "06-03", "06-04", "06-05", "06-08"]
     assert filled.loc["2026-06-03", "samsung"] == 0.0
@@ -68,37 +68,37 @@ def test_forward_fill_is_explicit_and_limited():
 
 
 def test_weekly_mode_and_bad_mode():
-    weekly = analytics.aligned_returns(WIDE, "weekly")
+    weekly = correlations.aligned_returns(WIDE, "weekly")
     # Weeks end on Friday: each asset's last close of the week of 06-05, then of the week of 06-12 (so far 06-08).
     assert weekly.index.strftime("%m-%d").tolist() == ["06-12"]
     assert weekly.iloc[0].tolist() == pytest.approx([math.log(108 / 105), math.log(18 / 14), math.log(1008 / 1005)])
     with pytest.raises(ValueError, match="alignment"):
-        analytics.aligned_returns(WIDE, "hourly")
+        correlations.aligned_returns(WIDE, "hourly")
 
 
 def test_lead_lag_peaks_at_plus_one_when_b_copies_a_a_session_later():
     rng = np.random.default_rng(7)
     a = pd.Series(rng.standard_normal(300))
     returns = pd.DataFrame({"soxl": a, "skhynix": a.shift(1)})
-    table = analytics.lead_lag(returns, "soxl", "skhynix")
+    table = correlations.lead_lag(returns, "soxl", "skhynix")
     assert list(table.index) == list(range(-5, 6))
     assert int(table["correlation"].abs().idxmax()) == 1
     assert table.loc[1, "correlation"] == pytest.approx(1.0)
     assert abs(table.loc[0, "correlation"]) < 0.2
-    text = analytics.lead_lag_reading(table, "soxl", "skhynix")
+    text = correlations.lead_lag_reading(table, "soxl", "skhynix")
     assert str(text).startswith("SOXL's session leads SK hynix's the next session: 1.00 vs")
     assert Translator("ko").text(text).startswith("SOXL의 움직임이 다음 거래일 SK하이닉스에 나타납니다: 상관계수 1.00")
-    reverse = analytics.lead_lag_reading(analytics.lead_lag(returns, "skhynix", "soxl"), "skhynix", "soxl")
+    reverse = correlations.lead_lag_reading(correlations.lead_lag(returns, "skhynix", "soxl"), "skhynix", "soxl")
     assert str(reverse).startswith("SOXL's session leads SK hynix's the next session")
 
 
 def test_rolling_correlation_matches_the_window_by_hand():
     returns = pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0, 1.0], "b": [1.0, 3.0, 2.0, 4.0, 5.0]})
-    rolled = analytics.rolling_correlation(returns, "a", ["b"], window=3)
+    rolled = correlations.rolling_correlation(returns, "a", ["b"], window=3)
     assert rolled["b"].isna().tolist()[:2] == [True, True]
     assert rolled["b"].iloc[2] == pytest.approx(0.5)  # (1,2,3) vs (1,3,2)
     assert rolled["b"].iloc[3] == pytest.approx(0.5)  # (2,3,4) vs (3,2,4)
-    ewm = analytics.rolling_correlation(returns, "a", ["b"], window=3, exponential=True)
+    ewm = correlations.rolling_correlation(returns, "a", ["b"], window=3, exponential=True)
     assert ewm["b"].notna().sum() == 3
 
 
@@ -108,28 +108,28 @@ def test_spearman_in_every_section_without_scipy(monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "scipy", None)  # importing scipy now fails, as on a fresh clone
     returns = pd.DataFrame({"a": [0.5, -1.0, 2.0, 0.1, 3.0, -2.0], "b": [1.0, -0.5, 0.2, 0.3, 9.0, -1.0]})
     # ranks a: 4 2 5 3 6 1; b: 5 2 3 4 6 1 -> d^2 = 1+0+4+1+0+0 = 6 -> rho = 1 - 6*6/(6*35) = 29/35
-    assert analytics.pair_correlation(returns["a"], returns["b"], "spearman") == pytest.approx(29 / 35)
-    heat = analytics.correlation(returns, "spearman").matrix.loc["a", "b"]
-    lags = analytics.lead_lag(returns, "a", "b", max_lag=1, method="spearman")
+    assert correlations.pair_correlation(returns["a"], returns["b"], "spearman") == pytest.approx(29 / 35)
+    heat = correlations.correlation(returns, "spearman").matrix.loc["a", "b"]
+    lags = correlations.lead_lag(returns, "a", "b", max_lag=1, method="spearman")
     assert lags.loc[0, "correlation"] == pytest.approx(heat) == pytest.approx(29 / 35)
-    rolled = analytics.rolling_correlation(returns, "a", ["b"], window=6, method="spearman")
+    rolled = correlations.rolling_correlation(returns, "a", ["b"], window=6, method="spearman")
     assert rolled["b"].iloc[-1] == pytest.approx(29 / 35) and rolled["b"].iloc[:-1].isna().all()
     ties = pd.DataFrame({"a": [1.0, 1.0, 2.0, 3.0], "b": [4.0, 3.0, 2.0, 1.0]})  # a tie takes the mean rank
-    rolled = analytics.rolling_correlation(ties, "a", ["b"], window=4, method="spearman")
+    rolled = correlations.rolling_correlation(ties, "a", ["b"], window=4, method="spearman")
     assert rolled["b"].iloc[-1] == pytest.approx(ties.rank().corr().loc["a", "b"])
 
 
 def test_fisher_interval_by_hand():
-    lo, hi = analytics.fisher_interval(0.5, 28)
+    lo, hi = correlations.fisher_interval(0.5, 28)
     z, half = math.atanh(0.5), 1.959963984540054 / 5
     assert (lo, hi) == pytest.approx((math.tanh(z - half), math.tanh(z + half)))
     assert lo == pytest.approx(0.156, abs=1e-3) and hi == pytest.approx(0.736, abs=1e-3)
-    assert all(math.isnan(v) for v in analytics.fisher_interval(0.5, 3))
+    assert all(math.isnan(v) for v in correlations.fisher_interval(0.5, 3))
 
 
 def test_correlation_table_flags_too_few_observations():
     returns = pd.DataFrame({"x": np.arange(10.0), "y": np.arange(10.0) ** 2, "z": np.sin(np.arange(10.0))})
-    table = analytics.correlation_table(returns)
+    table = correlations.correlation_table(returns)
     assert len(table) == 3 and table["too_few"].all() and (table["observations"] == 10).all()
 
 
@@ -146,7 +146,7 @@ CLOSES = {"soxl": ("America/New_York", "16:00"), "samsung": ("Asia/Seoul", "15:3
 
 def test_usd_asset_in_krw_uses_the_rate_known_at_its_close():
     wide = pd.DataFrame({"soxl": [10.0, 20.0]}, index=pd.DatetimeIndex(["2026-06-03", "2026-06-04"], name="date"))
-    krw = analytics.convert(wide, {"soxl": "USD"}, CLOSES, FX, "KRW")
+    krw = conversion.convert(wide, {"soxl": "USD"}, CLOSES, FX, "KRW")
     # SOXL's 06-03 session closes 05:00 KST 06-04, before 06-04's 15:30 KST fixing: 06-02's 1310 applies.
     assert krw["soxl"].tolist() == [10.0 * 1310, 20.0 * 1320]
 
@@ -156,23 +156,23 @@ def test_krw_assets_in_usd_and_no_look_ahead():
         {"samsung": [131_000.0, 132_000.0], "btc": [130_000_000.0, 132_000_000.0]},
         index=pd.DatetimeIndex(["2026-06-02", "2026-06-04"], name="date"),
     )
-    usd = analytics.convert(wide, {"samsung": "KRW", "btc": "KRW"}, CLOSES, FX, "USD")
+    usd = conversion.convert(wide, {"samsung": "KRW", "btc": "KRW"}, CLOSES, FX, "USD")
     assert usd["samsung"].tolist() == pytest.approx([131_000 / 1310, 132_000 / 1320])  # same-instant fix
     assert usd["btc"].tolist() == pytest.approx([130_000_000 / 1310, 132_000_000 / 1320])
     ecb = FX.assign(source="ecb")  # fixed 14:15 CET = 21:15 KST, after KRX's close: the day before applies
-    usd_ecb = analytics.convert(wide[["samsung"]], {"samsung": "KRW"}, CLOSES, ecb, "USD")
+    usd_ecb = conversion.convert(wide[["samsung"]], {"samsung": "KRW"}, CLOSES, ecb, "USD")
     assert usd_ecb["samsung"].tolist() == pytest.approx([131_000 / 1300, 132_000 / 1310])
 
 
 def test_no_rate_before_the_first_fixing_is_nan_not_a_later_rate():
     wide = pd.DataFrame({"soxl": [10.0]}, index=pd.DatetimeIndex(["2026-05-29"], name="date"))
-    assert math.isnan(analytics.convert(wide, {"soxl": "USD"}, CLOSES, FX, "KRW")["soxl"].iloc[0])
+    assert math.isnan(conversion.convert(wide, {"soxl": "USD"}, CLOSES, FX, "KRW")["soxl"].iloc[0])
 
 
 def test_return_decomposition():
     native = pd.Series([10.0, 12.0])
     krw = pd.Series([13_000.0, 12.0 * 1365])
-    parts = analytics.currency_decomposition(native, krw)
+    parts = conversion.currency_decomposition(native, krw)
     assert parts["asset_return_pct"] == pytest.approx(20.0)
     assert parts["krw_return_pct"] == pytest.approx((12 * 1365 / 13_000 - 1) * 100)
     assert parts["fx_return_pct"] == pytest.approx((1365 / 1300 - 1) * 100)
@@ -181,7 +181,7 @@ def test_return_decomposition():
 # -- statistics ----------------------------------------------------------------------------------------------------
 def test_statistics_by_hand():
     dates = pd.DatetimeIndex(["2020-01-01", "2020-07-01", "2021-01-01", "2022-01-01"])
-    stats = analytics.statistics(pd.Series([100.0, 110.0, 99.0, 121.0], index=dates), 252)
+    stats = risk.statistics(pd.Series([100.0, 110.0, 99.0, 121.0], index=dates), 252)
     returns = [0.1, -0.1, 121 / 99 - 1]
     mean = sum(returns) / 3
     sd = math.sqrt(sum((x - mean) ** 2 for x in returns) / 2)
@@ -204,16 +204,16 @@ def test_a_row_over_less_than_the_range_is_marked_and_not_annualised_under_60_se
     wide = pd.DataFrame({"samsung": np.linspace(100, 200, len(days))}, index=days)
     wide["soxl"] = np.nan
     wide.iloc[-31:, 1] = np.linspace(10, 40, 31)
-    table = analytics.statistics_table(wide, {"samsung": 252, "soxl": 252}, range_start=pd.Timestamp("2021-01-01"))
+    table = risk.statistics_table(wide, {"samsung": 252, "soxl": 252}, range_start=pd.Timestamp("2021-01-01"))
     soxl, samsung = table.loc["soxl"], table.loc["samsung"]
     assert soxl["observations"] == 31 and soxl["first_date"] == days[-31] and soxl["shorter_than_range"]
     assert soxl["total_return_pct"] == pytest.approx(300.0)
     assert all(math.isnan(soxl[c]) for c in ("cagr_pct", "volatility_pct", "sharpe"))
     assert not samsung["shorter_than_range"] and samsung["cagr_pct"] > 0 and samsung["observations"] == len(days)
     periods = {"samsung": 252, "soxl": 252}
-    late = analytics.statistics_table(wide.iloc[3:], periods, range_start=pd.Timestamp("2021-01-01"))
+    late = risk.statistics_table(wide.iloc[3:], periods, range_start=pd.Timestamp("2021-01-01"))
     assert not late.loc["samsung", "shorter_than_range"]  # three sessions late: within a week's slack
-    before = analytics.statistics_table(wide, periods, range_start=pd.Timestamp("2020-06-01"))
+    before = risk.statistics_table(wide, periods, range_start=pd.Timestamp("2020-06-01"))
     assert before["shorter_than_range"].all()  # a range that starts before either series
 
 
@@ -230,17 +230,17 @@ def test_csv_numbers_have_no_float_noise_and_no_negative_zero():
 def test_bitcoin_annualizes_over_365_days():
     dates = pd.date_range("2024-01-01", periods=5, freq="D")
     closes = pd.Series([100.0, 101.0, 100.0, 102.0, 101.0], index=dates)
-    btc = analytics.statistics(closes, 365)
-    stock = analytics.statistics(closes, 252)
+    btc = risk.statistics(closes, 365)
+    stock = risk.statistics(closes, 252)
     assert btc["volatility_pct"] / stock["volatility_pct"] == pytest.approx(math.sqrt(365 / 252))
-    assert pd.isna(analytics.statistics(closes.iloc[:1], 252).get("volatility_pct"))
+    assert pd.isna(risk.statistics(closes.iloc[:1], 252).get("volatility_pct"))
 
 
 # -- the default correlation equals an independent recomputation from the exported CSV ----------------------------
 def test_default_correlation_equals_a_recomputation_from_the_exported_csv():
     bars = [b for a in catalog.COMPARED for b in sample_bars(catalog.get(a), dt.date(2016, 1, 1), dt.date(2026, 6, 30))]
-    wide = analytics.to_wide(bars_to_frame(bars), list(catalog.COMPARED))
-    ours = analytics.correlation(analytics.aligned_returns(wide, "common")).matrix
+    wide = timeseries.to_wide(bars_to_frame(bars), list(catalog.COMPARED))
+    ours = correlations.correlation(correlations.aligned_returns(wide, "common")).matrix
 
     rows = list(csv.reader(io.StringIO(csv_bytes(wide).decode("utf-8-sig"))))
     header, body = rows[0], [r for r in rows[1:] if all(cell != "" for cell in r[1:])]

@@ -11,9 +11,9 @@ import sys
 import pandas as pd
 import pytest
 
-from marketdash import catalog
-from marketdash.formats import SCHEMES
-from marketdash.i18n import Translator
+from marketdash.domain import catalog
+from marketdash.domain.formats import SCHEMES
+from marketdash.domain.i18n import Translator
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, PAGES, full_screenshot, streamlit_app, wait_rendered
 from tests.conftest import ROOT
 from tests.test_i18n import english_words

@@ -91,7 +91,7 @@ def test_every_page_with_keys_in_both_languages(tmp_path):
     sample-data label; the screenshots land in artifacts/screenshots/*-keys.png for a person to look at."""
     from playwright.sync_api import sync_playwright
 
-    from marketdash.i18n import Translator
+    from marketdash.domain.i18n import Translator
 
     kis, upbit, env = _servers(tmp_path)
     try:

@@ -7,7 +7,7 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from marketdash import calendars
+from marketdash.domain import calendars
 
 
 @pytest.mark.parametrize("code", calendars.CODES)

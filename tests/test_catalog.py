@@ -2,8 +2,8 @@ import datetime as dt
 
 import pytest
 
-from marketdash import catalog
-from marketdash.i18n import Translator
+from marketdash.domain import catalog
+from marketdash.domain.i18n import Translator
 
 
 def test_spec_ids_codes_and_currencies():

@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 from streamlit.testing.v1 import AppTest
 
-from marketdash import catalog, charts, formats
-from marketdash.i18n import Translator
+from marketdash.domain import catalog, formats
+from marketdash.domain.i18n import Translator
+from marketdash.web import charts
 from tests.conftest import ROOT
 from tests.test_pages import values
 

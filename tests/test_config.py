@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from marketdash.config import KIS_HOSTS, ConfigError, Secret, load_settings, mask
+from marketdash.domain.config import KIS_HOSTS, ConfigError, Secret, load_settings, mask
 
 
 def test_defaults_without_anything(tmp_path):

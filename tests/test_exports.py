@@ -2,7 +2,7 @@ import io
 
 import pandas as pd
 
-from marketdash.exports import csv_bytes
+from marketdash.domain.csvfiles import csv_bytes
 
 
 def test_csv_has_bom_header_iso_dates_and_asset_id_columns():

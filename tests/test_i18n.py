@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from marketdash import formats, i18n
-from marketdash.i18n import Msg, Name, Said, Translator, msg
+from marketdash.domain import formats, i18n
+from marketdash.domain.i18n import Msg, Name, Said, Translator, msg
 from tests.conftest import ROOT
 
 PAGES = ["app.py", "pages/1_compare.py", "pages/2_correlations.py", "pages/3_statistics.py", "pages/4_data.py"]
@@ -257,9 +257,9 @@ def _unmarked(text: str) -> str:
 
 @pytest.mark.parametrize("lang", ["ko", "en"])
 def test_no_page_shows_a_word_that_bypasses_the_catalog(lang, monkeypatch):
-    import marketdash.ui
+    import marketdash.web.ui
 
-    monkeypatch.setattr(marketdash.ui, "Translator", Marked)
+    monkeypatch.setattr(marketdash.web.ui, "Translator", Marked)
     checked = 0
     for where, at in _scenarios(lang):
         assert not at.exception, (where, [e.value for e in at.exception])
@@ -334,14 +334,14 @@ def test_korean_cards_show_won_in_man_eok_and_falls_in_blue():
 def test_live_pages_bypass_nothing_and_speak_each_language(live_env, monkeypatch):
     """With keys against the local servers: the Now strip with quotes and market states and an update's report,
     marked in both languages (every word from the catalog), then in Korean (no English word)."""
-    import marketdash.ui
+    import marketdash.web.ui
 
     for lang, translator in (("en", Marked), ("ko", Marked), ("ko", Translator)):
-        monkeypatch.setattr(marketdash.ui, "Translator", translator)
+        monkeypatch.setattr(marketdash.web.ui, "Translator", translator)
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
         at.query_params["lang"] = lang
         at.run()
-        svc = marketdash.ui.service()
+        svc = marketdash.web.ui.service()
         svc.live.poll(list(svc.live.quoters()), everything=True)
         at.run()
         texts = screen_texts(at)

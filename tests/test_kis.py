@@ -17,10 +17,10 @@ import pytest
 
 from collectors.errors import AuthError, NetworkError, NoDataError
 from collectors.kis import ENDPOINTS, KisCollector, transform
-from marketdash import catalog
-from marketdash.config import Secret, load_settings
-from marketdash.service import MarketService
-from marketdash.store import Store
+from marketdash.domain import catalog
+from marketdash.domain.config import Secret, load_settings
+from marketdash.services.market import MarketService
+from marketdash.services.store import Store
 from tests.conftest import run_cli
 from tests.kis_server import APP_KEY, APP_SECRET, PAPER_KEY, KisServer, cli_env
 

@@ -15,8 +15,8 @@ import pytest
 
 from collectors.kis import KisCollector
 from collectors.limiter import limit_shown
-from marketdash.config import Secret, load_settings
-from marketdash.service import MarketService
+from marketdash.domain.config import Secret, load_settings
+from marketdash.services.market import MarketService
 from tests.conftest import run_cli
 from tests.kis_server import APP_KEY, APP_SECRET, KisServer, cli_env
 

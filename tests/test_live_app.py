@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from marketdash import catalog
-from marketdash.market_clock import KST
-from marketdash.store import Store
+from marketdash.domain import catalog
+from marketdash.domain.market_clock import KST
+from marketdash.services.store import Store
 from tests.test_pages import EN, run_page
 
 
@@ -58,7 +58,8 @@ def test_krw_view_fetches_usdkrw_from_kis_and_says_so(live_env):
 
 
 def test_first_open_fetches_the_range_on_screen_then_the_history_behind_it(live_env):
-    from marketdash import clock, fetching, ui
+    from marketdash.domain import clock
+    from marketdash.web import fetching, ui
 
     kis, _ = live_env
     at = run_page("app.py")  # Overview's default range: 1Y
@@ -101,7 +102,7 @@ INSTANTS = {
 @pytest.fixture(params=list(INSTANTS))
 def live_at(request, monkeypatch):
     """The app with keys against local servers, at one of INSTANTS (the clock pinned there)."""
-    from marketdash import clock
+    from marketdash.domain import clock
     from tests.kis_server import APP_KEY, APP_SECRET, KisServer
     from tests.upbit_server import UpbitServer
 
@@ -124,7 +125,7 @@ def live_at(request, monkeypatch):
 def test_now_strip_shows_the_polled_quotes_with_their_state(live_at):
     """While KRX trades, Samsung's card is KIS's live quote; once it has closed (at night, on a weekend, on a KRX
     holiday), the session's stored daily bar. Bitcoin is always Upbit's live ticker."""
-    from marketdash import ui
+    from marketdash.web import ui
 
     kis, upbit, krx, us = live_at
     upbit.ticker_price = 123_456_000.0
@@ -167,7 +168,7 @@ def test_cards_without_keys_say_why_once_and_invent_nothing(monkeypatch):
 
 
 def test_compare_1d_draws_todays_quotes_on_a_kst_axis(live_env):
-    from marketdash import ui
+    from marketdash.web import ui
 
     _, upbit = live_env
     at = run_page("pages/1_compare.py")
@@ -199,7 +200,7 @@ def test_a_krw_view_reaches_as_far_back_as_the_prices_while_usdkrw_history_fills
     start (ECB reference rates before the stored fixings), and USD/KRW's history is filled like the others'."""
     from streamlit.testing.v1 import AppTest
 
-    from marketdash import fetching
+    from marketdash.web import fetching
     from tests.conftest import ROOT
     from tests.test_pages import figure
 

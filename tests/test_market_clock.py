@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from marketdash import catalog, market_clock
-from marketdash.market_clock import BREAK, CLOSED, KST, OPEN, POST, PRE
+from marketdash.domain import catalog, market_clock
+from marketdash.domain.market_clock import BREAK, CLOSED, KST, OPEN, POST, PRE
 
 
 def kst(*args: int) -> dt.datetime:

@@ -21,9 +21,10 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from marketdash import catalog, charts, live_view
-from marketdash.i18n import Translator
-from marketdash.widgets import RANGES, TODAY
+from marketdash.domain import catalog
+from marketdash.domain.i18n import Translator
+from marketdash.web import charts, live_view
+from marketdash.web.widgets import RANGES, TODAY
 from tests.conftest import ROOT
 from tests.test_i18n import english_words, screen_texts
 from tests.test_pages import values
@@ -188,7 +189,8 @@ def test_a_custom_range_is_applied_with_its_button_and_reaches_the_url():
 
 def test_the_asset_page_draws_candles_in_the_market_colours_with_averages_volume_and_52_weeks():
     """Issue 15.7: one asset's own bars as an HTS shows them."""
-    from marketdash import analytics, formats
+    from marketdash.analysis import timeseries
+    from marketdash.domain import formats
 
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
     at.query_params.update(lang="ko", id="samsung", range="6M")
@@ -204,15 +206,15 @@ def test_the_asset_page_draws_candles_in_the_market_colours_with_averages_volume
     assert candle["decreasing"]["line"]["color"] == red_up["down"]
     assert [t["name"] for t in spec["data"] if t["type"] == "scatter"] == [
         "5일 이동평균", "20일 이동평균", "60일 이동평균", "120일 이동평균"]  # fmt: skip
-    from marketdash import ui
+    from marketdash.web import ui
 
     bars = ui.service().load(["samsung"]).bars
-    high_low = analytics.week52_range(bars)
+    high_low = timeseries.week52_range(bars)
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["52주 최고"] == Translator("ko").price(high_low["high"], "samsung")
     year = bars[bars["date"] > bars["date"].max() - pd.Timedelta(weeks=52)]
     assert high_low["high"] == year["high"].max() and high_low["low"] == year["low"].min()
-    ma20 = analytics.moving_averages(bars.set_index("date")["close"])["ma20"]
+    ma20 = timeseries.moving_averages(bars.set_index("date")["close"])["ma20"]
     assert ma20.iloc[-1] == pytest.approx(bars["close"].iloc[-20:].mean())
     assert any(b.proto.label.endswith("(CSV)") for b in at.get("download_button"))
 

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from marketdash import catalog
-from marketdash.i18n import Translator
+from marketdash.domain import catalog
+from marketdash.domain.i18n import Translator
 from tests.conftest import ROOT, held_by_another_process
 
 EN = Translator("en")
@@ -209,11 +209,11 @@ def test_statistics_page_table_and_drawdown_chart():
 
 
 def test_a_store_locked_by_another_program_is_a_sentence_not_a_traceback(monkeypatch, isolated_env):
-    import marketdash.store
+    import marketdash.services.store.files
 
-    monkeypatch.setattr(marketdash.store, "BUSY_TIMEOUT", 0.5)
+    monkeypatch.setattr(marketdash.services.store.files, "BUSY_TIMEOUT", 0.5)
     path = isolated_env / "market.duckdb"
-    marketdash.store.Store(path).last_dates()  # create the file
+    marketdash.services.store.Store(path).last_dates()  # create the file
     with held_by_another_process(path, seconds=30):
         for page in ("app.py", "pages/4_data.py"):
             at = run_page(page)

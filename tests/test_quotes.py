@@ -11,9 +11,9 @@ import pytest
 from collectors import quotes
 from collectors.errors import NoDataError
 from collectors.kis import KisCollector
-from marketdash import catalog
-from marketdash.config import Secret, load_settings
-from marketdash.service import MarketService
+from marketdash.domain import catalog
+from marketdash.domain.config import Secret, load_settings
+from marketdash.services.market import MarketService
 from tests.conftest import run_cli
 from tests.kis_server import APP_KEY, APP_SECRET, KisServer, cli_env
 from tests.upbit_server import UpbitServer
@@ -168,7 +168,7 @@ def test_the_snapshot_command_prints_a_line_per_asset(servers, tmp_path):
 
 
 def test_a_closed_sessions_daily_bar_replaces_the_provisional_price(servers, tmp_path):
-    from marketdash.records import Quote
+    from marketdash.domain.records import Quote
 
     kis, upbit = servers
     svc = _service(kis, upbit, tmp_path)
@@ -186,7 +186,7 @@ def test_a_closed_sessions_daily_bar_replaces_the_provisional_price(servers, tmp
 
 
 def test_a_rate_limited_poll_slows_the_poller(monkeypatch):
-    from marketdash.jobs import QuotePoller
+    from marketdash.services.jobs import QuotePoller
 
     upbit = UpbitServer(per_second=0, block_after_429s=99).start()  # every ticker call: 429
     try:
@@ -219,7 +219,7 @@ def test_one_poll_per_interval_however_many_tabs_tick(monkeypatch):
     nearly every refresh."""
     import random
 
-    from marketdash import jobs
+    from marketdash.services import jobs
 
     clock = {"now": 0.0}
     monkeypatch.setattr(jobs.time, "monotonic", lambda: clock["now"])

@@ -2,7 +2,7 @@ import datetime as dt
 
 import pytest
 
-from marketdash.records import DailyBar, MalformedValueError, bars_to_frame, parse_decimal, parse_yyyymmdd
+from marketdash.domain.records import DailyBar, MalformedValueError, bars_to_frame, parse_decimal, parse_yyyymmdd
 
 
 @pytest.mark.parametrize(

@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 
 from collectors.sample import SampleCollector, sample_bars
-from marketdash import analytics, catalog
-from marketdash.records import bars_to_frame
+from marketdash.analysis import correlations, timeseries
+from marketdash.domain import catalog
+from marketdash.domain.records import bars_to_frame
 
 END = dt.date(2026, 6, 30)
 
@@ -16,7 +17,7 @@ END = dt.date(2026, 6, 30)
 @pytest.fixture(scope="module")
 def wide() -> pd.DataFrame:
     bars = [b for a in catalog.COMPARED for b in sample_bars(catalog.get(a), dt.date(2015, 1, 1), END)]
-    return analytics.to_wide(bars_to_frame(bars), list(catalog.COMPARED))
+    return timeseries.to_wide(bars_to_frame(bars), list(catalog.COMPARED))
 
 
 def test_same_values_on_every_run_and_for_every_end_date():
@@ -49,7 +50,7 @@ def test_realistic_levels_and_ohlc_consistency():
 
 
 def test_realistic_correlations_and_volatility(wide):
-    corr = analytics.correlation(analytics.common_returns(wide, "daily")).matrix
+    corr = correlations.correlation(timeseries.common_returns(wide, "daily")).matrix
     assert corr.loc["gold", "silver"] > 0.6
     assert corr.loc["samsung", "skhynix"] > 0.5
     assert abs(corr.loc["btc", "kospi200"]) < 0.2

@@ -4,10 +4,11 @@ import pandas as pd
 import pytest
 
 from collectors.errors import NetworkError
-from marketdash import catalog
-from marketdash.config import load_settings
-from marketdash.records import DailyBar, bars_to_frame
-from marketdash.service import OVERLAP_DAYS, MarketService
+from marketdash.domain import catalog
+from marketdash.domain.config import load_settings
+from marketdash.domain.records import DailyBar, bars_to_frame
+from marketdash.services.market import MarketService
+from marketdash.services.updates import OVERLAP_DAYS
 from tests.conftest import run_cli
 
 
@@ -109,7 +110,7 @@ def test_cli_rejects_bad_input_without_traceback(subprocess_env, args):
 
 
 def test_unfinished_sessions_are_dropped():
-    from marketdash.service import drop_unfinished
+    from marketdash.services.market import drop_unfinished
 
     now = dt.datetime(2026, 7, 1, 5, 0, tzinfo=dt.UTC)  # 14:00 KST: KRX still open; the US closed 06-30
     bars = bars_to_frame(_page("samsung", dt.date(2026, 6, 30), 2) + _page("soxl", dt.date(2026, 6, 30), 2))

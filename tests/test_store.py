@@ -7,8 +7,8 @@ import duckdb
 import pandas as pd
 import pytest
 
-from marketdash.records import DailyBar, bars_to_frame
-from marketdash.store import FetchAttempt, Store, StoreBusyError, utcnow
+from marketdash.domain.records import DailyBar, bars_to_frame
+from marketdash.services.store import FetchAttempt, Store, StoreBusyError, utcnow
 from tests.conftest import held_by_another_process
 
 
@@ -92,8 +92,8 @@ _WRITER = textwrap.dedent(
     """
     import datetime as dt, sys
     sys.path.insert(0, {root!r})
-    from marketdash.records import DailyBar, bars_to_frame
-    from marketdash.store import Store
+    from marketdash.domain.records import DailyBar, bars_to_frame
+    from marketdash.services.store import Store
     store = Store({path!r}, busy_timeout=60)
     for i in range(40):
         day = dt.date(2020, 1, 1) + dt.timedelta(days=i)

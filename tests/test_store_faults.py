@@ -14,11 +14,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from marketdash import catalog
-from marketdash.config import load_settings
-from marketdash.records import DailyBar, Quote, bars_to_frame
-from marketdash.service import MarketService
-from marketdash.store import FetchAttempt, Store, StoreUnreadableError, utcnow
+from marketdash.domain import catalog
+from marketdash.domain.config import load_settings
+from marketdash.domain.records import DailyBar, Quote, bars_to_frame
+from marketdash.services.market import MarketService
+from marketdash.services.store import FetchAttempt, Store, StoreUnreadableError, utcnow
 from tests.conftest import ROOT, run_cli
 from tests.kis_server import KisServer, cli_env
 from tests.test_pages import run_page
@@ -266,7 +266,7 @@ def _krx_bars(days: list[dt.date], source: str = "kis") -> pd.DataFrame:
 
 
 def test_the_integrity_report_finds_a_planted_gap_a_bad_row_and_worse_source_days(subprocess_env, tmp_path):
-    from marketdash import calendars
+    from marketdash.domain import calendars
 
     db = tmp_path / "m.duckdb"
     store = Store(db)
@@ -298,7 +298,7 @@ def _as_published(path: Path, start: dt.date, end: dt.date) -> Store:
     """Every asset on the days its source publishes: KRX sessions for the Korean series and USD/KRW, US (NYSE)
     trading dates for SOXL and the COMEX futures (KIS publishes no bar on a US holiday such as Thanksgiving, though
     CME has a session then), every day for Bitcoin."""
-    from marketdash import calendars
+    from marketdash.domain import calendars
 
     days = {"XKRX": calendars.sessions("XKRX", start, end), "XNYS": calendars.sessions("XNYS", start, end),
             "24/7": pd.date_range(start, end)}  # fmt: skip

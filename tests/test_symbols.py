@@ -12,9 +12,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from collectors.masters import unzip_single
-from marketdash import catalog, symbols
-from marketdash.config import load_settings
-from marketdash.service import MarketService
+from marketdash.domain import catalog, symbols
+from marketdash.domain.config import load_settings
+from marketdash.services.market import MarketService
 from tests import master_server as ms
 from tests.conftest import ROOT, run_cli
 from tests.kis_server import KisServer, cli_env
@@ -305,7 +305,7 @@ def test_cli_symbols_search_and_update_with_added_ids(tmp_path):
 
 
 def test_each_added_asset_keeps_its_own_exchanges_hours():
-    from marketdash import market_clock
+    from marketdash.domain import market_clock
 
     thursday_11_kst = dt.datetime(2026, 12, 3, 2, 0, tzinfo=dt.UTC)
     states = {a: market_clock.state(catalog.get(a), thursday_11_kst).state
@@ -337,8 +337,8 @@ def test_the_1d_view_shows_added_assets_live(live_env):
 
 
 def test_currency_views_convert_usd_assets_and_leave_other_units_alone():
-    from marketdash import analytics
-    from marketdash.records import DailyBar, bars_to_frame
+    from marketdash.analysis import conversion
+    from marketdash.domain.records import DailyBar, bars_to_frame
 
     days = pd.to_datetime(["2026-06-01", "2026-06-02", "2026-06-03"])
     wide = pd.DataFrame({"us:NVDA": [100.0, 110.0, 120.0], "ovs:JP#NI225": [38000.0, 38100.0, 38200.0],
@@ -346,10 +346,10 @@ def test_currency_views_convert_usd_assets_and_leave_other_units_alone():
     fx = bars_to_frame([DailyBar("usdkrw", d.date(), None, None, None, 1400.0 + i, None, "KRW", "kis")
                         for i, d in enumerate(pd.to_datetime(["2026-05-29", *days[:2]]))])  # fmt: skip
     assets = {a: catalog.get(a) for a in wide.columns}
-    krw = analytics.convert(wide, {a: x.currency for a, x in assets.items()},
+    krw = conversion.convert(wide, {a: x.currency for a, x in assets.items()},
                             {a: (x.timezone, x.close_time.strftime("%H:%M:%S")) for a, x in assets.items()}, fx,
                             "KRW")  # fmt: skip
     assert krw["us:NVDA"].iloc[1] == pytest.approx(110.0 * 1402.0)  # that day's KRX fixing, known before NY closed
     assert krw["ovs:JP#NI225"].tolist() == wide["ovs:JP#NI225"].tolist()  # yen: left as it is
     assert krw["krx:005380"].tolist() == wide["krx:005380"].tolist()
-    assert analytics.unconvertible({a: x.currency for a, x in assets.items()}) == ["ovs:JP#NI225"]
+    assert conversion.unconvertible({a: x.currency for a, x in assets.items()}) == ["ovs:JP#NI225"]

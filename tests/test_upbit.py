@@ -13,10 +13,10 @@ import pytest
 from collectors.errors import BadResponseError, BlockedError
 from collectors.http import HttpClient
 from collectors.upbit import BITHUMB, UPBIT, CandleCollector, FallbackCollector, transform
-from marketdash import catalog
-from marketdash.config import load_settings
-from marketdash.service import MarketService
-from marketdash.store import Store
+from marketdash.domain import catalog
+from marketdash.domain.config import load_settings
+from marketdash.services.market import MarketService
+from marketdash.services.store import Store
 from tests.upbit_server import UpbitServer
 
 END = dt.date(2026, 7, 10)

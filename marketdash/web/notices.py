@@ -10,11 +10,13 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from marketdash import analytics, catalog, tables
-from marketdash.exports import csv_bytes
-from marketdash.i18n import Name
-from marketdash.service import PriceData
-from marketdash.ui import get_service, tr
+from marketdash.analysis import risk
+from marketdash.domain import catalog
+from marketdash.domain.csvfiles import csv_bytes
+from marketdash.domain.i18n import Name
+from marketdash.services.market import PriceData
+from marketdash.web import tables
+from marketdash.web.ui import get_service, tr
 
 
 def trace_labels(data: PriceData) -> dict[str, str]:
@@ -118,9 +120,9 @@ def span_notes(stats: pd.DataFrame) -> None:
         spans = [t("stats.span", name=t.name(a), first=r["first_date"].date(), last=r["last_date"].date(),
                    n=f"{int(r['observations']):,}") for a, r in short.iterrows()]  # fmt: skip
         st.warning(t("stats.shorter", spans=t("list.joiner").join(spans)), icon=":material/date_range:")
-    few = stats[stats["observations"] < analytics.MIN_ANNUALISED]
+    few = stats[stats["observations"] < risk.MIN_ANNUALISED]
     if len(few):
-        st.info(t("stats.too_few", names=[Name(a) for a in few.index], n=analytics.MIN_ANNUALISED))
+        st.info(t("stats.too_few", names=[Name(a) for a in few.index], n=risk.MIN_ANNUALISED))
 
 
 def integrity_report(report: pd.DataFrame) -> None:

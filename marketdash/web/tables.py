@@ -11,9 +11,9 @@ import math
 import pandas as pd
 from pandas.io.formats.style import Styler
 
-from marketdash import catalog
-from marketdash.i18n import Translator, stored
-from marketdash.market_clock import KST
+from marketdash.domain import catalog
+from marketdash.domain.i18n import Translator, stored
+from marketdash.domain.market_clock import KST
 
 # Columns whose values are codes with a name in the catalog (`<prefix>.<code>`); comma lists are named one by one.
 CODED = {

@@ -11,9 +11,9 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from marketdash import catalog
-from marketdash.analytics import fisher_interval
-from marketdash.i18n import Translator
+from marketdash.analysis.correlations import fisher_interval
+from marketdash.domain import catalog
+from marketdash.domain.i18n import Translator
 
 # Series colours never use a market colour of either scheme (red, blue, green): on a red-up screen a red line
 # reads as "rising", a blue one as "falling". Hues left: charcoal, purple, orange, browns, yellows, greys.

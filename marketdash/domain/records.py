@@ -10,7 +10,11 @@ from operator import attrgetter
 
 import pandas as pd
 
-from marketdash.i18n import Msg, msg
+from marketdash.domain.i18n import Msg, msg
+
+# A lower rank is a better source for the same day; a worse one never replaces a better one (the store, imports,
+# the integrity check).
+SOURCE_RANK = {"kis": 0, "upbit": 0, "bithumb": 1, "ecb": 2, "sample": 9}
 
 
 @dataclass(frozen=True, slots=True)

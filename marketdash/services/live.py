@@ -10,20 +10,18 @@ import datetime as dt
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from collectors.base import Quoter
 from collectors.errors import CollectorError
-from marketdash import calendars, catalog, clock, market_clock
-from marketdash.config import mask_msg
-from marketdash.i18n import Msg, msg, stored
-from marketdash.market_clock import KST
-from marketdash.records import Quote
-
-if TYPE_CHECKING:  # the quote sources import the HTTP stack; the service imports this module
-    from collectors.quotes import Quoter
-    from marketdash.service import MarketService
+from marketdash.domain import calendars, catalog, clock, market_clock
+from marketdash.domain.config import mask_msg
+from marketdash.domain.i18n import Msg, msg, stored
+from marketdash.domain.market_clock import KST
+from marketdash.domain.records import Quote
+from marketdash.services.sources import Sources
+from marketdash.services.store import Store
 
 CLOSED_REFRESH = dt.timedelta(hours=6)  # a closed market is quoted once when its last quote is older than this
 
@@ -100,20 +98,20 @@ def _settled(asset: catalog.Asset, quote: Quote, bars: pd.DataFrame) -> Quote:
 class LiveQuotes:
     """The service's live side (`MarketService.live`): its sources, one polling round, and the board pages show."""
 
-    def __init__(self, service: MarketService) -> None:
-        self.service = service
-        self.store = service.store
+    def __init__(self, store: Store, sources: Sources) -> None:
+        self.store = store
+        self.sources = sources
         self._quoters: dict[str, Quoter] | None = None
         self._lock = threading.Lock()
 
     def quoters(self) -> dict[str, Quoter]:
         """The live quote source of each asset that has one (built once, on the collectors' clients)."""
-        collectors = self.service.collectors()
+        collectors = self.sources.collectors()
         with self._lock:
             if self._quoters is None:
-                from collectors.registry import live_quoters
+                from collectors.registry import live_quoters  # the HTTP stack: only once quotes are asked for
 
-                self._quoters = live_quoters(self.service.settings, collectors)
+                self._quoters = live_quoters(self.sources.settings, collectors)
             return self._quoters
 
     def poll(
@@ -128,7 +126,7 @@ class LiveQuotes:
         for asset_id in asset_ids:
             asset, quoter = catalog.get(asset_id), quoters.get(asset_id)
             if quoter is None:
-                results.append(QuoteResult(asset_id, "skipped", note=self.service.why_not_live(asset_id)))
+                results.append(QuoteResult(asset_id, "skipped", note=self.sources.why_not_live(asset_id)))
                 continue
             market = market_clock.state(asset, now)
             last = latest.get(asset_id)
@@ -143,7 +141,7 @@ class LiveQuotes:
                 self.store.add_snapshots([quote])
                 results.append(QuoteResult(asset_id, "ok", quote))
             except CollectorError as exc:
-                note = mask_msg(exc.msg, self.service.settings.secrets())
+                note = mask_msg(exc.msg, self.sources.settings.secrets())
                 self.store.record_quote_error(asset_id, quoter.source, note)
                 results.append(QuoteResult(asset_id, "error", note=note, kind=exc.kind))
         return results
@@ -156,7 +154,7 @@ class LiveQuotes:
         why there is no live source when there is none. Reads the store only (pages call this every refresh)."""
         now = now or clock.now()
         quoters = self.quoters()
-        readable = self.service.store_problem() is None
+        readable = self.store.problem() is None
         latest = self.store.latest_snapshots().set_index("asset_id") if readable else None
         errors = self.store.quote_errors().set_index("asset_id") if readable else None
         recent = self.store.read_bars(list(asset_ids), now.date() - dt.timedelta(days=14)) if readable else None
@@ -172,7 +170,7 @@ class LiveQuotes:
                     quote = _settled(catalog.get(asset_id), quote, recent[recent["asset_id"] == asset_id])
             elif errors is not None and asset_id in errors.index:
                 error = stored(errors.loc[asset_id, "message"], errors.loc[asset_id, "message_key"])
-            why = None if asset_id in quoters else self.service.why_not_live(asset_id)
+            why = None if asset_id in quoters else self.sources.why_not_live(asset_id)
             rows.append(NowRow(asset_id, market, quote, error, why))
         return rows
 

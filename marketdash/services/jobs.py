@@ -14,9 +14,10 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from marketdash.config import DEFAULT_START
-from marketdash.i18n import Msg, Name, msg
-from marketdash.service import MarketService, UpdateResult
+from marketdash.domain.config import DEFAULT_START
+from marketdash.domain.i18n import Msg, Name, msg
+from marketdash.services.market import MarketService
+from marketdash.services.updates import UpdateResult
 
 log = logging.getLogger(__name__)
 _IDS = itertools.count(1)

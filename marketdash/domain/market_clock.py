@@ -17,8 +17,8 @@ import datetime as dt
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from marketdash import calendars
-from marketdash.catalog import Asset
+from marketdash.domain import calendars
+from marketdash.domain.catalog import Asset
 
 KST = ZoneInfo("Asia/Seoul")
 NEW_YORK = ZoneInfo("America/New_York")

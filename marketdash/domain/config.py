@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from marketdash.i18n import Msg, Said, msg
+from marketdash.domain.i18n import Msg, Said, msg
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the checkout: marketdash/domain/config.py
 
 KIS_HOSTS = {
     "real": "https://openapi.koreainvestment.com:9443",

@@ -21,7 +21,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from marketdash import catalog, formats
+from marketdash.domain import catalog, formats
 
 LANGS = ("ko", "en")
 DEFAULT_LANG = "ko"

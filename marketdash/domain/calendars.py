@@ -2,9 +2,9 @@
 
 Building exchange_calendars' XKRX calendar takes about two seconds (its lunar holidays), in every process that asks,
 and the first page needs it. So the session lists are persisted, keyed by the exchange-calendars version: shipped
-in `marketdash/sessions/` for the pinned version, and written to `data/.sessions/` the first time another version
+in `marketdash/domain/sessions/` for the pinned version, and written to `data/.sessions/` the first time another version
 (or a list that ends too soon) is met. Refresh the shipped lists after upgrading exchange-calendars with
-`python -c "from marketdash import calendars; calendars.save_sessions(calendars.SHIPPED)"`.
+`python -c "from marketdash.domain import calendars; calendars.save_sessions(calendars.SHIPPED)"`.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from marketdash.catalog import ASSETS, Asset
-from marketdash.config import ROOT
+from marketdash.domain.catalog import ASSETS, Asset
+from marketdash.domain.config import ROOT
 
 log = logging.getLogger(__name__)
 

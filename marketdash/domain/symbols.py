@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from marketdash import catalog
-from marketdash.i18n import Msg, msg
+from marketdash.domain import catalog
+from marketdash.domain.i18n import Msg, msg
 
 COLUMNS = ("id", "list", "code", "name_ko", "name_en", "market", "kind", "exchange", "symbol_class", "warnings")
 

@@ -12,18 +12,16 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 import pandas as pd
 
 from collectors.errors import CollectorError, NetworkError
-from marketdash import catalog, symbols
-from marketdash.i18n import Msg, msg, stored
-from marketdash.store import StoreError, utcnow
-from marketdash.symbols import MasterError, SymbolIndex
-
-if TYPE_CHECKING:
-    from marketdash.service import MarketService
+from marketdash.domain import catalog, symbols
+from marketdash.domain.config import Settings
+from marketdash.domain.i18n import Msg, msg, stored
+from marketdash.domain.symbols import MasterError, SymbolIndex
+from marketdash.services.store import Store, StoreError, utcnow
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -52,9 +50,9 @@ class ListStatus:
 
 
 class Universe:
-    def __init__(self, service: MarketService) -> None:
-        self.service = service
-        self.store = service.store
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self.store = store
+        self.settings = settings
         self._index: SymbolIndex | None = None
         self._signature: tuple | None = None
         self._checked: set[str] = set()  # added ids looked up in the stored lists since their last refresh
@@ -79,7 +77,7 @@ class Universe:
 
     def stale(self, now: dt.datetime | None = None) -> bool:
         """Some list is due for a download (never fetched, older than a day, or failed over an hour ago)."""
-        if self.service.settings.offline:
+        if self.settings.offline:
             return False
         now = (now or utcnow()).replace(tzinfo=None)
         rows = self.lists().set_index("list")
@@ -100,11 +98,11 @@ class Universe:
         """Download the lists that are due (all with `force`), validate each and store it; a failed one keeps the
         stored list. A host that cannot be reached is not asked for its other lists this time."""
         rows = self.lists().set_index("list")
-        if self.service.settings.offline:
+        if self.settings.offline:
             return [self._kept(rows, m.name, "offline", msg("live.offline")) for m in symbols.LISTS]
         from collectors.masters import MasterSource
 
-        source, now, out = MasterSource(self.service.settings), utcnow().replace(tzinfo=None), []
+        source, now, out = MasterSource(self.settings), utcnow().replace(tzinfo=None), []
         unreachable: dict[bool, Msg] = {}  # by host (KIS zips / Upbit): why it could not be reached
         with self._lock:
             for master in symbols.LISTS:

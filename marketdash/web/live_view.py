@@ -12,12 +12,13 @@ from collections.abc import Sequence
 import pandas as pd
 import streamlit as st
 
-from marketdash import charts, clock, notices, ui
-from marketdash.i18n import Translator
-from marketdash.jobs import QuotePoller
-from marketdash.live import NowRow
-from marketdash.market_clock import KST
-from marketdash.ui import tr
+from marketdash.domain import clock
+from marketdash.domain.i18n import Translator
+from marketdash.domain.market_clock import KST
+from marketdash.services.jobs import QuotePoller
+from marketdash.services.live import NowRow
+from marketdash.web import charts, notices, ui
+from marketdash.web.ui import tr
 
 WAITING_EVERY = 2.0  # seconds between refreshes while a live asset has no quote yet
 _FULL_RUN = "cards_full_run"  # session flag: the cards are being drawn by a full page run, not their own refresh
@@ -169,7 +170,7 @@ def today_view(asset_ids: Sequence[str]) -> None:
         wide = svc.live.today(asset_ids)
     today = clock.now().astimezone(KST).date()
     if wide.empty:
-        reasons = " ".join(sorted({t.text(svc.why_not_live(a)) for a in asset_ids if a not in live}))
+        reasons = " ".join(sorted({t.text(svc.sources.why_not_live(a)) for a in asset_ids if a not in live}))
         st.info(t("today.none", day=today, hint=reasons or t("today.hint")))
         return
     st.caption(t("today.caption"))

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from marketdash import calendars, catalog
-from marketdash.i18n import Msg, msg
-from marketdash.store import SOURCE_RANK
+from marketdash.domain import calendars, catalog
+from marketdash.domain.i18n import Msg, msg
+from marketdash.domain.records import SOURCE_RANK
 
 EMPTY, MISSING, BAD_PRICE, WORSE_SOURCE = "no data", "missing sessions", "bad price", "worse source"
 # ECB fixings follow the euro area's TARGET days, not the KRX calendar USD/KRW is filed under: no gap check there.

@@ -17,14 +17,24 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
-from marketdash import analytics, catalog
-from marketdash.config import DEFAULT_START
-from marketdash.i18n import Msg, Name, msg
-from marketdash.jobs import HistoryJob
-from marketdash.notices import data_notice, missing_notice, timing_notes
-from marketdash.service import PriceData, UpdateResult
-from marketdash.store import SOURCE_RANK
-from marketdash.ui import clear_caches, load_fx, load_prices, service, store_errors_in_plain_words, store_problem, tr
+from marketdash.analysis import conversion
+from marketdash.domain import catalog
+from marketdash.domain.config import DEFAULT_START
+from marketdash.domain.i18n import Msg, Name, msg
+from marketdash.domain.records import SOURCE_RANK
+from marketdash.services.jobs import HistoryJob
+from marketdash.services.market import PriceData
+from marketdash.services.updates import UpdateResult
+from marketdash.web.notices import data_notice, missing_notice, timing_notes
+from marketdash.web.ui import (
+    clear_caches,
+    load_fx,
+    load_prices,
+    service,
+    store_errors_in_plain_words,
+    store_problem,
+    tr,
+)
 
 LIVE_CHECK_EVERY = 60.0  # seconds between checks for missing days, per process and asset set
 UPDATE_WORKERS = 3  # series fetched at once; they share each source's throttle, as in the command line
@@ -54,7 +64,7 @@ def refresh_live(asset_ids: Sequence[str], force: bool = False, start: dt.date |
     if force:
         _wait_for_history()  # the same series and the same budget: never two fetches of one series at once
     with store_errors_in_plain_words():
-        todo = [a for a in asset_ids if a in svc.collectors()] if force else svc.stale_assets(asset_ids)
+        todo = [a for a in asset_ids if a in svc.sources.collectors()] if force else svc.stale_assets(asset_ids)
     if not todo:
         return []
     done: dict[str, float] = dict.fromkeys(todo, 0.0)  # written by worker threads, read here: Streamlit
@@ -192,21 +202,21 @@ def in_currency(wide: pd.DataFrame, currency: str, start: dt.date | None, end: d
     last_fx = fx["date"].max()
     st.caption(t("fx.caption", sources=sources, fresh=msg("fresh.through", day=last_fx.date())))
     assets = [catalog.get(a) for a in wide.columns]
-    converted = analytics.convert(
+    converted = conversion.convert(
         wide,
         {a.id: a.currency for a in assets},
         {a.id: (a.timezone, a.close_time.strftime("%H:%M:%S")) for a in assets},
         fx,
         currency,
     )
-    own_unit = analytics.unconvertible({a.id: a.currency for a in assets})
+    own_unit = conversion.unconvertible({a.id: a.currency for a in assets})
     if own_unit:
         st.caption(t("fx.own_unit", names=[Name(a) for a in own_unit]))
-    behind = analytics.business_days_between(last_fx, wide.index.max())
+    behind = conversion.business_days_between(last_fx, wide.index.max())
     if behind <= FX_STALE_AFTER:
         return Converted(converted)
     st.warning(t("fx.stale", day=last_fx.date(), n=behind), icon=":material/currency_exchange:")
-    return Converted(converted, analytics.business_day_after(last_fx, FX_STALE_AFTER))
+    return Converted(converted, conversion.business_day_after(last_fx, FX_STALE_AFTER))
 
 
 def with_fx(asset_ids: Sequence[str]) -> list[str]:

@@ -8,9 +8,10 @@ from collections.abc import Callable, Sequence
 
 import streamlit as st
 
-from marketdash import catalog, clock, ui
-from marketdash.store import StoreError
-from marketdash.ui import tr
+from marketdash.domain import catalog, clock
+from marketdash.services.store import StoreError
+from marketdash.web import ui
+from marketdash.web.ui import tr
 
 RANGES = ("1M", "3M", "6M", "YTD", "1Y", "3Y", "5Y", "Max", "Custom")
 TODAY = "1D"  # Compare only: today's live quotes, not daily bars

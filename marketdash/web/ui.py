@@ -16,11 +16,11 @@ from urllib.parse import urlsplit
 import pandas as pd
 import streamlit as st
 
-from marketdash import formats, i18n
-from marketdash.config import ConfigError, load_settings
-from marketdash.i18n import Msg, Translator
-from marketdash.service import MarketService, PriceData
-from marketdash.store import StoreBusyError, StoreError
+from marketdash.domain import formats, i18n
+from marketdash.domain.config import ConfigError, load_settings
+from marketdash.domain.i18n import Msg, Translator
+from marketdash.services.market import MarketService, PriceData
+from marketdash.services.store import StoreBusyError, StoreError
 
 PAGES = (
     ("app.py", "overview", ":material/dashboard:"),
