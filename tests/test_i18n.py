@@ -19,7 +19,8 @@ from marketdash.domain import formats, i18n
 from marketdash.domain.i18n import Msg, Name, Said, Translator, msg
 from tests.conftest import ROOT
 
-PAGES = ["app.py", "pages/1_compare.py", "pages/2_correlations.py", "pages/3_statistics.py", "pages/4_data.py"]
+PAGES = ["app.py", "pages/1_compare.py", "pages/2_correlations.py", "pages/3_statistics.py", "pages/4_data.py",
+         "pages/6_portfolio.py"]
 
 
 # -- the catalogs ------------------------------------------------------------------------------------------------
@@ -38,7 +39,7 @@ _KEY_TEMPLATE = re.compile(r"""(?:\bt|tr\(\)|\bmsg|\bMsg)\(\s*f"([a-z_][A-Za-z0-
 
 
 def _sources() -> list[Path]:
-    return [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py")), *sorted((ROOT / "marketdash").glob("*.py")),
+    return [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py")), *sorted((ROOT / "marketdash").rglob("*.py")),
             *sorted((ROOT / "collectors").glob("*.py"))]  # fmt: skip
 
 
@@ -169,6 +170,9 @@ class Marked(Translator):
 
     def price(self, value, asset_id):
         return f"⟦{super().price(value, asset_id)}⟧"
+
+    def money(self, value, currency):
+        return f"⟦{super().money(value, currency)}⟧"
 
 
 _PLOTLY_TOKEN = re.compile(r"%\{[^}]*\}|<[^>]+>")

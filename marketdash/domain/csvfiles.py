@@ -4,6 +4,9 @@ whole-number columns (volumes, won prices) as integers."""
 
 from __future__ import annotations
 
+import datetime as dt
+import math
+
 import numpy as np
 import pandas as pd
 
@@ -32,3 +35,14 @@ def csv_bytes(frame: pd.DataFrame) -> bytes:
         out.index = pd.Index(out.index.strftime("%Y-%m-%d"), name=frame.index.name or "date")
     text = out.to_csv(index=out.index.name is not None, lineterminator="\n", float_format=SIGNIFICANT)
     return ("\ufeff" + text).encode("utf-8")
+
+
+def stat_text(value: object) -> str:
+    """One statistic as a CSV cell: blank when unknown, ISO dates, numbers to 10 significant digits."""
+    if value is None or value is pd.NaT:
+        return ""
+    if isinstance(value, dt.date):
+        return value.isoformat()[:10]
+    if isinstance(value, float):
+        return "" if not math.isfinite(value) else SIGNIFICANT % (round(value, DECIMALS) + 0.0)
+    return str(value)

@@ -275,6 +275,14 @@ class Translator:
             return lambda v: template.format(amount=self.number(v, min(d, 2)))
         return lambda v: f"{self.number(v, d)}{asset.currency}"  # a rate in %
 
+    def money(self, value: float | None, currency: str) -> str:
+        """An amount of money: won in 만/억/조 in Korean (to the won), dollars to the cent."""
+        if value is None or not math.isfinite(value):
+            return "—"
+        if currency == "USD":
+            return messages(self.lang)["fmt.usd"].format(amount=self.number(value, 2))
+        return formats.krw_korean(value, 0) if self.lang == "ko" else formats.compact_english(value, 0, "KRW")
+
     # -- market colours ------------------------------------------------------------------------------------------
     @property
     def scheme(self) -> str:

@@ -20,6 +20,8 @@ from marketdash.domain.i18n import Translator
 _COLORS = {
     "kospi200": "#333333", "samsung": "#7b1fa2", "skhynix": "#f57c00", "soxl": "#6d4c41",
     "btc": "#f9b800", "gold": "#9e7d0a", "silver": "#90a4ae", "usdkrw": "#4e342e",
+    # The Portfolio page's own lines: up to three portfolios, the benchmark, the money put in, cash.
+    "p1": "#6a1b9a", "p2": "#ef6c00", "p3": "#5d4037", "bench": "#333333", "invested": "#9e9e9e", "cash": "#cfd8dc",
 }  # fmt: skip
 # Added assets: six more such hues, then again dotted and dash-dotted, so 20 lines stay apart without a market colour.
 _ADDED_COLORS = ("#ba68c8", "#ffa726", "#a1887f", "#616161", "#c0a000", "#4a148c")
@@ -91,11 +93,14 @@ def line_chart(
     hover_value: str = "%{y:,.2f}",
     time_axis: bool = False,
     end_labels: dict[str, str] | None = None,
+    styles: dict[str, dict[str, str]] | None = None,
+    y_format: str | None = None,
 ) -> go.Figure:
     """One line per column, named by `labels` (default: the asset's name); gaps (days a market was closed) are
     drawn flat, never filled in the data behind the chart. One unified hover, dated once, lists every series at
     that date (a market closed that day at its last value). `end_labels` are written at each line's end.
-    `time_axis`: the x values are times of one day (hover shows the time, ticks the clock)."""
+    `time_axis`: the x values are times of one day (hover shows the time, ticks the clock). `styles` sets a line's
+    colour and dash instead of its asset's; `y_format` the value axis's tick format (",.0f": 18,000,000, not 18M)."""
     hover_x = "%H:%M:%S" if time_axis else tr.plot_date
     # Daily x values as ISO date strings, made once for the figure: Plotly writes each trace's datetimes one by one
     # into its JSON, the larger part of a 20-line chart's cost.
@@ -116,7 +121,7 @@ def line_chart(
             "y": shown.to_numpy(),
             "name": (labels or {}).get(asset_id) or tr.name(asset_id),
             "mode": "lines+markers" if len(known) == 1 else "lines",  # a lone point is drawn, not invisible
-            "line": {**line_style(asset_id, list(wide.columns)), "width": 1.6},
+            "line": {**((styles or {}).get(asset_id) or line_style(asset_id, list(wide.columns))), "width": 1.6},
             "hovertemplate": f"{hover_value}<extra></extra>",
         })  # fmt: skip
     # Built at once from plain dicts: Plotly validates each trace once (add_trace re-validates the whole figure).
@@ -125,7 +130,11 @@ def line_chart(
         fig.add_hline(y=reference, line={"color": "#999", "width": 1, "dash": "dot"})
     _layout(fig, title, note, 480)
     fig.update_layout(
-        yaxis={"title": yaxis_title, "type": "log" if log_y else "linear"},
+        yaxis={
+            "title": yaxis_title,
+            "type": "log" if log_y else "linear",
+            **({"tickformat": y_format} if y_format else {}),
+        },
         hovermode="x unified",
         legend={"orientation": "h", "y": -0.15},
     )
@@ -257,4 +266,61 @@ def lag_bars(table: pd.DataFrame, tr: Translator, *, title: str, note: str | Non
         xaxis={"title": tr("chart.lag_axis"), "dtick": 1},
         yaxis={"title": tr("chart.correlation"), "range": [-1, 1]},
     )
+    return fig
+
+
+def grouped_bars(frame: pd.DataFrame, tr: Translator, *, title: str, yaxis_title: str, labels: dict[str, str],
+                 note: str | None = None, percent: bool = True) -> go.Figure:  # fmt: skip
+    """One bar per column in each row (years, assets), each column in its own series colour; values signed."""
+    among = list(frame.columns)
+    x = [str(i) for i in frame.index]
+    traces = [{"type": "bar", "x": x, "y": frame[c].to_numpy(), "name": labels.get(c, str(c)),
+               "marker": {"color": color(c, among)},
+               "hovertemplate": ("%{y:+.2f}%" if percent else "%{y:,.0f}") + "<extra></extra>"}
+              for c in frame.columns]  # fmt: skip
+    fig = go.Figure(data=traces)
+    _layout(fig, title, note, 420)
+    fig.update_layout(barmode="group", legend={"orientation": "h", "y": -0.15}, hovermode="x unified",
+                      yaxis={"title": yaxis_title, "tickformat": "+,.0f" if percent else ",.0f"},
+                      xaxis={"type": "category"})  # fmt: skip
+    fig.add_hline(y=0, line={"color": "#999", "width": 1})
+    return fig
+
+
+def month_heatmap(table: pd.DataFrame, tr: Translator, *, title: str, month_names: list[str], year_label: str,
+                  note: str | None = None) -> go.Figure:  # fmt: skip
+    """Years x months of returns in %, with the year's total as the last column, in the market colours (a rise in
+    the scheme's rising colour), centred at 0."""
+    values = table.to_numpy(dtype=float)
+    text = np.vectorize(lambda v: "" if np.isnan(v) else f"{v:+.1f}")(values)
+    bound = float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 1.0
+    up, down = tr.change_color(1.0), tr.change_color(-1.0)
+    fig = go.Figure(
+        go.Heatmap(
+            z=values, x=[*month_names, year_label], y=[str(y) for y in table.index], text=text,
+            texttemplate="%{text}", zmin=-bound, zmax=bound, zmid=0,
+            colorscale=[[0, down], [0.5, "#ffffff"], [1, up]], showscale=False,
+            hovertemplate="%{y} %{x}: %{z:+.2f}%<extra></extra>", xgap=2, ygap=2,
+        )
+    )  # fmt: skip
+    _layout(fig, title, note, 150 + 34 * len(table))
+    fig.update_layout(xaxis={"type": "category"}, yaxis={"type": "category", "autorange": "reversed"})
+    return fig
+
+
+def stacked_area(wide: pd.DataFrame, tr: Translator, *, title: str, labels: dict[str, str],
+                 note: str | None = None) -> go.Figure:  # fmt: skip
+    """Shares of a whole (in %) stacked over time: each holding's weight, cash last."""
+    dated = pd.Series(wide.index.strftime("%Y-%m-%d"), index=wide.index).to_numpy()
+    among = list(wide.columns)
+    traces = [{"type": "scatter", "x": dated, "y": wide[c].to_numpy(), "name": labels.get(c, str(c)),
+               "stackgroup": "one", "mode": "lines", "line": {"width": 0.5, "color": color(c, among)},
+               "hovertemplate": "%{y:.1f}%<extra></extra>"} for c in wide.columns]  # fmt: skip
+    fig = go.Figure(data=traces)
+    _layout(fig, title, note, 420)
+    fig.update_layout(hovermode="x unified", legend={"orientation": "h", "y": -0.15},
+                      yaxis={"title": "%", "range": [0, 100]})  # fmt: skip
+    fig.update_xaxes(hoverformat=tr.plot_date)
+    if tr.plot_ticks:
+        fig.update_xaxes(tickformatstops=tr.plot_ticks)
     return fig

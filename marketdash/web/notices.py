@@ -135,11 +135,11 @@ def integrity_report(report: pd.DataFrame) -> None:
         st.markdown(f"- **{t.name(str(asset_id))}** · {problem}: {detail}")
 
 
-def show_table(frame: pd.DataFrame, asset_id: str | None = None) -> None:
+def show_table(frame: pd.DataFrame, asset_id: str | None = None, currency: str | None = None) -> None:
     """A table in the reader's language: translated headers, names and codes, separators, the language's dates,
     prices in their unit, rises and falls in the market colours (tables.styled); a plain row number is no column
-    of its own. `asset_id`: the one asset whose bars these are."""
-    st.dataframe(tables.styled(frame, tr(), asset_id), width="stretch",
+    of its own. `asset_id`: the one asset whose bars these are; `currency`: a portfolio's, for its amounts."""
+    st.dataframe(tables.styled(frame, tr(), asset_id, currency), width="stretch",
                  hide_index=isinstance(frame.index, pd.RangeIndex))  # fmt: skip
 
 
@@ -166,11 +166,11 @@ def download_csv(frame: pd.DataFrame, name: str, label: str) -> None:
     )
 
 
-def table_on_demand(frame: pd.DataFrame, name: str, what: str) -> None:
+def table_on_demand(frame: pd.DataFrame, name: str, what: str, currency: str | None = None) -> None:
     """A long table drawn only when asked for (it would be re-sent on every rerun), its CSV always offered."""
     t = tr()
     if st.toggle(t("table.show", what=what), value=False, key=f"show-{name}"):
-        show_table(frame)
+        show_table(frame, currency=currency)
     download_csv(frame, name, t("download.what", what=what))
 
 

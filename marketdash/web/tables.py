@@ -18,13 +18,18 @@ from marketdash.domain.market_clock import KST
 # Columns whose values are codes with a name in the catalog (`<prefix>.<code>`); comma lists are named one by one.
 CODED = {
     "source": "source", "sources": "source", "live_source": "source", "last_status": "status",
-    "market_state": "state", "problem": "problem",
+    "market_state": "state", "problem": "problem", "side": "side",
 }  # fmt: skip
 ASSET_COLUMNS = {"asset_a", "asset_b"}
 # Hidden twins: the catalog form of the English message beside them (store.py keeps both).
 MESSAGE_KEYS = {"last_message": "last_message_key", "last_error": "last_error_key", "detail": "detail_key"}
 SIGNED = {"day_change_pct", "range_change_pct", "total_return_pct", "cagr_pct", "max_drawdown_pct", "best_day_pct",
-          "worst_day_pct", "asset_return_pct", "fx_return_pct", "krw_return_pct", "sharpe"}  # fmt: skip
+          "worst_day_pct", "asset_return_pct", "fx_return_pct", "krw_return_pct", "sharpe", "twr_pct",
+          "share_pct"}  # fmt: skip
+# Amounts of money in a portfolio's currency (the caller names it); the signed ones in the market colours.
+MONEY_COLUMNS = {"invested", "cash", "value", "amount", "fee", "tax", "contributed", "value_end", "profit", "fees",
+                 "taxes", "asset_part", "fx_part", "costs"}  # fmt: skip
+SIGNED_MONEY = {"profit", "asset_part", "fx_part"}
 # Stored as naive UTC (SPEC.md); shown in KST, the time every page speaks (the CSV keeps UTC).
 UTC_COLUMNS = {"last_attempt", "first_quote", "last_quote", "last_error_at", "quoted_at", "fetched_at", "failed_at"}
 PRICE_COLUMNS = {"last_close", "open", "high", "low", "close", "price", "prev_close"}  # in the row's asset's unit
@@ -88,16 +93,20 @@ def _display(value: object, t: Translator, decimals: int, timed: bool) -> str:
     return str(value)
 
 
-def styled(frame: pd.DataFrame, t: Translator, asset_id: str | None = None) -> Styler:
+def styled(frame: pd.DataFrame, t: Translator, asset_id: str | None = None, currency: str | None = None) -> Styler:
     """The frame for st.dataframe: headers and codes in the reader's language, thousands separators, the
     language's dates, blanks for what is missing, market colours on signed changes.
 
     Complete numeric columns stay numbers (formatted by the Styler, so they sort as numbers); every other column
     becomes its display text, since Streamlit draws a missing cell as "None" whatever the Styler says. Prices are
     written in their asset's unit (the row's, or `asset_id`'s for one asset's bars); signed changes in % with
-    their sign."""
+    their sign; amounts of money in `currency` (a portfolio's) when it is given."""
     per_row = list(frame.index) if frame.index.name == "asset_id" else None
     shown = screen_frame(frame, t)
+    money_signs = {}
+    for column in (MONEY_COLUMNS & set(shown.columns)) if currency else ():
+        money_signs[column] = shown[column].copy()
+        shown[column] = [_signed_money(t, v, currency, column in SIGNED_MONEY) for v in shown[column]]
     for column in PRICE_COLUMNS & set(shown.columns):  # 128,450원 beside 16.48달러, never one number format
         owners = per_row or [asset_id] * len(shown)
         if owners[0] is not None and all(catalog.known(str(a)) for a in set(owners)):
@@ -131,7 +140,18 @@ def styled(frame: pd.DataFrame, t: Translator, asset_id: str | None = None) -> S
     style = shown.style.format(formats)
     if signed:
         style = style.apply(lambda col: [_color(v, t) for v in numbers[col.name]], subset=signed)
+    gains = {column: money_signs[code] for code, column in zip(codes, shown.columns, strict=True)
+             if code in money_signs and code in SIGNED_MONEY}  # fmt: skip
+    if gains:
+        style = style.apply(lambda col: [_color(v, t) for v in gains[col.name]], subset=list(gains))
     return style
+
+
+def _signed_money(t: Translator, value: object, currency: str, signed: bool) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    text = t.money(float(value), currency)
+    return f"+{text}" if signed and round(float(value), 2) > 0 else text
 
 
 def _color(value: object, t: Translator) -> str:

@@ -16,9 +16,11 @@ from urllib.parse import urlsplit
 import pandas as pd
 import streamlit as st
 
+from marketdash.analysis.portfolio import plan as plans
 from marketdash.domain import formats, i18n
 from marketdash.domain.config import ConfigError, load_settings
 from marketdash.domain.i18n import Msg, Translator
+from marketdash.services import portfolio as portfolios
 from marketdash.services.market import MarketService, PriceData
 from marketdash.services.store import StoreBusyError, StoreError
 
@@ -27,6 +29,7 @@ PAGES = (
     ("pages/1_compare.py", "compare", ":material/show_chart:"),
     ("pages/2_correlations.py", "correlations", ":material/grid_on:"),
     ("pages/3_statistics.py", "statistics", ":material/query_stats:"),
+    ("pages/6_portfolio.py", "portfolio", ":material/account_balance_wallet:"),
     ("pages/4_data.py", "data", ":material/database:"),
     ("pages/5_asset.py", "asset", ":material/candlestick_chart:"),
 )
@@ -287,7 +290,21 @@ def load_symbol_lists() -> pd.DataFrame:
     )  # fmt: skip
 
 
+@st.cache_data(ttl=600, show_spinner=False, max_entries=32)
+def _cached_portfolios(spec: str) -> portfolios.Comparison:
+    runs, benchmark = plans.from_json(spec)
+    return portfolios.compare(get_service(), runs, benchmark)
+
+
+def load_portfolios(spec: str) -> portfolios.Comparison:
+    """The portfolios and the benchmark of a page (plans.to_json), run from the store (or sample data); a plan the
+    engine refuses raises PlanError, never cached."""
+    with store_errors_in_plain_words(), st.spinner(tr()("pf.running")):
+        return _cached_portfolios(spec)
+
+
 def clear_caches() -> None:
+    _cached_portfolios.clear()
     _cached_prices.clear()
     _cached_fx.clear()
     _cached_coverage.clear()

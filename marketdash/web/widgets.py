@@ -103,12 +103,12 @@ def _url_ids(key: str) -> list[str]:
     return [catalog.canonical(part) for item in st.query_params.get_all(key) for part in item.split(",") if part]
 
 
-def asset_options(key: str) -> list[str]:
-    """What a picker offers: the seven, the user's own list, the added symbols the URL names (those the symbol
-    lists know) and those added in this session. A fresh app asked for added symbols downloads the lists first,
-    so they come with their names."""
+def asset_options(key: str, named: Sequence[str] | None = None) -> list[str]:
+    """What a picker offers: the seven, the user's own list, the added symbols the URL names under `key` (or
+    `named`; those the symbol lists know) and those added in this session. A fresh app asked for added symbols
+    downloads the lists first, so they come with their names."""
     svc = ui.service()
-    wanted = [a for a in _url_ids(key) if a not in catalog.ASSETS]
+    wanted = [a for a in (_url_ids(key) if named is None else named) if a not in catalog.ASSETS]
     if svc.universe.due_for(wanted):
         with st.spinner(tr()("sym.downloading")):
             svc.universe.refresh()
@@ -284,3 +284,41 @@ def axis_picker(where: object = st, disabled: bool = False) -> str:
 def currency_picker(where: object = st) -> str:
     t = tr()
     return choice(t("pick.currency"), list(CURRENCIES), "native", "ccy", lambda c: t(f"currency.{c}"), where=where)
+
+
+def number(where: object, label: str, key: str, default: float, lo: float, hi: float, step: float,
+           fmt: str = "%g", help: str | None = None) -> float:  # fmt: skip
+    """A number input whose value lives in the URL (`?initial=10000000`), seeded on entering a page like the other
+    pickers; a URL value that is not a number, or outside [lo, hi], is named in one line (never silently 0)."""
+    default, lo, hi, step = float(default), float(lo), float(hi), float(step)  # a float field, never an int one
+    seeded = st.session_state.setdefault("_seeded", {})
+    if key not in st.session_state or seeded.get(key) != ui.page_entry():
+        seeded[key] = ui.page_entry()
+        raw = str(st.query_params.get(key, ""))
+        try:
+            wanted = float(raw) if raw else default
+        except ValueError:
+            wanted = None
+        usable = wanted is not None and lo <= wanted <= hi
+        st.session_state[key] = wanted if usable else default
+        if raw and not usable:
+            _resets()[key] = (raw, default)
+    else:
+        st.session_state[key] = st.session_state[key]
+    value = where.number_input(label, min_value=lo, max_value=hi, step=step, format=fmt, key=key, help=help)
+    _say_resets(key, lambda v: fmt % v)
+    _publish_to_url(key, f"{value:g}", f"{default:g}")
+    return float(value)
+
+
+def flag(where: object, label: str, key: str, help: str | None = None) -> bool:
+    """A toggle kept in the URL as `?key=1` while on."""
+    seeded = st.session_state.setdefault("_seeded", {})
+    if key not in st.session_state or seeded.get(key) != ui.page_entry():
+        seeded[key] = ui.page_entry()
+        st.session_state[key] = str(st.query_params.get(key, "")).lower() in ("1", "true", "yes", "on")
+    else:
+        st.session_state[key] = st.session_state[key]
+    value = where.toggle(label, key=key, help=help)
+    _publish_to_url(key, "1" if value else None, None)
+    return bool(value)

@@ -1,0 +1,79 @@
+"""Portfolios for the page and the command line: the bars and USD/KRW the engine needs, read once for every
+portfolio and the benchmark, all run from one effective start so that they compare."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from marketdash.analysis.portfolio import engine
+from marketdash.analysis.portfolio.plan import Plan, check
+from marketdash.domain import catalog
+from marketdash.domain.i18n import Msg, Name, msg
+from marketdash.services.market import MarketService, PriceData
+
+BENCHMARK = "bench"
+LATE_START_SLACK = dt.timedelta(days=7)  # a start moved by a long holiday is not worth a sentence
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The runs by name (`p1`…, and `bench`), what is said about them, and where their prices came from."""
+
+    runs: dict[str, engine.Backtest]
+    notes: list[Msg] = field(default_factory=list)
+    data: PriceData | None = None
+
+    @property
+    def start(self) -> dt.date:
+        return next(iter(self.runs.values())).start
+
+
+def benchmark_plan(plan: Plan, asset_id: str) -> Plan:
+    """The benchmark: all of the same money in one asset, bought and held, with the same costs."""
+    return Plan({asset_id: 100.0}, plan.start, plan.end, plan.initial, plan.every, plan.day, plan.weekday,
+                plan.amount, "none", plan.bands, plan.currency, plan.costs, plan.whole_shares)  # fmt: skip
+
+
+def compare(
+    service: MarketService,
+    plans: Mapping[str, Plan],
+    benchmark: str | None = None,
+    *,
+    store_only: bool = False,
+) -> Comparison:
+    """Run every plan (they share their dates, money, currency and costs) and the benchmark from the first day all
+    of their assets have bars. `store_only` (the command line) uses the user's store and never sample data."""
+    notes: list[Msg] = []
+    for name, plan in plans.items():
+        notes += [msg("pf.note_for", name=msg("pf.name", n=name[1:]), note=n) for n in check(plan)]
+    first = next(iter(plans.values()))
+    runs = {**plans, **({BENCHMARK: benchmark_plan(first, benchmark)} if benchmark else {})}
+    ids = list(dict.fromkeys(a for plan in runs.values() for a in plan.assets))
+    if store_only:
+        bars, data = service.store.read_bars(ids, first.start, first.end), None
+    else:
+        data = service.load(ids, first.start, first.end)
+        bars = data.bars
+    start = max(engine.effective_start(bars, p.assets, p.start, p.end) for p in runs.values())
+    late = _late_starters(bars, ids, first.start)
+    if late and start > (first.start or start) + LATE_START_SLACK:
+        notes.append(msg("pf.start_moved", day=start, names=[Name(a) for a in late]))
+    needs_fx = any(catalog.get(a).currency != first.currency for a in ids) or first.costs.tax
+    fx = service.usd_krw(start - dt.timedelta(days=14), first.end) if needs_fx else None
+    done = {}
+    for name, plan in runs.items():
+        done[name] = engine.run(dataclasses.replace(plan, start=start), bars, fx)
+    return Comparison(done, notes, data)
+
+
+def _late_starters(bars: pd.DataFrame, ids: list[str], start: dt.date | None) -> list[str]:
+    """The assets whose bars begin more than a week after the asked-for start (the reason a start moves)."""
+    if start is None:
+        return []
+    firsts = bars.groupby("asset_id")["date"].min()
+    return [a for a in ids if a in firsts and firsts[a] > pd.Timestamp(start + LATE_START_SLACK)]
