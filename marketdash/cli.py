@@ -19,7 +19,6 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
-from marketdash.analysis.portfolio import measures
 from marketdash.analysis.portfolio.plan import CURRENCIES, DEFAULT_INITIAL, EVERY, REBALANCE, Costs, Plan, PlanError
 from marketdash.domain import catalog, clock, market_clock
 from marketdash.domain.config import ConfigError, load_settings
@@ -282,8 +281,7 @@ def _portfolio(svc: MarketService, args: argparse.Namespace) -> int:
         return 2
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
-    run = result.runs["p1"]
-    stats = measures.summary(run)
+    run, stats = result.runs["p1"].backtest, result.runs["p1"].summary
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "values.csv").write_bytes(csv_bytes(run.values))
     (args.out / "trades.csv").write_bytes(csv_bytes(run.trades))

@@ -19,7 +19,7 @@ CHROMIUM = next((p for p in (os.environ.get("CHROMIUM_PATH"), "/usr/bin/chromium
 CHROMIUM = CHROMIUM or shutil.which("chromium") or shutil.which("chromium-browser")
 # Every page as a reader opens it: name -> path and query (the asset page needs an asset).
 PAGES = {"overview": "", "compare": "compare", "correlations": "correlations", "statistics": "statistics",
-         "data": "data", "asset": "asset?id=samsung"}  # fmt: skip
+         "portfolio": "portfolio", "data": "data", "asset": "asset?id=samsung"}  # fmt: skip
 CHROMIUM_ARGS = ["--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync"]
 
 

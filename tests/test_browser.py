@@ -119,6 +119,10 @@ def test_every_page_renders_in_both_languages(app_url, page, name, lang):
         assert not english_words(text), [line for line in text.splitlines() if english_words(line)][:20]
     else:
         assert not [line for line in text.splitlines() if HANGUL.search(line) and line.strip() != "한국어"]
+    if name == "portfolio":  # the value chart (portfolio, benchmark, money put in) and the monthly heatmap drawn
+        page.wait_for_function("document.querySelectorAll('[data-testid=stPlotlyChart] .main-svg').length >= 2")
+        assert page.locator("[data-testid=stPlotlyChart] .scatterlayer .trace").count() >= 3
+        assert page.locator("[data-testid=stPlotlyChart] .heatmaplayer").count() == 1
     if name == "correlations":  # heatmap, lead-lag bars and rolling lines all drawn
         page.wait_for_function("document.querySelectorAll('[data-testid=stPlotlyChart] .main-svg').length >= 6")
         assert page.locator("[data-testid=stPlotlyChart] .bars path").count() == 11

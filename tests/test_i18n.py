@@ -19,8 +19,14 @@ from marketdash.domain import formats, i18n
 from marketdash.domain.i18n import Msg, Name, Said, Translator, msg
 from tests.conftest import ROOT
 
-PAGES = ["app.py", "pages/1_compare.py", "pages/2_correlations.py", "pages/3_statistics.py", "pages/4_data.py",
-         "pages/6_portfolio.py"]
+PAGES = [
+    "app.py",
+    "pages/1_compare.py",
+    "pages/2_correlations.py",
+    "pages/3_statistics.py",
+    "pages/4_data.py",
+    "pages/6_portfolio.py",
+]
 
 
 # -- the catalogs ------------------------------------------------------------------------------------------------

@@ -33,6 +33,8 @@ ADDED = ["krx:005380", "us:NVDA", "coin:ETH"]  # symbols beside the seven (issue
 ASSETS = {"one": "samsung", "two": "samsung,btc", "seven": ",".join(catalog.COMPARED),
           "added": ",".join(["samsung", *ADDED])}  # fmt: skip
 LANGS_COLORS = {"lang": ["ko", "en"], "colors": ["red_up", "green_up"]}
+MIXES = {"seven": ",".join(f"{a}={w}" for a, w in zip(catalog.COMPARED, (20, 20, 10, 10, 20, 10, 10), strict=True)),
+         "one": "btc=100", "added": "samsung=40,krx:005380=20,us:NVDA=20,coin:ETH=20"}  # fmt: skip
 CUSTOM = {"start": "2026-01-05", "end": "2026-03-02"}  # with range=Custom
 
 # page -> option -> its URL values
@@ -48,6 +50,13 @@ OPTIONS: dict[str, dict[str, list[str]]] = {
                               "rf": ["0", "3.5"], **LANGS_COLORS},
     "pages/4_data.py": {"asset": [*catalog.ASSETS, *ADDED], "range": list(RANGES), **LANGS_COLORS},
     "pages/5_asset.py": {"id": [*catalog.ASSETS, *ADDED], "range": list(RANGES), **LANGS_COLORS},
+    "pages/6_portfolio.py": {"p1": list(MIXES), "n": ["1", "3"], "range": ["1Y", "Custom"],
+                             "every": ["none", "monthly", "weekly"],
+                             "rebal": ["none", "monthly", "quarterly", "yearly", "bands", "cashflow"],
+                             "ccy": ["KRW", "USD"], "tax": ["0", "1"],
+                             "chart": ["value", "growth", "drawdown", "yearly"],
+                             "view": ["monthly", "weights", "assets"],
+                             **LANGS_COLORS},
 }  # fmt: skip
 
 
@@ -81,7 +90,7 @@ def pairwise(options: dict[str, list[str]], unpaired: set[tuple[str, str]] = fro
 
 
 def url_of(row: dict[str, str]) -> dict[str, str]:
-    params = {k: (ASSETS[v] if k == "assets" else v) for k, v in row.items()}
+    params = {k: (ASSETS[v] if k == "assets" else MIXES[v] if k == "p1" else v) for k, v in row.items()}
     if params.get("range") == "Custom":
         params.update(CUSTOM)
     return params

@@ -387,3 +387,30 @@ def test_calendar_returns_and_the_monthly_table():
     table = measures.monthly_table(index)
     assert table.loc[2024, "year"] == pytest.approx(20.0)
     assert table.loc[2025, 1] == pytest.approx(10.0) and math.isnan(table.loc[2025, 2])
+
+
+def test_each_assets_profit_adds_up_to_the_portfolios_and_splits_into_price_fx_and_costs():
+    closes = mixed_calendars()
+    closes["soxl"] = closes.pop("kospi200") / 10  # a USD asset on a weekday calendar
+    days = pd.date_range("2024-01-01", "2025-06-30", freq="D")
+    fx = fx_fixings({str(d.date()): 1300 + 50 * math.sin(i / 40) for i, d in enumerate(days) if d.weekday() < 5})
+    plan = Plan(
+        {"samsung": 40, "soxl": 30, "btc": 30},
+        initial=10_000_000,
+        every="monthly",
+        day=10,
+        amount=500_000,
+        rebalance="quarterly",
+        costs=Costs({"krx": 0.015, "us": 0.25, "coin": 0.05}, 1.0, 50.0, True),
+    )
+    run = engine.run(plan, long_bars(closes), fx)
+    parts = measures.contributions(run)
+    total = run.values["value"].iloc[-1] - run.values["invested"].iloc[-1]
+    assert parts["profit"].sum() == pytest.approx(total, rel=1e-9)
+    split = parts["asset_part"] + parts["fx_part"] - parts["costs"]
+    np.testing.assert_allclose(split.to_numpy(), parts["profit"].to_numpy(), rtol=1e-9)
+    assert parts.loc["soxl", "fx_part"] != 0 and parts.loc["samsung", "fx_part"] == 0
+    yearly = measures.yearly_summary(run)
+    assert yearly["contributed"].sum() == pytest.approx(run.values["invested"].iloc[-1])
+    assert yearly["profit"].sum() == pytest.approx(total, rel=1e-9)
+    assert yearly["fees"].sum() + yearly["taxes"].sum() == pytest.approx(run.trades[["fee", "tax"]].sum().sum())

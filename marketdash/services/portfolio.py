@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import pandas as pd
 
-from marketdash.analysis.portfolio import engine
+from marketdash.analysis.portfolio import engine, measures
 from marketdash.analysis.portfolio.plan import Plan, check
 from marketdash.domain import catalog
 from marketdash.domain.i18n import Msg, Name, msg
@@ -24,13 +24,13 @@ LATE_START_SLACK = dt.timedelta(days=7)  # a start moved by a long holiday is no
 class Comparison:
     """The runs by name (`p1`…, and `bench`), what is said about them, and where their prices came from."""
 
-    runs: dict[str, engine.Backtest]
+    runs: dict[str, measures.Measured]
     notes: list[Msg] = field(default_factory=list)
     data: PriceData | None = None
 
     @property
     def start(self) -> dt.date:
-        return next(iter(self.runs.values())).start
+        return next(iter(self.runs.values())).backtest.start
 
 
 def benchmark_plan(plan: Plan, asset_id: str) -> Plan:
@@ -39,35 +39,51 @@ def benchmark_plan(plan: Plan, asset_id: str) -> Plan:
                 plan.amount, "none", plan.bands, plan.currency, plan.costs, plan.whole_shares)  # fmt: skip
 
 
+def asset_ids(plans: Mapping[str, Plan], benchmark: str | None) -> list[str]:
+    """Every asset the portfolios and the benchmark hold, once each."""
+    return list(dict.fromkeys([a for plan in plans.values() for a in plan.assets] + ([benchmark] if benchmark else [])))
+
+
+Runner = Callable[[Plan, pd.DataFrame, pd.DataFrame | None], measures.Measured]
+
+
+def run_and_measure(plan: Plan, bars: pd.DataFrame, fx: pd.DataFrame | None) -> measures.Measured:
+    return measures.measure(engine.run(plan, bars, fx))
+
+
 def compare(
     service: MarketService,
     plans: Mapping[str, Plan],
     benchmark: str | None = None,
     *,
     store_only: bool = False,
+    data: PriceData | None = None,
+    fx: pd.DataFrame | None = None,
+    run: Runner = run_and_measure,
 ) -> Comparison:
     """Run every plan (they share their dates, money, currency and costs) and the benchmark from the first day all
-    of their assets have bars. `store_only` (the command line) uses the user's store and never sample data."""
+    of their assets have bars. `store_only` (the command line) uses the user's store and never sample data; a page
+    passes the bars (`data`) and USD/KRW (`fx`) it already loaded, and a `run` that remembers each plan's results
+    (a changed weight runs that portfolio again, not the benchmark)."""
     notes: list[Msg] = []
     for name, plan in plans.items():
         notes += [msg("pf.note_for", name=msg("pf.name", n=name[1:]), note=n) for n in check(plan)]
     first = next(iter(plans.values()))
     runs = {**plans, **({BENCHMARK: benchmark_plan(first, benchmark)} if benchmark else {})}
-    ids = list(dict.fromkeys(a for plan in runs.values() for a in plan.assets))
+    ids = asset_ids(plans, benchmark)
     if store_only:
-        bars, data = service.store.read_bars(ids, first.start, first.end), None
+        bars = service.store.read_bars(ids, first.start, first.end)
     else:
-        data = service.load(ids, first.start, first.end)
+        data = data if data is not None else service.load(ids, first.start, first.end)
         bars = data.bars
     start = max(engine.effective_start(bars, p.assets, p.start, p.end) for p in runs.values())
     late = _late_starters(bars, ids, first.start)
     if late and start > (first.start or start) + LATE_START_SLACK:
         notes.append(msg("pf.start_moved", day=start, names=[Name(a) for a in late]))
     needs_fx = any(catalog.get(a).currency != first.currency for a in ids) or first.costs.tax
-    fx = service.usd_krw(start - dt.timedelta(days=14), first.end) if needs_fx else None
-    done = {}
-    for name, plan in runs.items():
-        done[name] = engine.run(dataclasses.replace(plan, start=start), bars, fx)
+    if needs_fx and fx is None:
+        fx = service.usd_krw(start - dt.timedelta(days=14), first.end)
+    done = {name: run(dataclasses.replace(plan, start=start), bars, fx) for name, plan in runs.items()}
     return Comparison(done, notes, data)
 
 

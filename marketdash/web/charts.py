@@ -56,15 +56,21 @@ def _interval_text(tr: Translator, r: float, n: int) -> str:
     return tr("chart.ci_too_few") if np.isnan(lo) else tr("chart.ci", lo=f"{lo:.2f}", hi=f"{hi:.2f}")
 
 
-def _layout(fig: go.Figure, title: str, note: str | None, height: int) -> None:
+def _base(title: str, note: str | None, height: int) -> dict:
+    """Every figure's layout: the title (and its note) on the left, the app's fonts, small margins."""
     text = title if not note else f"{title}<br><sup>{note}</sup>"
-    fig.update_layout(
-        title={"text": text, "x": 0.0, "xanchor": "left"},
-        font={"family": FONT},
-        margin={"l": 10, "r": 10, "t": 70, "b": 10},
-        height=height,
-        separators=".,",
-    )
+    return {"title": {"text": text, "x": 0.0, "xanchor": "left"}, "font": {"family": FONT},
+            "margin": {"l": 10, "r": 10, "t": 70, "b": 10}, "height": height, "separators": ".,"}  # fmt: skip
+
+
+def _layout(fig: go.Figure, title: str, note: str | None, height: int) -> None:
+    fig.update_layout(_base(title, note, height))
+
+
+def _level(y: float) -> dict:
+    """A dotted horizontal line across the plot at `y` (100 for rebased lines, 0 for changes)."""
+    return {"type": "line", "xref": "x domain", "x0": 0, "x1": 1, "yref": "y", "y0": y, "y1": y,
+            "line": {"color": "#999", "width": 1, "dash": "dot"}}  # fmt: skip
 
 
 def wants_log(wide: pd.DataFrame) -> bool:
@@ -124,35 +130,30 @@ def line_chart(
             "line": {**((styles or {}).get(asset_id) or line_style(asset_id, list(wide.columns))), "width": 1.6},
             "hovertemplate": f"{hover_value}<extra></extra>",
         })  # fmt: skip
-    # Built at once from plain dicts: Plotly validates each trace once (add_trace re-validates the whole figure).
-    fig = go.Figure(data=traces)
-    if reference is not None:
-        fig.add_hline(y=reference, line={"color": "#999", "width": 1, "dash": "dot"})
-    _layout(fig, title, note, 480)
-    fig.update_layout(
-        yaxis={
-            "title": yaxis_title,
-            "type": "log" if log_y else "linear",
-            **({"tickformat": y_format} if y_format else {}),
-        },
-        hovermode="x unified",
-        legend={"orientation": "h", "y": -0.15},
-    )
-    fig.update_xaxes(hoverformat=hover_x)
-    if end_labels:
-        _end_labels(fig, wide, end_labels, log_y)
     if time_axis:  # seconds only when the ticks are closer than a minute (a few minutes of quotes)
-        fig.update_xaxes(tickformatstops=[{"dtickrange": [None, 60_000], "value": "%H:%M:%S"},
-                                          {"dtickrange": [60_000, None], "value": "%H:%M"}])  # fmt: skip
-    elif tr.plot_ticks:
-        fig.update_xaxes(tickformatstops=tr.plot_ticks)
-    return fig
+        ticks = [{"dtickrange": [None, 60_000], "value": "%H:%M:%S"}, {"dtickrange": [60_000, None], "value": "%H:%M"}]
+    else:
+        ticks = tr.plot_ticks
+    layout = {
+        **_base(title, note, 480),
+        "yaxis": {"title": yaxis_title, "type": "log" if log_y else "linear",
+                  **({"tickformat": y_format} if y_format else {})},
+        "xaxis": {"hoverformat": hover_x, **({"tickformatstops": ticks} if ticks else {})},
+        "hovermode": "x unified",
+        "legend": {"orientation": "h", "y": -0.15},
+        "shapes": [] if reference is None else [_level(reference)],
+    }  # fmt: skip
+    if end_labels:
+        layout["annotations"] = _end_labels(wide, end_labels, log_y)
+        layout["margin"] = {**layout["margin"], "r": 150}
+    # Built at once from plain dicts: Plotly validates the figure once (each update_layout, add_trace or add_hline
+    # validates it again).
+    return go.Figure(data=traces, layout=layout)
 
 
-def _end_labels(fig: go.Figure, wide: pd.DataFrame, texts: dict[str, str], log_y: bool) -> None:
-    """Each line's name and change at its last point, in its colour, in the margin on the right (set in one go:
-    Plotly's add_annotation re-validates every earlier one, 20 labels cost half a second)."""
-    notes = list(fig.layout.annotations)
+def _end_labels(wide: pd.DataFrame, texts: dict[str, str], log_y: bool) -> list[dict]:
+    """Each line's name and change at its last point, in its colour, in the margin on the right."""
+    notes = []
     for asset_id, text in texts.items():
         series = wide[asset_id].dropna() if asset_id in wide else pd.Series(dtype=float)
         if series.empty:
@@ -162,7 +163,7 @@ def _end_labels(fig: go.Figure, wide: pd.DataFrame, texts: dict[str, str], log_y
             "x": 1.0, "xref": "paper", "xanchor": "left", "y": np.log10(y) if log_y and y > 0 else y, "yref": "y",
             "text": text, "showarrow": False, "font": {"color": color(asset_id, list(wide.columns)), "size": 11},
         })  # fmt: skip
-    fig.update_layout(annotations=notes, margin={"r": 150})
+    return notes
 
 
 MA_COLORS = {"ma5": "#f57c00", "ma20": "#7b1fa2", "ma60": "#6d4c41", "ma120": "#90a4ae"}  # none a market colour
@@ -278,13 +279,10 @@ def grouped_bars(frame: pd.DataFrame, tr: Translator, *, title: str, yaxis_title
                "marker": {"color": color(c, among)},
                "hovertemplate": ("%{y:+.2f}%" if percent else "%{y:,.0f}") + "<extra></extra>"}
               for c in frame.columns]  # fmt: skip
-    fig = go.Figure(data=traces)
-    _layout(fig, title, note, 420)
-    fig.update_layout(barmode="group", legend={"orientation": "h", "y": -0.15}, hovermode="x unified",
-                      yaxis={"title": yaxis_title, "tickformat": "+,.0f" if percent else ",.0f"},
-                      xaxis={"type": "category"})  # fmt: skip
-    fig.add_hline(y=0, line={"color": "#999", "width": 1})
-    return fig
+    layout = {**_base(title, note, 420), "barmode": "group", "legend": {"orientation": "h", "y": -0.15},
+              "hovermode": "x unified", "xaxis": {"type": "category"}, "shapes": [_level(0.0)],
+              "yaxis": {"title": yaxis_title, "tickformat": "+,.0f" if percent else ",.0f"}}  # fmt: skip
+    return go.Figure(data=traces, layout=layout)
 
 
 def month_heatmap(table: pd.DataFrame, tr: Translator, *, title: str, month_names: list[str], year_label: str,
@@ -316,11 +314,11 @@ def stacked_area(wide: pd.DataFrame, tr: Translator, *, title: str, labels: dict
     traces = [{"type": "scatter", "x": dated, "y": wide[c].to_numpy(), "name": labels.get(c, str(c)),
                "stackgroup": "one", "mode": "lines", "line": {"width": 0.5, "color": color(c, among)},
                "hovertemplate": "%{y:.1f}%<extra></extra>"} for c in wide.columns]  # fmt: skip
-    fig = go.Figure(data=traces)
-    _layout(fig, title, note, 420)
-    fig.update_layout(hovermode="x unified", legend={"orientation": "h", "y": -0.15},
-                      yaxis={"title": "%", "range": [0, 100]})  # fmt: skip
-    fig.update_xaxes(hoverformat=tr.plot_date)
-    if tr.plot_ticks:
-        fig.update_xaxes(tickformatstops=tr.plot_ticks)
-    return fig
+    layout = {
+        **_base(title, note, 420),
+        "hovermode": "x unified",
+        "legend": {"orientation": "h", "y": -0.15},
+        "yaxis": {"title": "%", "range": [0, 100]},
+        "xaxis": {"hoverformat": tr.plot_date, **({"tickformatstops": tr.plot_ticks} if tr.plot_ticks else {})},
+    }
+    return go.Figure(data=traces, layout=layout)

@@ -48,7 +48,7 @@ def parse_weights(text: str) -> tuple[dict[str, float], list[str]]:
         try:
             weight = float(value)
             asset_id = catalog.get(asset).id
-            if not eq or not math.isfinite(weight):
+            if not eq or not math.isfinite(weight) or weight < 0:  # a weight field takes 0 or more
                 raise ValueError
         except (ValueError, catalog.UnknownAssetError):
             bad.append(part)
@@ -199,7 +199,7 @@ def inputs(start: dt.date | None, end: dt.date | None) -> Inputs:
 def run(inputs: Inputs) -> portfolios.Comparison:
     """The engine's results, or the page stops with the one sentence that says what to change."""
     t = tr()
-    ids = list(dict.fromkeys([a for plan in inputs.plans.values() for a in plan.assets] + [inputs.benchmark]))
+    ids = portfolios.asset_ids(inputs.plans, inputs.benchmark)
     first = next(iter(inputs.plans.values()))
     fetching.refresh_live(fetching.with_fx(ids), start=first.start)
     fetching.fill_history_behind(fetching.with_fx(ids))
@@ -241,9 +241,9 @@ def _cell(t: Translator, key: str, value: object, currency: str) -> str:
 
 def _labels(t: Translator, result: portfolios.Comparison) -> dict[str, str]:
     out = {}
-    for name, backtest in result.runs.items():
+    for name, run in result.runs.items():
         if name == portfolios.BENCHMARK:
-            out[name] = t("pf.bench_name", name=t.name(backtest.plan.assets[0]))
+            out[name] = t("pf.bench_name", name=t.name(run.backtest.plan.assets[0]))
         else:
             out[name] = t("pf.name", n=name[1:])
     return out
@@ -270,7 +270,7 @@ def results(inputs: Inputs, result: portfolios.Comparison) -> None:
     for name, plan in inputs.plans.items():
         st.caption(f"**{labels[name]}**: {_composition(t, plan)}")
 
-    stats = {name: measures.summary(b) for name, b in result.runs.items()}
+    stats = {name: run.summary for name, run in result.runs.items()}
     st.subheader(t("pf.stats"))
     shown = pd.DataFrame({labels[n]: [_cell(t, k, v, currency) for k, v in s.items()] for n, s in stats.items()},
                          index=[t(f"pf.stat_{k}") for k in measures.STAT_KEYS])  # fmt: skip
@@ -284,31 +284,54 @@ def results(inputs: Inputs, result: portfolios.Comparison) -> None:
                        index=pd.Index(measures.STAT_KEYS, name="metric"))  # fmt: skip
     notices.download_csv(raw, "portfolio_stats", t("download.what", what=t("pf.stats")))
 
-    axis = widgets.axis_picker()
-    values = pd.DataFrame({n: b.values["value"] for n, b in result.runs.items()})
-    values["invested"] = next(iter(result.runs.values())).values["invested"]
-    names = {**labels, "invested": t("pf.invested_line")}
-    unit = t(f"pf.unit_{currency}")
-    fig = charts.line_chart(values.ffill(), t, title=t("pf.value_title", unit=unit), yaxis_title=unit,
-                            labels=names, note=sample, log_y=charts.log_axis(axis, values), y_format=",.0f",
-                            styles={"invested": {"color": charts.color("invested"), "dash": "dash"}})  # fmt: skip
-    notices.chart(fig, values, "portfolio_values", t("pf.value_title", unit=unit))
-
-    growth = pd.DataFrame({n: measures.growth(b) for n, b in result.runs.items()})
-    fig = charts.line_chart(growth, t, title=t("pf.growth_title"), yaxis_title=t("chart.index_axis"), labels=labels,
-                            note=sample, reference=100.0, log_y=charts.log_axis(axis, growth))  # fmt: skip
-    notices.chart(fig, growth, "portfolio_twr_growth", t("pf.growth_title"))
-
-    dd = pd.DataFrame({n: measures.drawdowns(measures.growth(b)) * 100 for n, b in result.runs.items()})
-    fig = charts.line_chart(dd, t, title=t("pf.drawdown_title"), yaxis_title=t("stats.drawdown_axis"), labels=labels,
-                            note=sample, reference=0.0)  # fmt: skip
-    notices.chart(fig, dd, "portfolio_drawdowns", t("pf.drawdown_title"))
-
-    yearly = pd.DataFrame({n: measures.period_returns(measures.growth(b), "YE") * 100 for n, b in result.runs.items()})
-    yearly.index = pd.Index(yearly.index.year, name="year")
-    fig = charts.grouped_bars(yearly, t, title=t("pf.yearly_title"), yaxis_title="%", labels=labels, note=sample)
-    notices.chart(fig, yearly, "portfolio_yearly_returns", t("pf.yearly_title"))
+    _run_charts(t, result, labels, sample, currency)
     _detail(t, inputs, result, labels, sample)
+
+
+CHARTS = ("value", "growth", "drawdown", "yearly")
+VIEWS = ("monthly", "weights", "assets")
+
+
+def _run_charts(t: Translator, result: portfolios.Comparison, labels: dict[str, str], sample: str | None,
+                currency: str) -> None:  # fmt: skip
+    """Every run side by side, one chart at a time (each with its CSV): value against the money put in, the
+    time-weighted growth against the benchmark, the drawdowns, the returns by year."""
+    c1, c2 = st.columns([3, 2])
+    shown = widgets.choice(t("pf.chart"), list(CHARTS), "value", "chart", lambda c: t(f"pf.chart_{c}"), where=c1)
+    runs = result.runs
+    if shown == "value":
+        axis = widgets.axis_picker(c2)
+        values = pd.DataFrame({n: r.backtest.values["value"] for n, r in runs.items()})
+        values["invested"] = next(iter(runs.values())).backtest.values["invested"]
+        unit = t(f"pf.unit_{currency}")
+        fig = charts.line_chart(values.ffill(), t, title=t("pf.value_title", unit=unit), yaxis_title=unit,
+                                labels={**labels, "invested": t("pf.invested_line")}, note=sample,
+                                log_y=charts.log_axis(axis, values), y_format=",.0f",
+                                styles={"invested": {"color": charts.color("invested"), "dash": "dash"}})  # fmt: skip
+        notices.chart(fig, values, "portfolio_values", t("pf.value_title", unit=unit))
+    elif shown == "growth":
+        axis = widgets.axis_picker(c2)
+        growth = pd.DataFrame({n: r.growth for n, r in runs.items()})
+        fig = charts.line_chart(
+            growth,
+            t,
+            title=t("pf.growth_title"),
+            yaxis_title=t("chart.index_axis"),
+            labels=labels,
+            note=sample,
+            reference=100.0,
+            log_y=charts.log_axis(axis, growth),
+        )
+        notices.chart(fig, growth, "portfolio_twr_growth", t("pf.growth_title"))
+    elif shown == "drawdown":
+        dd = pd.DataFrame({n: measures.drawdowns(r.growth) * 100 for n, r in runs.items()})
+        fig = charts.line_chart(dd, t, title=t("pf.drawdown_title"), yaxis_title=t("stats.drawdown_axis"),
+                                labels=labels, note=sample, reference=0.0)  # fmt: skip
+        notices.chart(fig, dd, "portfolio_drawdowns", t("pf.drawdown_title"))
+    else:
+        yearly = pd.DataFrame({n: r.yearly["twr_pct"] for n, r in runs.items()})
+        fig = charts.grouped_bars(yearly, t, title=t("pf.yearly_title"), yaxis_title="%", labels=labels, note=sample)
+        notices.chart(fig, yearly, "portfolio_yearly_returns", t("pf.yearly_title"))
 
 
 def _detail(t: Translator, inputs: Inputs, result: portfolios.Comparison, labels: dict[str, str],
@@ -318,34 +341,37 @@ def _detail(t: Translator, inputs: Inputs, result: portfolios.Comparison, labels
     st.subheader(t("pf.detail"))
     name = names[0] if len(names) == 1 else widgets.choice(t("pf.detail_pick"), names, names[0], "detail",
                                                            lambda n: labels[n])  # fmt: skip
-    backtest = result.runs[name]
+    measured = result.runs[name]
+    backtest = measured.backtest
     currency = backtest.plan.currency
-    growth = measures.growth(backtest)
-    table = measures.monthly_table(growth)
-    months = [t(f"pf.month_{m}") for m in range(1, 13)]
-    fig = charts.month_heatmap(table, t, title=t("pf.monthly_title", name=labels[name]), month_names=months,
-                               year_label=t("pf.year_total"), note=sample)  # fmt: skip
-    notices.chart(fig, table, f"portfolio_{name}_monthly_returns", t("pf.monthly_title", name=labels[name]))
-
-    weights = measures.weights(backtest)
     assets = backtest.plan.assets
-    names_of = {a: t.name(a) for a in assets} | {"cash": t("pf.cash")}
-    fig = charts.stacked_area(weights, t, title=t("pf.weights_title", name=labels[name]), labels=names_of,
-                              note=sample)  # fmt: skip
-    notices.chart(fig, weights, f"portfolio_{name}_weights", t("pf.weights_title", name=labels[name]))
-
-    parts = measures.contributions(backtest)
-    profit = parts[["profit"]].rename(columns={"profit": name})
-    profit.index = pd.Index([t.name(a) for a in profit.index], name="asset_id")
-    fig = charts.grouped_bars(profit, t, title=t("pf.contrib_title", unit=t(f"pf.unit_{currency}")), yaxis_title=t(
-        f"pf.unit_{currency}"), labels={name: labels[name]}, note=sample, percent=False)  # fmt: skip
-    notices.chart(fig, parts, f"portfolio_{name}_contributions", t("pf.contrib_title", unit=t(f"pf.unit_{currency}")))
+    view = widgets.choice(t("pf.view"), list(VIEWS), "monthly", "view", lambda v: t(f"pf.view_{v}"))
+    parts = measured.parts
+    if view == "monthly":
+        table = measured.monthly
+        months = [t(f"pf.month_{m}") for m in range(1, 13)]
+        fig = charts.month_heatmap(table, t, title=t("pf.monthly_title", name=labels[name]), month_names=months,
+                                   year_label=t("pf.year_total"), note=sample)  # fmt: skip
+        notices.chart(fig, table, f"portfolio_{name}_monthly_returns", t("pf.monthly_title", name=labels[name]))
+    elif view == "weights":
+        weights = measured.weights
+        names_of = {a: t.name(a) for a in assets} | {"cash": t("pf.cash")}
+        fig = charts.stacked_area(weights, t, title=t("pf.weights_title", name=labels[name]), labels=names_of,
+                                  note=sample)  # fmt: skip
+        notices.chart(fig, weights, f"portfolio_{name}_weights", t("pf.weights_title", name=labels[name]))
+    else:
+        unit = t(f"pf.unit_{currency}")
+        profit = parts[["profit"]].rename(columns={"profit": name})
+        profit.index = pd.Index([t.name(a) for a in profit.index], name="asset_id")
+        fig = charts.grouped_bars(profit, t, title=t("pf.contrib_title", unit=unit), yaxis_title=unit,
+                                  labels={name: labels[name]}, note=sample, percent=False)  # fmt: skip
+        notices.chart(fig, parts, f"portfolio_{name}_contributions", t("pf.contrib_title", unit=unit))
     other = [a for a in assets if catalog.get(a).currency != currency]
     if other:
         st.caption(t("pf.fx_split_caption", names=[Name(a) for a in other], currency=t(f"pf.unit_{currency}")))
         notices.show_table(parts.loc[other, ["profit", "asset_part", "fx_part", "costs"]], currency=currency)
 
-    yearly = measures.yearly_summary(backtest)
+    yearly = measured.yearly
     st.caption(t("pf.yearly_caption"))
     notices.show_table(yearly, currency=currency)
     notices.download_csv(yearly, f"portfolio_{name}_yearly", t("download.what", what=t("pf.yearly_table")))

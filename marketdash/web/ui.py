@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import pandas as pd
 import streamlit as st
 
+from marketdash.analysis.portfolio import measures
 from marketdash.analysis.portfolio import plan as plans
 from marketdash.domain import formats, i18n
 from marketdash.domain.config import ConfigError, load_settings
@@ -290,21 +291,37 @@ def load_symbol_lists() -> pd.DataFrame:
     )  # fmt: skip
 
 
-@st.cache_data(ttl=600, show_spinner=False, max_entries=32)
-def _cached_portfolios(spec: str) -> portfolios.Comparison:
-    runs, benchmark = plans.from_json(spec)
-    return portfolios.compare(get_service(), runs, benchmark)
+@st.cache_data(ttl=600, show_spinner=False, max_entries=64)
+def _cached_run(plan: str, ids: tuple[str, ...], start: dt.date | None, end: dt.date | None) -> measures.Measured:
+    """One portfolio's run and figures (plans.to_json of it alone), on the bars of the page's assets and range."""
+    runs, _ = plans.from_json(plan)
+    data = _cached_prices(ids, start, end)
+    return portfolios.run_and_measure(runs["p"], data.bars, _cached_fx(_fx_start(start), end))
+
+
+def _fx_start(start: dt.date | None) -> dt.date | None:
+    return start - dt.timedelta(days=14) if start else None
 
 
 def load_portfolios(spec: str) -> portfolios.Comparison:
-    """The portfolios and the benchmark of a page (plans.to_json), run from the store (or sample data); a plan the
-    engine refuses raises PlanError, never cached."""
+    """The portfolios and the benchmark of a page (plans.to_json), run from the store (or sample data), each run
+    remembered on its own: a changed weight runs that portfolio again, not the others. A plan the engine refuses
+    raises PlanError."""
+    runs, benchmark = plans.from_json(spec)
+    first = next(iter(runs.values()))
+    ids = tuple(portfolios.asset_ids(runs, benchmark))
+
+    def run(plan: plans.Plan, bars: pd.DataFrame, fx: pd.DataFrame | None) -> measures.Measured:
+        return _cached_run(plans.to_json({"p": plan}, None), ids, first.start, first.end)
+
     with store_errors_in_plain_words(), st.spinner(tr()("pf.running")):
-        return _cached_portfolios(spec)
+        data = _cached_prices(ids, first.start, first.end)
+        return portfolios.compare(get_service(), runs, benchmark, data=data,
+                                  fx=_cached_fx(_fx_start(first.start), first.end), run=run)  # fmt: skip
 
 
 def clear_caches() -> None:
-    _cached_portfolios.clear()
+    _cached_run.clear()
     _cached_prices.clear()
     _cached_fx.clear()
     _cached_coverage.clear()

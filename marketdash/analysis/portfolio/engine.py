@@ -53,14 +53,19 @@ def overseas_stock(asset: catalog.Asset) -> bool:
 def effective_start(bars: pd.DataFrame, asset_ids: list[str], start: dt.date | None, end: dt.date | None) -> dt.date:
     """The later of `start` and the first day by which every asset has a bar in the range; an asset with none in
     the range is named."""
-    lo, hi = pd.Timestamp(start or dt.date.min), pd.Timestamp(end or dt.date.max)
+    dates, owners = bars["date"].to_numpy(), bars["asset_id"].to_numpy()
+    inside = np.ones(len(dates), dtype=bool)
+    if start is not None:
+        inside &= dates >= np.datetime64(start, "ns")
+    if end is not None:
+        inside &= dates <= np.datetime64(end, "ns")
     firsts = []
     for asset_id in asset_ids:
-        dates = bars.loc[(bars["asset_id"] == asset_id) & (bars["date"] >= lo) & (bars["date"] <= hi), "date"]
-        if dates.empty:
+        mine = dates[inside & (owners == asset_id)]
+        if not len(mine):
             raise PlanError(msg("pf.err_no_bars", asset=Name(asset_id)))
-        firsts.append(dates.min())
-    return max(firsts).date()
+        firsts.append(mine.min())
+    return pd.Timestamp(max(firsts)).date()
 
 
 @dataclass(frozen=True)
@@ -79,28 +84,29 @@ def build_grid(plan: Plan, bars: pd.DataFrame, fx: pd.DataFrame, start: dt.date,
                extra_days: list[dt.date]) -> Grid:  # fmt: skip
     """The valuation days and, on each, every asset's last close and its conversion to the portfolio's currency."""
     ids = plan.assets
-    wide = bars[bars["asset_id"].isin(ids)].pivot_table(index="date", columns="asset_id", values="close",
-                                                         aggfunc="last").reindex(columns=ids)  # fmt: skip
-    wide = wide.loc[: pd.Timestamp(end)]
-    days = wide.index[wide.index >= pd.Timestamp(start)].union(pd.DatetimeIndex([pd.Timestamp(d) for d in extra_days]))
+    rows = bars.loc[bars["asset_id"].isin(ids) & (bars["date"] <= pd.Timestamp(end)), ["date", "asset_id", "close"]]
+    rows = rows.drop_duplicates(["date", "asset_id"], keep="last")
+    wide = rows.pivot(index="date", columns="asset_id", values="close").reindex(columns=ids)
+    index = wide.index.union(pd.DatetimeIndex([pd.Timestamp(d) for d in extra_days]))
+    closes = wide.reindex(index).to_numpy()
+    traded = ~np.isnan(closes)
     by_instant = fx_known_at(fx) if fx is not None and not fx.empty else pd.Series(dtype=float)
-    usdkrw = {}  # won per dollar as known at each of an asset's closes, where a conversion needs it
-    for asset_id in ids:
+    rates = np.full(closes.shape, np.nan)  # won per dollar as known at each of an asset's closes, where needed
+    first = index.searchsorted(pd.Timestamp(start))
+    for j, asset_id in enumerate(ids):
         asset = catalog.get(asset_id)
         if asset.currency == plan.currency == "KRW":
             continue
-        closes = wide[asset_id].dropna()
-        rate = rate_at_close(closes.index, asset.timezone, asset.close_time.strftime("%H:%M:%S"), by_instant)
-        missing = rate.loc[pd.Timestamp(start) :].isna()
-        if missing.any():
-            raise PlanError(msg("pf.err_no_fx", asset=Name(asset_id), day=missing[missing].index[0].date()))
-        usdkrw[asset_id] = rate
-    full_index = wide.index.union(days)
-    full = wide.reindex(full_index)
-    session = full.notna().loc[days].to_numpy()
-    price = full.ffill().loc[days].to_numpy()
-    rates = pd.DataFrame({a: usdkrw.get(a, pd.Series(dtype=float)) for a in ids}).reindex(full_index)
-    rates = rates.ffill().loc[days].to_numpy()
+        at = np.flatnonzero(traded[:, j])
+        rate = rate_at_close(index[at], asset.timezone, asset.close_time.strftime("%H:%M:%S"), by_instant).to_numpy()
+        late = np.isnan(rate) & (at >= first)
+        if late.any():
+            raise PlanError(msg("pf.err_no_fx", asset=Name(asset_id), day=index[at[late][0]].date()))
+        rates[at, j] = rate
+    keep = slice(first, None)
+    days = index[keep]
+    price, rates = _carry(closes, traded)[keep], _carry(rates, ~np.isnan(rates))[keep]
+    session = traded[keep]
     usd = np.array([catalog.get(a).currency == "USD" for a in ids])
     krw = np.where(usd, rates, 1.0)
     if plan.currency == "KRW":
@@ -110,6 +116,15 @@ def build_grid(plan: Plan, bars: pd.DataFrame, fx: pd.DataFrame, start: dt.date,
     if np.isnan(per_unit).any():
         raise PlanError(msg("pf.err_no_fx_at_all"))
     return Grid(days, price, session, conv, krw, per_unit)
+
+
+def _carry(values: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Each column's last known value carried forward over the rows that have none (NaN before the first)."""
+    rows = np.where(known, np.arange(len(values))[:, None], 0)
+    np.maximum.accumulate(rows, axis=0, out=rows)
+    carried = values[rows, np.arange(values.shape[1])]
+    carried[~np.maximum.accumulate(known, axis=0)] = np.nan
+    return carried
 
 
 @dataclass(frozen=True)
@@ -129,15 +144,11 @@ class Backtest:
 
 
 def _next_true(mask: np.ndarray) -> np.ndarray:
-    """For each row, the first row at or after it where `mask` holds (-1: none); works on a column at a time."""
+    """For each row, the first row at or after it where `mask` holds (-1: none), column by column."""
     n = len(mask)
-    out = np.full(n, -1)
-    nxt = -1
-    for i in range(n - 1, -1, -1):
-        if mask[i]:
-            nxt = i
-        out[i] = nxt
-    return out
+    rows = np.where(mask, np.arange(n).reshape((n,) + (1,) * (mask.ndim - 1)), n)
+    after = np.minimum.accumulate(rows[::-1], axis=0)[::-1]
+    return np.where(after == n, -1, after)
 
 
 class _Run:
@@ -305,10 +316,10 @@ def run(plan: Plan, bars: pd.DataFrame, fx: pd.DataFrame | None = None) -> Backt
     if plan.initial > 0:
         arrivals[start] = arrivals.get(start, 0.0) + plan.initial
     grid = build_grid(plan, bars, fx, start, end, list(arrivals))
-    day_of = {d.date(): i for i, d in enumerate(grid.dates)}
-    money = {day_of[d]: a for d, a in arrivals.items()}
+    due = grid.dates.searchsorted(pd.DatetimeIndex([pd.Timestamp(d) for d in arrivals]))  # each is a grid day
+    money = dict(zip(due.tolist(), arrivals.values(), strict=True))
     calendar_due = set(np.searchsorted(grid.dates, pd.DatetimeIndex(rebalance_dates(plan.rebalance, start, end))))
-    next_session = np.column_stack([_next_true(grid.session[:, i]) for i in range(len(plan.assets))])
+    next_session = _next_true(grid.session)
     next_all_open = _next_true(grid.session.all(axis=1))
     years = grid.dates.year.to_numpy()
     n = len(grid.dates)
@@ -349,17 +360,21 @@ def _result(plan: Plan, start: dt.date, grid: Grid, state: _Run, units: np.ndarr
             money: dict[int, float]) -> Backtest:  # fmt: skip
     ids = plan.assets
     held = units * grid.price * grid.conv
-    flows = pd.Series(0.0, index=grid.dates)
-    for d, amount in money.items():
-        flows.iloc[d] += amount
+    arrived = np.zeros(len(grid.dates))
+    arrived[list(money)] = list(money.values())
+    flows = pd.Series(arrived, index=grid.dates)
     values = pd.DataFrame(held, index=grid.dates, columns=ids)
     values.insert(0, "value", cash + held.sum(axis=1))
     values.insert(0, "cash", cash)
     values.insert(0, "invested", flows.cumsum().to_numpy())
     values.index.name = "date"
-    rows = [[grid.dates[d], ids[i], side, u, p, state.currency[i], r, a, f, t]
-            for d, i, side, u, p, r, a, f, t in state.trades]  # fmt: skip
-    trades = pd.DataFrame(rows, columns=TRADE_COLUMNS)
+    columns = list(zip(*state.trades, strict=True)) if state.trades else [[]] * 9
+    day, asset = np.asarray(columns[0], dtype=int), np.asarray(columns[1], dtype=int)
+    trades = pd.DataFrame({
+        "date": grid.dates[day], "asset_id": np.asarray(ids, dtype=object)[asset], "side": columns[2],
+        "units": columns[3], "price": columns[4], "currency": np.asarray(state.currency, dtype=object)[asset],
+        "fx": columns[5], "amount": columns[6], "fee": columns[7], "tax": columns[8],
+    }, columns=TRADE_COLUMNS).astype({c: float for c in ("units", "price", "fx", "amount", "fee", "tax")})  # fmt: skip
     frame = lambda a: pd.DataFrame(a, index=grid.dates, columns=ids)  # noqa: E731
     return Backtest(plan, start, values, trades, flows[flows != 0], frame(units), frame(grid.price),
                     frame(grid.conv), state.taxes_paid)  # fmt: skip

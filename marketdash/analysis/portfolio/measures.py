@@ -11,8 +11,8 @@ risk of the time-weighted index, drawdowns, calendar returns, and where the prof
 
 from __future__ import annotations
 
-import datetime as dt
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -171,59 +171,61 @@ def summary(backtest: Backtest) -> dict[str, object]:
 def monthly_table(index: pd.Series) -> pd.DataFrame:
     """Years x months of TWR returns in %, with each year's total in a last column ("year")."""
     monthly = period_returns(index, "ME") * 100
-    table = pd.DataFrame({"year": monthly.index.year, "month": monthly.index.month, "r": monthly.to_numpy()})
-    grid = table.pivot_table(index="year", columns="month", values="r").reindex(columns=range(1, 13))
-    grid["year"] = period_returns(index, "YE").set_axis(period_returns(index, "YE").index.year) * 100
-    grid.index.name = "year"
-    return grid
+    yearly = period_returns(index, "YE") * 100
+    years = yearly.index.year
+    grid = np.full((len(years), 12), np.nan)
+    grid[years.get_indexer(monthly.index.year), monthly.index.month - 1] = monthly.to_numpy()
+    table = pd.DataFrame(grid, index=pd.Index(years, name="year"), columns=range(1, 13))
+    table["year"] = yearly.to_numpy()
+    return table
 
 
 def yearly_summary(backtest: Backtest) -> pd.DataFrame:
     """Per calendar year: money put in, value at the year's end, profit over the year, TWR %, fees and taxes."""
     values = backtest.values
-    index = twr_index(values["value"], backtest.flows)
-    ends = values.groupby(values.index.year).last()
-    flows = backtest.flows.groupby(backtest.flows.index.year).sum().reindex(ends.index, fill_value=0.0)
-    start_value = ends["value"].shift(1, fill_value=0.0)
+    year = values.index.year.to_numpy()
+    last = np.flatnonzero(np.r_[year[1:] != year[:-1], True])  # each year's last valuation day
+    years = pd.Index(year[last], name="year")
+    value_end = values["value"].to_numpy()[last]
+    put_in = values["invested"].to_numpy()[last]
+    contributed = np.diff(put_in, prepend=0.0)
     trades = backtest.trades
-    by_year = trades.groupby(trades["date"].dt.year)[["fee", "tax"]].sum() if len(trades) else None
-    out = pd.DataFrame({
-        "contributed": flows, "value_end": ends["value"], "profit": ends["value"] - start_value - flows,
-        "twr_pct": period_returns(index, "YE").set_axis(period_returns(index, "YE").index.year) * 100,
-    })  # fmt: skip
-    out["fees"] = by_year["fee"].reindex(out.index, fill_value=0.0) if by_year is not None else 0.0
-    out["taxes"] = by_year["tax"].reindex(out.index, fill_value=0.0) if by_year is not None else 0.0
-    out.index.name = "year"
-    return out
+    costs = np.zeros((len(years), 2))
+    if len(trades):
+        rows = years.get_indexer(trades["date"].dt.year)
+        np.add.at(costs, rows, trades[["fee", "tax"]].to_numpy())
+    index = twr_index(values["value"], backtest.flows)
+    return pd.DataFrame({
+        "contributed": contributed, "value_end": value_end,
+        "profit": value_end - np.r_[0.0, value_end[:-1]] - contributed,
+        "twr_pct": (period_returns(index, "YE") * 100).to_numpy(), "fees": costs[:, 0], "taxes": costs[:, 1],
+    }, index=years)  # fmt: skip
 
 
 def contributions(backtest: Backtest) -> pd.DataFrame:
     """Each asset's profit in the portfolio's currency: its value at the end plus what its sales brought, less
     what its buys cost (fees and taxes included), and its share of the total profit in %. For an asset in the
     other currency, the part from its own price, the part from the exchange rate, and what trading cost."""
-    units, prices, conv = backtest.units, backtest.prices, backtest.conv
-    held = units.shift(1, fill_value=0.0)
-    asset_part = (held * prices.diff().fillna(0.0) * conv.shift(1).bfill()).sum()
-    fx_part = (held * prices * conv.diff().fillna(0.0)).sum()
+    units, prices, conv = (f.to_numpy() for f in (backtest.units, backtest.prices, backtest.conv))
+    held = np.vstack([np.zeros((1, units.shape[1])), units[:-1]])
+    before = np.vstack([conv[:1], conv[:-1]])
+    asset_part = (held * np.diff(prices, axis=0, prepend=prices[:1]) * before).sum(axis=0)
+    fx_part = (held * prices * np.diff(conv, axis=0, prepend=conv[:1])).sum(axis=0)
+    ids = list(backtest.units.columns)
     trades = backtest.trades
-    rows = {}
-    for asset_id in units.columns:
-        own = trades[trades["asset_id"] == asset_id]
-        buys, sells = own[own["side"] == "buy"], own[own["side"] == "sell"]
-        costs = float(own["fee"].sum() + own["tax"].sum())
-        spent = float(buys["amount"].sum())
-        got = float(sells["amount"].sum())
-        final = float(backtest.values[asset_id].iloc[-1])
-        # Trading at the applied rate (spread) against valuing at the plain one: a cost like the fee.
-        at_value = float((own["units"] * own["price"] * conv.loc[own["date"], asset_id].to_numpy()
-                          * np.where(own["side"] == "buy", -1, 1)).sum())  # fmt: skip
-        spread = (got - spent) - at_value
-        rows[asset_id] = {"profit": final + got - spent - costs, "asset_part": float(asset_part[asset_id]),
-                          "fx_part": float(fx_part[asset_id]), "costs": costs - spread}  # fmt: skip
-    table = pd.DataFrame.from_dict(rows, orient="index")
+    col = pd.Index(ids).get_indexer(trades["asset_id"])
+    row = backtest.units.index.get_indexer(trades["date"])
+    sign = np.where(trades["side"].to_numpy() == "buy", -1.0, 1.0)
+    sums = np.zeros((len(ids), 3))  # cash from trades, fees and taxes, the same trades at the plain rate
+    plain = sign * trades["units"].to_numpy() * trades["price"].to_numpy() * conv[row, col]
+    paid = (trades["fee"] + trades["tax"]).to_numpy()
+    np.add.at(sums, col, np.column_stack([sign * trades["amount"].to_numpy(), paid, plain]))
+    final = backtest.values[ids].iloc[-1].to_numpy()
+    spread = sums[:, 0] - sums[:, 2]  # trading at the applied rate against valuing at the plain one: a cost too
+    table = pd.DataFrame({"profit": final + sums[:, 0] - sums[:, 1], "asset_part": asset_part, "fx_part": fx_part,
+                          "costs": sums[:, 1] - spread}, index=pd.Index(ids, name="asset_id"))  # fmt: skip
     total = float(backtest.values["value"].iloc[-1] - backtest.values["invested"].iloc[-1])
     table["share_pct"] = table["profit"] / total * 100 if total else math.nan
-    table.index.name = "asset_id"
     return table
 
 
@@ -240,5 +242,20 @@ def growth(backtest: Backtest) -> pd.Series:
     return twr_index(backtest.values["value"], backtest.flows) * 100
 
 
-def after(day: dt.date, series: pd.Series) -> pd.Series:
-    return series.loc[pd.Timestamp(day) :]
+@dataclass(frozen=True)
+class Measured:
+    """A backtest with every figure the page and the command line show of it, computed once."""
+
+    backtest: Backtest
+    summary: dict[str, object]
+    growth: pd.Series
+    monthly: pd.DataFrame
+    yearly: pd.DataFrame
+    parts: pd.DataFrame
+    weights: pd.DataFrame
+
+
+def measure(backtest: Backtest) -> Measured:
+    index = growth(backtest)
+    return Measured(backtest, summary(backtest), index, monthly_table(index), yearly_summary(backtest),
+                    contributions(backtest), weights(backtest))  # fmt: skip
