@@ -192,3 +192,16 @@ def test_cli_bad_input_is_one_sentence(args, said, tmp_path, subprocess_env):
     assert done.returncode == 2, done.stdout + done.stderr
     assert said in done.stderr and "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_equal_and_inverse_volatility_fill_the_weights_in_one_click():
+    at = open_link(**LINK)
+    next(b for b in at.button if b.label == "Equal weights").click().run()
+    weights = {a: at.number_input(key=f"p1_w_{a}").value for a in ("samsung", "soxl", "btc")}
+    assert weights == {"samsung": 33.34, "soxl": 33.33, "btc": 33.33}
+    assert at.query_params["p1"] == "samsung=33.34,soxl=33.33,btc=33.33"
+    next(b for b in at.button if b.label == "Inverse volatility").click().run()
+    assert not at.exception
+    weights = {a: at.number_input(key=f"p1_w_{a}").value for a in ("samsung", "soxl", "btc")}
+    assert sum(weights.values()) == pytest.approx(100, abs=0.02)
+    assert weights["soxl"] < weights["samsung"]  # a 3x leveraged fund swings more than a stock
