@@ -280,7 +280,7 @@ def test_a_bookmarked_deep_link_works_as_the_first_request_to_a_fresh_server(app
         page.goto(f"{url}/compare?assets=samsung,btc&ccy=KRW&range=3Y")
         wait_rendered(page)
         links = page.locator(NAV).all_inner_texts()
-        names = ["Overview", "Compare", "Correlations", "Risk & return", "Data", "Asset chart"]
+        names = ["Overview", "Compare", "Correlations", "Risk & return", "Portfolio", "Data", "Asset chart"]
         assert [link.split("\n")[-1].strip() for link in links] == names
         assert page.locator("[role=dialog]").count() == 0
         assert len(_legend(page)) == 2
