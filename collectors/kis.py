@@ -139,9 +139,15 @@ def kis_said(code: str, msg1: str) -> Msg:
     return msg("err.kis_code", code=code, said=Said(msg1, "ko", prefix=": "))
 
 
-def kis_error(msg_cd: str, msg1: str, status: int) -> CollectorError:
-    """A KIS error code in plain words, as the matching error type."""
+def kis_error(msg_cd: str, msg1: str, status: int, asset: Asset | None = None) -> CollectorError:
+    """A KIS error code in plain words, as the matching error type; a refusal of the request itself (an input KIS
+    rejects, a service code it does not know) names the asset asked for."""
     said = kis_said(msg_cd, msg1)
+    named = Name(asset.id) if asset is not None else "-"
+    if msg_cd == "OPSQ0002":
+        return CollectorError(msg("err.kis_service", asset=named, said=said), code=msg_cd)
+    if msg_cd.startswith("OPSQ"):
+        return CollectorError(msg("err.kis_input", asset=named, said=said), code=msg_cd)
     if msg_cd == RATE_LIMITED:
         return RateLimitedError(msg("err.kis_rate_limited", said=said), code=msg_cd)
     if msg_cd in TOKEN_ERRORS:
@@ -223,7 +229,7 @@ class KisCollector:
 
     def market_codes(self, asset: Asset) -> tuple[str, ...]:
         """The market codes to try for an asset: the one that answered before, else its own then its alternatives
-        (N then S for commodities, whose code is UNVERIFIED; NAS, NYS, AMS for a US symbol no list named)."""
+        (NAS, NYS, AMS for a US symbol no list named). Never S for a commodity: a dead feed (kis-api.md)."""
         with self._lock:
             known = self._working_code.get(asset.id)
         return (known,) if known else (asset.market_code, *asset.alt_markets)
@@ -232,11 +238,12 @@ class KisCollector:
         with self._lock:
             self._working_code[asset_id] = market
 
-    def _call(self, endpoint: Endpoint, params: dict[str, str]) -> dict:
-        return self.call(endpoint.path, endpoint.tr_id, params)
+    def _call(self, endpoint: Endpoint, params: dict[str, str], asset: Asset) -> dict:
+        return self.call(endpoint.path, endpoint.tr_id, params, asset)
 
-    def call(self, path: str, tr_id: str, params: dict[str, str]) -> dict:
-        """One GET: renews the token once on EGW00123/EGW00121; any other rt_cd != "0" becomes a typed error."""
+    def call(self, path: str, tr_id: str, params: dict[str, str], asset: Asset | None = None) -> dict:
+        """One GET: renews the token once on EGW00123/EGW00121; any other rt_cd != "0" (rt_cd "1", and "2" for an
+        input KIS rejects) becomes a typed error, never retried here."""
         token = self.auth.token()
         for attempt in range(2):
             headers = {
@@ -256,14 +263,14 @@ class KisCollector:
                 log.info("KIS token refused (%s): renewing once", msg_cd)
                 token = self.auth.renew(token)
                 continue
-            raise kis_error(msg_cd or str(reply.status), msg1[:200], reply.status)
+            raise kis_error(msg_cd or str(reply.status), msg1[:200], reply.status, asset)
         raise AssertionError("unreachable")
 
     def _walk(self, endpoint: Endpoint, asset: Asset, market: str, start: dt.date, end: dt.date):
         """Pages of [start, end], newest first. Raises NoDataError when the very first page is empty."""
         cursor, seen = end, set()
         for page_no in range(MAX_PAGES):
-            body = self._call(endpoint, endpoint.params(asset, market, start, cursor))
+            body = self._call(endpoint, endpoint.params(asset, market, start, cursor), asset)
             rows = body.get("output2") or []
             if not isinstance(rows, list):
                 raise BadResponseError(msg("err.kis_rows_shape", code=asset.code, kind=type(rows).__name__))
@@ -298,8 +305,11 @@ class KisCollector:
             except StopIteration:
                 return
             except CollectorError as exc:
-                fatal = isinstance(exc, AuthError | RateLimitedError) or (
-                    exc.code is None and not isinstance(exc, NoDataError)
+                refused = str(exc.code or "").startswith("OPSQ")  # the request itself: the same under any code
+                fatal = (
+                    refused
+                    or isinstance(exc, AuthError | RateLimitedError)
+                    or (exc.code is None and not isinstance(exc, NoDataError))
                 )
                 if fatal or len(codes) == 1:
                     raise

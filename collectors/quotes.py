@@ -9,6 +9,7 @@ through the same KIS client as history, so they take slots from the key's one bu
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -17,10 +18,10 @@ from collectors.errors import BadResponseError, CollectorError, NoDataError, Sub
 from collectors.http import HttpClient
 from collectors.kis import KisCollector
 from collectors.upbit import BITHUMB, UPBIT, CandleVenue, check_reply, steer_by_remaining
-from marketdash.domain import clock
+from marketdash.domain import calendars, clock, market_clock
 from marketdash.domain.catalog import Asset
 from marketdash.domain.i18n import Msg, msg
-from marketdash.domain.records import MalformedValueError, Quote, parse_decimal
+from marketdash.domain.records import CLOSE, DELAYED, MalformedValueError, Quote, parse_decimal, parse_yyyymmdd
 
 
 def _number(output: dict, field: str, what: str, *, excd: bool = False) -> float:
@@ -63,17 +64,47 @@ def domestic_index_chart(asset: Asset, output1: dict, at: dt.datetime) -> Quote:
     )
 
 
+def _closed_at(asset: Asset, session: dt.date) -> dt.datetime:
+    return dt.datetime.combine(session, asset.close_time, tzinfo=asset.tz).astimezone(dt.UTC)
+
+
 def overseas_stock(asset: Asset, output: dict, at: dt.datetime) -> Quote:
-    """HHDFS00000300 `output`: `base` is the previous close; `diff` is unsigned (direction in `sign`), unused."""
+    """HHDFS00000300 `output`: `base` is the previous close; `diff` is unsigned (direction in `sign`), unused.
+
+    Outside US hours there is no trade to quote: after the close and before the pre-market `last` is "", and before
+    the open it equals `base` with `tvol` "0" and `sign` "0". The price is then `base`, the last session's close,
+    dated by that session. A symbol is unknown only when `base` is blank too (a wrong exchange answers every field
+    empty)."""
     what = f"{asset.market_code}/{asset.code}"
-    price = _number(output, "last", what, excd=True)
-    return Quote(asset.id, price, _number(output, "base", what, excd=True), asset.currency, "kis", at, False)
+    base = _number(output, "base", what, excd=True)
+    last = str(output.get("last") or "").strip()
+    quiet = str(output.get("tvol") or "").strip() in ("", "0") and str(output.get("sign") or "").strip() == "0"
+    if not last or (quiet and parse_decimal(last, "last") == base):
+        session = calendars.expected_last_session(asset, at)
+        return Quote(asset.id, base, math.nan, asset.currency, "kis", _closed_at(asset, session), False,
+                     kind=CLOSE, session=session)  # fmt: skip
+    return Quote(asset.id, _number(output, "last", what, excd=True), base, asset.currency, "kis", at, False)
 
 
-def overseas_chart(asset: Asset, output1: dict, at: dt.datetime) -> Quote:
-    """FHKST03030100 `output1` (gold, silver, USD/KRW): values may be space-padded; `0.00` means a wrong symbol."""
+def overseas_chart(asset: Asset, output1: dict, at: dt.datetime, rows: object = None) -> Quote:
+    """FHKST03030100 `output1` (gold, silver, USD/KRW, indices): values may be space-padded; `0.00` means a wrong
+    symbol. An answer counts only with bars in `output2` (the dead `S` market answers a frozen `output1` and none).
+    KIS calls `output1` "delayed or closing": it is dated by the newest bar, and is the close of that session
+    unless that session is the one under way now (then a delayed price of it)."""
+    dated = [r for r in rows if isinstance(r, dict) and str(r.get("stck_bsop_date") or "").strip()] if isinstance(
+        rows, list) else []  # fmt: skip
+    if not dated:
+        raise NoDataError(msg("err.quote_no_rows", code=asset.code))
+    try:
+        newest = max(parse_yyyymmdd(r["stck_bsop_date"], "stck_bsop_date") for r in dated)
+    except MalformedValueError as exc:
+        raise BadResponseError(msg("err.malformed_field", detail=exc.msg)) from None
     price = _number(output1, "ovrs_nmix_prpr", asset.code)
-    return Quote(asset.id, price, _number(output1, "ovrs_nmix_prdy_clpr", asset.code), asset.currency, "kis", at, False)
+    prev = _number(output1, "ovrs_nmix_prdy_clpr", asset.code)
+    if market_clock.session_under_way(asset, at) == newest:
+        return Quote(asset.id, price, prev, asset.currency, "kis", at, False, kind=DELAYED, session=newest)
+    return Quote(asset.id, price, prev, asset.currency, "kis", _closed_at(asset, newest), False, kind=CLOSE,
+                 session=newest)  # fmt: skip
 
 
 def ticker(asset: Asset, rows: object, source: str) -> Quote:
@@ -95,7 +126,7 @@ class QuoteCall:
     tr_id: str
     params: Callable[[Asset, str, dt.date], dict[str, str]]  # (asset, market code, today in Seoul)
     output: str  # "output" or "output1"
-    transform: Callable[[Asset, dict, dt.datetime], Quote]
+    transform: Callable[..., Quote]  # (asset, output, fetch time[, rows=output2])
 
 
 def _chart_window(asset: Asset, market: str, today: dt.date) -> dict[str, str]:
@@ -149,17 +180,18 @@ class KisQuoter:
             return self._quote(_INDEX_CHART, asset)
 
     def _quote(self, call: QuoteCall, asset: Asset) -> Quote:
-        """Gold and silver answer under one market code (N or S, unverified which): try each until one does."""
+        """A US symbol no list named answers under one exchange code (NAS, NYS or AMS): try each until one does."""
         codes = self.kis.market_codes(asset)
         today = clock.now().astimezone(dt.timezone(dt.timedelta(hours=9))).date()
         failures: list[Msg] = []
         for market in codes:
-            body = self.kis.call(call.path, call.tr_id, call.params(asset, market, today))
+            body = self.kis.call(call.path, call.tr_id, call.params(asset, market, today), asset)
             output = body.get(call.output)
             try:
                 if not isinstance(output, dict) or not output:
                     raise NoDataError(msg("err.quote_missing", code=asset.code, tr_id=call.tr_id))
-                quote = call.transform(asset, output, clock.now())
+                rows = {"rows": body.get("output2")} if call is _CHART else {}
+                quote = call.transform(asset, output, clock.now(), **rows)
             except NoDataError as exc:
                 failures.append(msg("err.under_market", market=market, error=exc.msg) if len(codes) > 1 else exc.msg)
                 continue

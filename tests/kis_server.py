@@ -6,6 +6,12 @@ newest first, date-cursor paging with no tr_cont; empty objects in output2; holi
 strings; a wrong exchange code answering rt_cd "0" with no rows; gold and silver under one market code only; and
 faults on demand: HTML 502 pages, slow answers, a paper key on the real host (EGW02004), and spurious EGW00201
 refusals under the limit (as KIS's gateway sends in the field), half as HTTP 500 and half as HTTP 200 with rt_cd "1".
+
+And the answers projects that logged real calls measured (kis-api.md, "Field facts measured by others"): the `S`
+market a dead feed (a frozen 2023 `output1`, no rows), a US price outside hours (`last` "" after the close, `last`
+equal to `base` with no volume before the open), the overseas chart's `output1` delayed to the previous US close in
+the Korean daytime, the symbol sent with its master class letter answering nothing, `rt_cd "2"` OPSQ2002 for an input
+KIS rejects, and EGW00121 (an invalid token) where a token dies early.
 """
 
 from __future__ import annotations
@@ -83,7 +89,17 @@ SERIES = {
     "1001": SeriesDef("index", "1001", 700, 2, False),
     "NVDA": SeriesDef("overseas", "NVDA", 20, 4, True, excd="NAS"),
     "SPX": SeriesDef("chart", "SPX", 2000, 2, True, market="N"),
+    # one of each overseas class the chart serves (the master's class letter is never part of the code sent)
+    "XAUUSDCOMP": SeriesDef("chart", "XAUUSDCOMP", 1300, 2, True, market="N"),  # C: a commodity
+    "Y0202": SeriesDef("chart", "Y0202", 2.5, 3, True, market="I"),  # B: a government bond's yield
+    "FX@JPY": SeriesDef("chart", "FX@JPY", 110, 2, False, market="X"),  # X: an FX rate
+    "JP#NI225": SeriesDef("chart", "JP#NI225", 20000, 2, True, market="N"),  # W: a world index
+    # frgn_code.mst's swapped pair: FX@INR answers the rupiah's rate, FX@IDR the rupee's
+    "FX@INR": SeriesDef("chart", "FX@INR", 16000, 2, False, market="X"),
+    "FX@IDR": SeriesDef("chart", "FX@IDR", 85, 2, False, market="X"),
 }
+FROZEN_S = {"ovrs_nmix_prpr": "1928.60", "ovrs_nmix_prdy_clpr": "1925.10", "ovrs_nmix_prdy_vrss": "3.50",
+            "prdy_ctrt": "0.18", "hts_kor_isnm": "금선물"}  # fmt: skip
 
 
 def trading_days(us: bool, start: dt.date, end: dt.date) -> list[dt.date]:
@@ -120,6 +136,10 @@ class KisServer(LocalServer):
     first_token_dies_after: int | None = None  # the first token issued is refused (EGW00123) after this many calls
     index_quote_offered: bool = True  # False: FHPUP02100000 answers MCA00124, as on a paper host
     quote_faults: dict = field(default_factory=dict)  # code -> "empty" ("" values) or "zero" ("0" / "0.00")
+    us_hours: str = "open"  # HHDFS00000300: "open", "closed" (last "") or "preopen" (last == base, no volume)
+    chart_delayed: bool = False  # FHKST03030100's output1 is the previous session's close, today's bar not yet out
+    first_token_invalid_after: int | None = None  # the first token is refused EGW00121 after this many calls
+    input_errors: set = field(default_factory=set)  # codes answered rt_cd "2" OPSQ2002 (an input KIS rejects)
 
     def __post_init__(self) -> None:
         self.tokens: dict[str, tuple[str, dt.datetime]] = {}
@@ -270,6 +290,10 @@ class KisServer(LocalServer):
                 if self._first_token_uses >= self.first_token_dies_after:
                     return self._error(500, "EGW00123", "기간이 만료된 token 입니다.")
                 self._first_token_uses += 1
+            if token == self._first_token and self.first_token_invalid_after is not None:
+                if self._first_token_uses >= self.first_token_invalid_after:
+                    return self._error(500, "EGW00121", "유효하지 않은 token 입니다.")
+                self._first_token_uses += 1
             window = self.windows.setdefault(key, deque())
             now = time.monotonic()
             while window and now - window[0] >= 1.0:
@@ -299,7 +323,10 @@ class KisServer(LocalServer):
             time.sleep(slow)
         if headers.get("tr_id") != tr_id or headers.get("custtype") != "P":
             return self._error(500, "OPSQ0002", "없는 서비스 코드 입니다")
-        if kind == "quote_index" and not self.index_quote_offered:
+        code = params.get("FID_INPUT_ISCD") or params.get("SYMB", "")
+        if code in self.input_errors:
+            status, body = 500, {"rt_cd": "2", "msg_cd": "OPSQ2002", "msg1": "ERROR : INPUT_FIELD_SIZE 오류"}
+        elif kind == "quote_index" and not self.index_quote_offered:
             status, body = self._error(500, "MCA00124", "모의투자에서는 해당업무가 제공되지 않습니다.")
         elif kind in QUOTE_KINDS:
             status, body = self._quote(kind, params)
@@ -335,6 +362,10 @@ class KisServer(LocalServer):
             diff = change.lstrip("-")  # unsigned: the direction is in `sign`
             out = {"rsym": f"D{SERIES[code].excd}{code}", "zdiv": "4", "base": prev, "last": price, "sign": sign,
                    "diff": diff, "rate": pct, "tvol": "18234511", "ordy": "매수가능"}  # fmt: skip
+            if self.us_hours == "closed":  # after the close, before the pre-market: no last price at all
+                out.update(last="", diff="", rate="", sign="", tvol="")
+            elif self.us_hours == "preopen":  # before the open: the previous close, nothing traded
+                out.update(last=prev, diff="0.0000", rate="0.00", sign="0", tvol="0")
             return 200, {**ok, "output": out}
         if not known:  # an unknown stock: success with a price of "0"
             return 200, {**ok, "output": {"stck_prpr": "0", "prdy_vrss": "0", "prdy_ctrt": "0.00"}}
@@ -361,6 +392,8 @@ class KisServer(LocalServer):
         wanted_market = {"stock": "J", "index": "U"}.get(kind) or ("X" if code == "FX@KRW" else self.gold_market)
         if code in SERIES and SERIES[code].market:
             wanted_market = SERIES[code].market
+        if kind == "chart" and market == "S":  # 금선물: answers every code with values frozen in 2023, no rows
+            return 200, {**ok, "output1": {**FROZEN_S, "stck_shrn_iscd": code}, "output2": []}
         if code not in SERIES or SERIES[code].kind != kind or market != wanted_market:
             return 200, {**ok, "output1": {}, "output2": []}
         if params.get("FID_PERIOD_DIV_CODE") != "D":
@@ -369,6 +402,8 @@ class KisServer(LocalServer):
             return self._error(500, "OPSQ2001", "test server serves adjusted prices only (FID_ORG_ADJ_PRC=0)")
         d1, d2 = params.get("FID_INPUT_DATE_1", ""), params.get("FID_INPUT_DATE_2", "")
         date_field = FIELDS[kind][0]
+        if kind == "chart" and self.chart_delayed:  # the Korean daytime: the US session of today has no bar yet
+            d2 = min(d2, (self.today - dt.timedelta(days=1)).strftime("%Y%m%d"))
         rows = [r for r in self.rows(code) if d1 <= r[date_field] <= d2]
         page = list(reversed(rows[-cap:]))
         if kind == "stock" and len(page) < cap:
@@ -378,6 +413,10 @@ class KisServer(LocalServer):
             out1 = {"hts_kor_isnm": "코스피200", "bstp_nmix_prpr": price, "prdy_nmix": prev,
                     "bstp_nmix_prdy_vrss": change, "bstp_nmix_prdy_ctrt": pct}  # fmt: skip
         elif kind == "chart":  # the snapshot gold, silver and USD/KRW quotes read (values may come space-padded)
+            if self.chart_delayed and len(rows) >= 2:  # "지연시세 or 종가시세": the newest bar's close
+                close = FIELDS["chart"][4]
+                price, prev = rows[-1][close], rows[-2][close]
+                change = _fmt(float(price) - float(prev), SERIES[code].decimals)
             out1 = {"hts_kor_isnm": code, "stck_shrn_iscd": code, "ovrs_nmix_prpr": f"  {price}",
                     "ovrs_nmix_prdy_clpr": prev, "ovrs_nmix_prdy_vrss": change, "prdy_ctrt": pct}  # fmt: skip
         else:

@@ -118,6 +118,13 @@ OVERSEAS_ROWS = [
     overseas_record("C", "NYGOLD", "NY GOLD", "뉴욕 금"),
     overseas_record("C", "NYSILV", "NY SILVER", "뉴욕 은"),
     overseas_record("B", "Y0202", "US 10 YEAR", "미국 10년 국채"),
+    overseas_record("C", "XAUUSDCOMP", "GOLD SPOT COMPOSITE", "금 현물"),
+    # the pair frgn_code.mst names for each other's series: Korean names follow the values, the codes do not
+    overseas_record("X", "FX@INR", "INDIA RUPEE", "인도네시아 루피아"),
+    overseas_record("X", "FX@IDR", "INDONESIA RUPIAH", "인도 루피"),
+    # commodities listed only under the dead market S (class E): never served
+    overseas_record("E", "PLATINUM", "PLATINUM", "백금"),
+    overseas_record("E", "SUGAR", "SUGAR NO.11", "설탕"),
 ]
 US_ROWS = {
     "NAS": [us_line("NAS", "NVDA", "엔비디아", "NVIDIA CORP"), us_line("NAS", "AAPL", "애플", "APPLE INC"),

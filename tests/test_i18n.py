@@ -281,7 +281,7 @@ def test_no_page_shows_a_word_that_bypasses_the_catalog(lang, monkeypatch):
 
 
 # English words a Korean page may show: codes, acronyms, tickers and names of things (a CSV, a ZIP, DuckDB).
-KOREAN_MAY_SHOW = {"English", "DuckDB", "Parquet", "ZIP", "CSV", "TOML", "JSON", "HTTP", "IP", "span", "pt"}
+KOREAN_MAY_SHOW = {"English", "DuckDB", "Parquet", "ZIP", "CSV", "TOML", "JSON", "HTTP", "IP", "pt"}
 _CODE_SPAN = re.compile(r"`[^`]*`")
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9_./@-]*")
 

@@ -248,25 +248,12 @@ def test_slow_answers_past_the_timeout(server, tmp_path):
         list(coll.pages(catalog.get("skhynix"), dt.date(2026, 6, 1), TODAY))
 
 
-def test_gold_and_silver_found_under_the_market_code_that_answers(server, tmp_path):
-    server.gold_market = "S"
-    coll = make_collector(server, tmp_path)
-    svc = service_with(coll)
-    for asset_id, code in (("gold", "NYGOLD"), ("silver", "NYSILV")):
-        assert svc.update_one(asset_id, dt.date(2026, 1, 1), TODAY).ok
-        assert stored(svc.store, asset_id) == server.expected(code, dt.date(2026, 1, 1), TODAY)
-    markets = [p["FID_COND_MRKT_DIV_CODE"] for _, p in server.data_calls("chart")]
-    assert markets[0] == "N" and markets[1] == "S"  # N first, then S, remembered from then on
-    before = len(server.calls)
-    svc.update_one("gold", dt.date(2026, 7, 1), TODAY)
-    assert [p["FID_COND_MRKT_DIV_CODE"] for _, p in server.calls[before:]] == ["S"]
-
-
-def test_gold_under_no_market_code_explains_what_to_try(server, tmp_path):
+def test_gold_under_no_live_market_code_explains_what_to_try(server, tmp_path):
     server.gold_market = "Z"
     result = service_with(make_collector(server, tmp_path)).update_one("gold", dt.date(2026, 1, 1), TODAY)
     assert result.kind == "no data"
-    assert "N/S" in result.message and "HHDFC55020100" in result.message
+    assert "NYGOLD (N)" in result.message
+    assert {p["FID_COND_MRKT_DIV_CODE"] for _, p in server.data_calls("chart")} == {"N"}  # never the dead S
 
 
 def test_wrong_exchange_code_is_a_failure_not_an_empty_success(server, tmp_path):

@@ -152,8 +152,8 @@ def test_now_strip_shows_the_polled_quotes_with_their_state(live_at):
     assert len(card_captions) == 7, card_captions  # one line under each card, in its order
     by_asset = dict(zip(catalog.COMPARED, card_captions, strict=True))
     assert by_asset["btc"].startswith("traded ") and " KST " in by_asset["btc"] and "· open" in by_asset["btc"]
-    assert by_asset["samsung"].startswith("live, fetched " if krx == "open" else "close, ")
-    assert by_asset["soxl"].startswith("live, fetched " if us == "open" else "close, ")
+    assert by_asset["samsung"].startswith("live, fetched " if krx == "open" else "close of ")
+    assert by_asset["soxl"].startswith("live, fetched " if us == "open" else "close of ")
     assert svc.store.snapshots(["btc"])["price"].iloc[-1] == 123_456_000.0
 
 

@@ -43,9 +43,11 @@ def test_soxl_uses_base_as_previous_close_whatever_the_unsigned_diff_says():
 
 
 def test_fx_snapshot_from_chart_output1_and_padded_values():
+    """AT is 14:15 KST on 07-08: the won market's session of 07-08 is under way, so its bar's value is delayed."""
     output1 = {"ovrs_nmix_prpr": "  1411.80", "ovrs_nmix_prdy_clpr": "1407.70", "ovrs_nmix_prdy_vrss": "4.10"}
-    q = quotes.overseas_chart(catalog.get("usdkrw"), output1, AT)
-    assert (q.price, q.prev_close) == (1411.80, 1407.70)
+    rows = [{"stck_bsop_date": "20260708", "ovrs_nmix_prpr": "1411.80"}, {}]
+    q = quotes.overseas_chart(catalog.get("usdkrw"), output1, AT, rows=rows)
+    assert (q.price, q.prev_close, q.kind, q.session) == (1411.80, 1407.70, "delayed", dt.date(2026, 7, 8))
 
 
 def test_upbit_ticker_carries_its_own_trade_time_and_a_fraction():
@@ -65,8 +67,13 @@ def test_upbit_ticker_carries_its_own_trade_time_and_a_fraction():
     ],
 )
 def test_errors_hiding_in_success_are_errors_in_plain_words(transform, asset_id, output, says):
+    rows = (
+        {"rows": [{"stck_bsop_date": "20260707", "ovrs_nmix_prpr": "0.00"}]}
+        if transform is quotes.overseas_chart
+        else {}
+    )
     with pytest.raises(NoDataError, match=says):
-        transform(catalog.get(asset_id), output, AT)
+        transform(catalog.get(asset_id), output, AT, **rows)
 
 
 # -- against the local servers -------------------------------------------------------------------------------------
@@ -96,7 +103,10 @@ def _service(kis: KisServer, upbit: UpbitServer, tmp_path, paper: bool = False) 
 def test_a_round_stores_every_quote_as_a_snapshot_never_as_a_bar(servers, tmp_path):
     kis, upbit = servers
     svc = _service(kis, upbit, tmp_path)
-    results = svc.live.poll(list(catalog.ASSETS), everything=True)
+    from marketdash.domain import clock
+
+    with clock.pinned(dt.datetime(2026, 7, 10, 2, 0, tzinfo=dt.UTC)):  # a quote's week of bars holds TODAY
+        results = svc.live.poll(list(catalog.ASSETS), everything=True)
     assert [r.status for r in results] == ["ok"] * len(catalog.ASSETS), [r.message for r in results]
     got = {r.asset_id: r.quote for r in results}
     assert got["samsung"].price == kis.price("005930") and got["samsung"].prev_close == kis.prev_close("005930")
@@ -154,8 +164,11 @@ def test_bitcoin_is_live_without_kis_keys(servers, tmp_path, monkeypatch):
     assert results["btc"].status == "ok" and results["samsung"].status == "skipped"
 
 
-def test_the_snapshot_command_prints_a_line_per_asset(servers, tmp_path):
-    kis, upbit = servers
+def test_the_snapshot_command_prints_a_line_per_asset(tmp_path):
+    """A child process keeps the real clock: the servers' history ends today."""
+    today = dt.datetime.now(dt.timezone(dt.timedelta(hours=9))).date()
+    kis = KisServer(today=today, history_start=today - dt.timedelta(days=40), token_interval=0.3).start()
+    upbit = UpbitServer(first_day=today - dt.timedelta(days=40), last_day=today).start()
     env = cli_env(kis, tmp_path, UPBIT_BASE_URL=upbit.url, BITHUMB_BASE_URL="http://127.0.0.1:9")
     out = run_cli(env, "snapshot", "--assets", "samsung,gold,btc", "--db", str(tmp_path / "m.duckdb"))
     assert out.returncode == 0, out.stdout + out.stderr
@@ -164,6 +177,8 @@ def test_the_snapshot_command_prints_a_line_per_asset(servers, tmp_path):
     assert "(fetch time)" in lines[0] and "(fetch time)" not in lines[1]
     kis.quote_faults["NYGOLD"] = "zero"
     failed = run_cli(env, "snapshot", "--assets", "gold", "--db", str(tmp_path / "m.duckdb"))
+    kis.stop()
+    upbit.stop()
     assert failed.returncode == 1 and "no such symbol" in failed.stdout
 
 
@@ -200,17 +215,6 @@ def test_a_rate_limited_poll_slows_the_poller(monkeypatch):
         assert row.quote is None and "429" in str(row.error)
     finally:
         upbit.stop()
-
-
-def test_gold_quote_finds_the_market_code_that_answers_and_keeps_it(servers, tmp_path):
-    kis, upbit = servers
-    kis.gold_market = "S"  # the official text's code, not the community clients' N
-    svc = _service(kis, upbit, tmp_path)
-    (first,) = svc.live.poll(["gold"], everything=True)
-    assert first.status == "ok" and first.quote.price == kis.price("NYGOLD")
-    before = len(kis.calls)
-    (again,) = svc.live.poll(["gold"], everything=True)
-    assert again.status == "ok" and len(kis.calls) == before + 1  # straight to S this time
 
 
 def test_one_poll_per_interval_however_many_tabs_tick(monkeypatch):

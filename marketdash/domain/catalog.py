@@ -67,9 +67,9 @@ ASSETS: dict[str, Asset] = {
         Asset("btc", "비트코인", "Bitcoin", "Bitcoin", "upbit", "crypto", "", "KRW-BTC", "KRW", "KRW per BTC",
               "24/7", _UTC, dt.time(23, 59, 59), 365, 0, "비트코인 (업비트 KRW-BTC)"),
         Asset("gold", "금 선물", "Gold futures (COMEX)", "Gold", "kis", "overseas_chart", "N", "NYGOLD", "USD",
-              "USD per troy ounce", "CMES", _NY, dt.time(17, 0), 252, 2, "금 선물 (COMEX)", alt_markets=("S",)),
+              "USD per troy ounce", "CMES", _NY, dt.time(17, 0), 252, 2, "금 선물 (COMEX)"),
         Asset("silver", "은 선물", "Silver futures (COMEX)", "Silver", "kis", "overseas_chart", "N", "NYSILV", "USD",
-              "USD per troy ounce", "CMES", _NY, dt.time(17, 0), 252, 3, "은 선물 (COMEX)", alt_markets=("S",)),
+              "USD per troy ounce", "CMES", _NY, dt.time(17, 0), 252, 3, "은 선물 (COMEX)"),
         Asset("usdkrw", "원/달러", "USD/KRW", "USD/KRW", "kis", "overseas_chart", "X", "FX@KRW", "KRW",
               "KRW per USD", "XKRX", _KST, dt.time(15, 30), 252, 2, "원/달러 환율", compared=False),
     )
@@ -139,7 +139,12 @@ _WORLD = {
     "GR#": ("XFRA", "Europe/Berlin", dt.time(17, 30), "EUR"), "GB#": ("XLON", "Europe/London", dt.time(16, 30), "GBP"),
     "FR#": ("XPAR", "Europe/Paris", dt.time(17, 30), "EUR"),
 }  # fmt: skip
-OVERSEAS_MARKET = {"X": "X", "R": "I", "L": "I", "B": "I"}  # frgn_code class -> FID_COND_MRKT_DIV_CODE (else N)
+# frgn_code class -> FID_COND_MRKT_DIV_CODE (else N). Never S: KIS's 금선물 market is a dead feed (values frozen in
+# 2023, no rows), so the commodities listed only there (class E) are not served (symbols.NOT_SERVED).
+OVERSEAS_MARKET = {"X": "X", "R": "I", "L": "I", "B": "I"}
+# frgn_code.mst names two FX codes for each other's series (measured live): FX@INR answers the Indonesian rupiah
+# rate and FX@IDR the Indian rupee's; the Korean names follow the values. A rate's currency is the series'.
+SWAPPED_FX = {"FX@INR": "IDR", "FX@IDR": "INR"}
 
 
 def symbol_asset(
@@ -182,10 +187,9 @@ def symbol_asset(
 def _overseas(code: str, symbol_class: str, short: str, common: dict) -> Asset:
     """An overseas index, FX rate, commodity or rate (KIS's frgn_code list) on the overseas chart endpoint."""
     market = OVERSEAS_MARKET.get(symbol_class, "N")
-    alt = ("S",) if symbol_class in ("C", "") and market == "N" else ()
     world = next((v for k, v in _WORLD.items() if code.startswith(k)), None)
     if code.startswith("FX@"):
-        currency = "KRW" if code.startswith("FX@KRW") else code[3:6]
+        currency = "KRW" if code.startswith("FX@KRW") else SWAPPED_FX.get(code, code[3:6])
         return Asset(short=short, source="kis", kind="overseas_chart", market_code="X", code=code,
                      unit="exchange rate", periods_per_year=252, decimals=2, **{**_KRX, "currency": currency},
                      **common)  # fmt: skip
@@ -199,7 +203,7 @@ def _overseas(code: str, symbol_class: str, short: str, common: dict) -> Asset:
                      periods_per_year=252, decimals=2, **common)  # fmt: skip
     futures = symbol_class in ("C", "F")
     return Asset(short=short, source="kis", kind="overseas_chart", market_code=market, code=code,
-                 unit="USD" if futures else "index points", periods_per_year=252, decimals=2, alt_markets=alt,
+                 unit="USD" if futures else "index points", periods_per_year=252, decimals=2,
                  **{**_US, **({"calendar": "CMES", "close_time": dt.time(17, 0)} if futures else {})},
                  **common)  # fmt: skip
 

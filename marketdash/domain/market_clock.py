@@ -90,6 +90,18 @@ def session_hours(asset: Asset, day: dt.date) -> Hours:
     raise ValueError(f"no trading hours for {asset.id} ({asset.calendar})")
 
 
+def session_under_way(asset: Asset, now: dt.datetime) -> dt.date | None:
+    """The date of the session whose hours (pre-market to post-market) hold `now`; None between sessions."""
+    if asset.calendar == "24/7":
+        return now.astimezone(asset.tz).date()
+    local = now.astimezone(KST).date()
+    for day in calendars.sessions(asset.calendar, local - dt.timedelta(days=3), local + dt.timedelta(days=3)):
+        hours = session_hours(asset, day.date())
+        if hours.pre <= now < hours.post:
+            return day.date()
+    return None
+
+
 def state(asset: Asset, now: dt.datetime) -> MarketState:
     """The asset's market at `now` (aware): open, pre, post, break or closed, and when that changes."""
     if asset.calendar == "24/7":

@@ -92,7 +92,15 @@ class Quote:
     quoted_at: dt.datetime  # aware UTC: the source's own time when it sends one, else the moment we fetched it
     time_from_source: bool  # False: the source sends no time (every KIS quote); quoted_at is the fetch time
     market_state: str = ""
+    # What the price is (SPEC.md, snapshots.quote_kind): LIVE, a price of the session under way; DELAYED, the
+    # source's delayed value of it (KIS's overseas indices and commodities); CLOSE, the close of `session`.
+    kind: str = "live"
+    session: dt.date | None = None  # the session a DELAYED or CLOSE price belongs to
 
     @property
     def change_pct(self) -> float:
-        return (self.price / self.prev_close - 1.0) * 100.0
+        """The change against the previous close in % (NaN when the source gives no previous close)."""
+        return (self.price / self.prev_close - 1.0) * 100.0 if self.prev_close else float("nan")
+
+
+LIVE, DELAYED, CLOSE = "live", "delayed", "close"

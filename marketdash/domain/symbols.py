@@ -111,7 +111,13 @@ def parse_indices(data: bytes) -> pd.DataFrame:
 
 # -- overseas indices, FX, commodities, rates -------------------------------------------------------------------
 _CLASS_KIND = {"W": "index", "P": "index", "M": "index", "Q": "stock", "H": "stock", "D": "stock", "G": "stock",
-               "F": "future", "X": "fx", "C": "commodity", "R": "rate", "L": "rate", "B": "rate"}  # fmt: skip
+               "F": "future", "X": "fx", "C": "commodity", "E": "commodity", "R": "rate", "L": "rate",
+               "B": "rate"}  # fmt: skip
+NOT_SERVED = "not_served"  # a list's flag for symbols KIS serves no prices of: shown in search, never added
+DEAD_CLASSES = {"E"}  # commodities listed only under KIS's 금선물 market S, a dead feed (kis-api.md)
+# frgn_code.mst's two swapped FX codes (catalog.SWAPPED_FX), named by the series each answers with.
+FX_NAMES = {"FX@INR": ("인도네시아 루피아", "USD/IDR (Indonesian rupiah)"),
+            "FX@IDR": ("인도 루피", "USD/INR (Indian rupee)")}  # fmt: skip
 
 
 def parse_overseas(data: bytes) -> pd.DataFrame:
@@ -122,8 +128,10 @@ def parse_overseas(data: bytes) -> pd.DataFrame:
         if not code:
             continue
         en, ko = _text(rec[11:50]), _text(rec[50:90])
+        ko, en = FX_NAMES.get(code, (ko, en))
+        flags = NOT_SERVED if cls in DEAD_CLASSES else ""
         rows.append(("ovs:" + code, "frgn", code, ko or en, en or ko, "OVERSEAS", _CLASS_KIND.get(cls, "other"),
-                     catalog.OVERSEAS_MARKET.get(cls, "N"), cls, ""))  # fmt: skip
+                     catalog.OVERSEAS_MARKET.get(cls, "N"), cls, flags))  # fmt: skip
     return _frame(rows)
 
 

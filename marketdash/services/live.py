@@ -19,7 +19,7 @@ from marketdash.domain import calendars, catalog, clock, market_clock
 from marketdash.domain.config import mask_msg
 from marketdash.domain.i18n import Msg, msg, stored
 from marketdash.domain.market_clock import KST
-from marketdash.domain.records import Quote
+from marketdash.domain.records import CLOSE, LIVE, Quote
 from marketdash.services.sources import Sources
 from marketdash.services.store import Store
 
@@ -67,10 +67,13 @@ class NowRow:
 def _quotes(frame: pd.DataFrame) -> Iterator[Quote]:
     """Stored snapshot rows -> Quotes (quoted_at back to aware UTC)."""
     for row in frame.itertuples(index=False):
+        kind = getattr(row, "quote_kind", None)
+        session = getattr(row, "session", None)
         yield Quote(
             row.asset_id, float(row.price), float(row.prev_close), row.currency, row.source,
             pd.Timestamp(row.quoted_at).to_pydatetime().replace(tzinfo=dt.UTC), bool(row.time_from_source),
-            row.market_state or "",
+            row.market_state or "", kind if isinstance(kind, str) and kind else LIVE,
+            None if session is None or pd.isna(session) else pd.Timestamp(session).date(),
         )  # fmt: skip
 
 
@@ -78,11 +81,14 @@ def _settled(asset: catalog.Asset, quote: Quote, bars: pd.DataFrame) -> Quote:
     """Once the session a quote belongs to has its daily bar, the bar's close replaces the provisional price. A quote
     taken while no session runs (a weekend, a holiday, the night before an open) belongs to the last session
     before it."""
-    local = quote.quoted_at.astimezone(asset.tz).date()
-    so_far = [d.date() for d in calendars.sessions(asset.calendar, local - dt.timedelta(days=14), local)]
-    if so_far and asset.calendar != "24/7" and market_clock.session_hours(asset, so_far[-1]).open > quote.quoted_at:
-        so_far.pop()  # taken before today's open: it belongs to the session before
-    session = so_far[-1] if so_far else local
+    session = quote.session
+    if session is None:
+        local = quote.quoted_at.astimezone(asset.tz).date()
+        so_far = [d.date() for d in calendars.sessions(asset.calendar, local - dt.timedelta(days=14), local)]
+        opened = so_far and market_clock.session_hours(asset, so_far[-1]).open <= quote.quoted_at
+        if so_far and asset.calendar != "24/7" and not opened:
+            so_far.pop()  # taken before today's open: it belongs to the session before
+        session = so_far[-1] if so_far else local
     done = bars[bars["date"].dt.date >= session]
     if done.empty or len(bars) < 2:
         return quote
@@ -92,7 +98,8 @@ def _settled(asset: catalog.Asset, quote: Quote, bars: pd.DataFrame) -> Quote:
         return quote
     closed = dt.datetime.combine(last["date"].date(), asset.close_time, tzinfo=asset.tz).astimezone(dt.UTC)
     return Quote(asset.id, float(last["close"]), float(before["close"].iloc[-1]), asset.currency,
-                 f"{last['source']} daily close", closed, True, market_clock.CLOSED)  # fmt: skip
+                 f"{last['source']} daily close", closed, True, market_clock.CLOSED, CLOSE,
+                 last["date"].date())  # fmt: skip
 
 
 class LiveQuotes:

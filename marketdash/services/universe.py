@@ -190,6 +190,9 @@ class Universe:
         have = set(self.lists().dropna(subset=["fetched_at"])["list"])
         usable = []
         for asset_id in canonical:
+            if asset_id in rows.index and symbols.NOT_SERVED in str(rows.loc[asset_id, "warnings"] or ""):
+                unknown.append(asset_id)  # listed, but KIS serves no prices of it
+                continue
             if asset_id in rows.index:
                 catalog.register(symbols.to_asset({"id": asset_id, **rows.loc[asset_id].to_dict()}))
             elif asset_id in added and set(DECIDING[asset_id.split(":")[0]]) <= have:

@@ -12,9 +12,10 @@ from collections.abc import Sequence
 import pandas as pd
 import streamlit as st
 
-from marketdash.domain import clock
+from marketdash.domain import calendars, catalog, clock, market_clock
 from marketdash.domain.i18n import Translator
 from marketdash.domain.market_clock import KST
+from marketdash.domain.records import CLOSE, DELAYED, Quote
 from marketdash.services.jobs import QuotePoller
 from marketdash.services.live import NowRow
 from marketdash.web import charts, notices, ui
@@ -63,6 +64,28 @@ def _money(t: Translator, change: float, asset_id: str) -> str:
     return ("-" if round(change, 8) < 0 else "+") + text
 
 
+def _day(t: Translator, day: dt.date, now: dt.datetime) -> str:
+    """A session's date as a card writes it: 12.04 this year, 2025.12.04 another."""
+    return t.month_day(day) if day.year == now.astimezone(KST).year else t.date(day)
+
+
+def _quote_kind(q: Quote, row: NowRow, now: dt.datetime) -> tuple[str, dt.date | None]:
+    """What a quote is to a reader, and the session it belongs to: a trade's price (`traded`), a price fetched while
+    its market trades (`fetched`), a delayed price (`delayed`), a session's close (`close`, the daily bar's or the
+    source's), or, fetched during a session that has since ended, its last price before the close."""
+    asset = catalog.get(q.asset_id)
+    if q.kind == DELAYED and row.clock.moving:
+        return "delayed", q.session
+    if q.kind in (CLOSE, DELAYED):
+        return "close", q.session
+    if q.time_from_source or row.clock.moving or asset.calendar == "24/7":
+        return ("traded" if q.time_from_source else "fetched"), None
+    session = market_clock.session_under_way(asset, q.quoted_at) or calendars.expected_last_session(asset, q.quoted_at)
+    if q.quoted_at >= market_clock.session_hours(asset, session).close:
+        return "close", session  # fetched after the close: the KRX price stands still at the close
+    return "last_of_session", session
+
+
 def _card(column, t: Translator, row: NowRow, daily: pd.Series | None, now: dt.datetime, sample: bool) -> None:
     """One asset's one price: the live quote while its market trades, the session's close after it (the stored
     bar once it exists), else the last stored close; each labelled, with its change against the previous close
@@ -75,25 +98,28 @@ def _card(column, t: Translator, row: NowRow, daily: pd.Series | None, now: dt.d
         span += " · " + t("cards.stale")
     q = row.quote
     if q is not None:
-        # KIS quotes carry no time: the moment we fetched them. A settled one is the session's daily bar.
-        kind = "settled" if q.source.endswith("daily close") else "traded" if q.time_from_source else "fetched"
+        kind, day = _quote_kind(q, row, now)
         source = q.source.removesuffix(" daily close")
         quoted = q.quoted_at.astimezone(KST)
         price, change, pct = q.price, q.price - q.prev_close, q.change_pct
+        if pd.isna(pct) and has_daily and pd.Timestamp(daily["last_date"]).date() == q.session:
+            pct = float(daily["day_change_pct"])  # a close without its previous one: the stored bars' change
+            change = price - price / (1 + pct / 100) if pd.notna(pct) else float("nan")
+        when = _day(t, day, now) if day else ""
         tip = t(f"now.tip_{kind}", name=t.full_name(row.asset_id), price=t.price(q.price, row.asset_id),
-                prev=t.price(q.prev_close, row.asset_id), source=t(f"source.{source}"),
-                when=t.datetime(quoted))  # fmt: skip
+                prev=t.price(q.prev_close, row.asset_id) if pd.notna(q.prev_close) else "—",
+                source=t(f"source.{source}"), when=t.datetime(quoted), day=when)  # fmt: skip
         if q.source == "bithumb":
             tip += " " + t("now.bithumb_day")
         if row.error:
             tip += " " + t("now.last_poll_failed", why=t.text(row.error))
-        kind_text = t(f"cards.{kind}", time=f"{quoted:%H:%M:%S}", age=age_text(t, row.age(now)))
+        kind_text = t(f"cards.{kind}", time=f"{quoted:%H:%M:%S}", age=age_text(t, row.age(now)), day=when)
     elif has_daily:
         price, pct = float(daily["last_close"]), float(daily["day_change_pct"])
         change = price - price / (1 + pct / 100) if pd.notna(pct) else float("nan")
         tip = t("overview.card_help", name=t.full_name(row.asset_id), unit=t.unit(row.asset_id),
                 pct=t.pct(daily["range_change_pct"], 1))  # fmt: skip
-        kind_text = t("cards.last_close", day=t.month_day(pd.Timestamp(daily["last_date"]).date()))
+        kind_text = t("cards.last_close", day=_day(t, pd.Timestamp(daily["last_date"]).date(), now))
     else:
         column.metric(label, "—", help=t.text(row.why_not_live or row.error or t("now.waiting")))
         column.caption(_state_line(t, row, now))

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 
 import streamlit as st
 
-from marketdash.domain import catalog, clock
+from marketdash.domain import catalog, clock, symbols
 from marketdash.services.store import StoreError
 from marketdash.web import ui
 from marketdash.web.ui import tr
@@ -184,8 +184,10 @@ def symbol_search(key: str) -> None:
             if found.empty:
                 st.caption(t("sym.no_match", text=text.strip()))
             for row in found.itertuples():
+                dead = symbols.NOT_SERVED in str(row.warnings or "")  # listed, but KIS serves no prices of it
                 st.button(_result_label(row), key=f"sym_add_{row.id}", on_click=_add_asset, args=(key, row.id),
-                          use_container_width=True)  # fmt: skip
+                          use_container_width=True, disabled=dead,
+                          help=t("symwarn.not_served_help") if dead else None)  # fmt: skip
         mine = svc.universe.user_assets()
         if mine:
             st.caption(t("sym.mine"))

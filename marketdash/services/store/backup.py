@@ -12,7 +12,7 @@ from marketdash.domain.i18n import Said, msg
 from marketdash.domain.records import BAR_COLUMNS, SOURCE_RANK
 from marketdash.services.store.files import StoreError
 from marketdash.services.store.prices import IMPORT_PRICES
-from marketdash.services.store.quotes import SNAPSHOT_COLUMNS
+from marketdash.services.store.quotes import INSERT_SNAPSHOTS, SNAPSHOT_COLUMNS
 
 TABLES = ("prices", "fetch_log", "snapshots")
 _LOG_COLUMNS = (
@@ -55,9 +55,9 @@ class Backups:
                 log = log.assign(message_key=pd.Series([None] * len(log), dtype=object, index=log.index))
             self._write(_IMPORT_LOG, frame=log.loc[:, list(_LOG_COLUMNS)])
         quotes = tables["snapshots"]
-        if not quotes.empty:
-            columns = ", ".join(SNAPSHOT_COLUMNS)
-            self._write(f"INSERT INTO snapshots SELECT {columns} FROM incoming ON CONFLICT DO NOTHING", frame=quotes)
+        if not quotes.empty:  # a backup from before a column existed has none of its values
+            quotes = quotes.reindex(columns=list(SNAPSHOT_COLUMNS))
+            self._write(INSERT_SNAPSHOTS, frame=quotes)
         after = self.row_counts()
         return {t: after[t] - before[t] for t in TABLES}
 

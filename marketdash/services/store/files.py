@@ -126,7 +126,9 @@ def _acquire(path: Path, busy_timeout: float) -> tuple[duckdb.DuckDBPyConnection
 def _release(path: Path) -> None:
     key = path.resolve()
     with _OPEN_LOCK:
-        entry = _OPEN[key]
+        entry = _OPEN.get(key)
+        if entry is None:  # the process is exiting (_close_all) while this call finished: nothing left to close
+            return
         entry.calls -= 1
         if entry.calls == 0:
             entry.generation += 1
@@ -135,14 +137,24 @@ def _release(path: Path) -> None:
             timer.start()
 
 
+EXIT_WAIT = 5.0  # seconds the exit waits for calls in flight (a backfill's page being written) to finish
+
+
 @atexit.register
 def _close_all() -> None:
-    """Instances still lingering when the process exits are closed cleanly (a checkpoint, no leaked handles)."""
-    with _OPEN_LOCK:
-        for entry in _OPEN.values():
-            with contextlib.suppress(duckdb.Error):
-                entry.con.close()
-        _OPEN.clear()
+    """At exit, every instance is closed cleanly (a checkpoint, no leaked handles): an idle one at once, one a
+    thread is still using (the history backfill of a server being stopped) once its calls end, within EXIT_WAIT;
+    a call still running then keeps its connection (what it committed is in the file) and its thread ends quietly
+    with the process."""
+    deadline = time.monotonic() + EXIT_WAIT
+    while True:
+        with _OPEN_LOCK:
+            for key in [k for k, entry in _OPEN.items() if not entry.calls]:
+                with contextlib.suppress(duckdb.Error):
+                    _OPEN.pop(key).con.close()
+            if not _OPEN or time.monotonic() >= deadline:
+                return
+        time.sleep(0.05)
 
 
 def _close_if_idle(key: Path, generation: int) -> None:

@@ -13,8 +13,12 @@ from marketdash.services.store.files import message_columns, utcnow
 
 SNAPSHOT_COLUMNS = (
     "asset_id", "quoted_at", "price", "prev_close", "currency", "source", "fetched_at", "market_state",
-    "time_from_source",
+    "time_from_source", "quote_kind", "session",
 )  # fmt: skip
+INSERT_SNAPSHOTS = (
+    f"INSERT INTO snapshots ({', '.join(SNAPSHOT_COLUMNS)}) SELECT {', '.join(SNAPSHOT_COLUMNS)} FROM incoming"
+    " ON CONFLICT DO NOTHING"
+)
 
 
 class QuoteTables:
@@ -35,10 +39,11 @@ class QuoteTables:
                 "fetched_at": utcnow(),
                 "market_state": [q.market_state for q in quotes],
                 "time_from_source": [q.time_from_source for q in quotes],
+                "quote_kind": [q.kind for q in quotes],
+                "session": pd.to_datetime(pd.Series([q.session for q in quotes], dtype=object)),
             }
         ).drop_duplicates(["asset_id", "quoted_at"])
-        sql = f"INSERT INTO snapshots SELECT {', '.join(SNAPSHOT_COLUMNS)} FROM incoming ON CONFLICT DO NOTHING"
-        self._write(sql, frame=frame)
+        self._write(INSERT_SNAPSHOTS, frame=frame)
         return len(frame)
 
     def record_quote_error(self, asset_id: str, source: str, message: Msg) -> None:

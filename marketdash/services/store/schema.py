@@ -35,6 +35,9 @@ CREATE TABLE IF NOT EXISTS symbol_lists (
     list VARCHAR PRIMARY KEY, as_of DATE, fetched_at TIMESTAMP, rows INTEGER, tried_at TIMESTAMP,
     error VARCHAR, error_key VARCHAR
 );
+-- What a quote's price is (live, delayed, or the close of `session`): stores from before it read as live.
+ALTER TABLE snapshots ADD COLUMN IF NOT EXISTS quote_kind VARCHAR;
+ALTER TABLE snapshots ADD COLUMN IF NOT EXISTS session DATE;
 -- The user's own added assets, in the order added (the seven are always there).
 CREATE TABLE IF NOT EXISTS user_assets (asset_id VARCHAR PRIMARY KEY, added_at TIMESTAMP);
 """
