@@ -150,3 +150,49 @@ def test_a_price_change_at_the_source_reaches_the_open_page_without_a_reload(tmp
             browser.close()
     finally:
         _stop(kis, upbit)
+
+
+def test_the_overview_in_the_korean_daytime_dates_its_us_and_comex_prices_as_closes(tmp_path):
+    """Issue 25 as a reader sees it: 11:00 KST on a Friday (the app run at that moment, DASHBOARD_NOW), KIS
+    answering as it does then: SOXL's price blank after the US close, the overseas chart's output1 the previous
+    US close. SOXL, gold and silver show that close with its date, no error and nothing called live."""
+    from playwright.sync_api import sync_playwright
+
+    day = dt.date(2026, 7, 10)
+    kis = KisServer(history_start=day - dt.timedelta(days=400), today=day, us_hours="closed",
+                    chart_delayed=True).start()  # fmt: skip
+    upbit = UpbitServer(first_day=day - dt.timedelta(days=400), last_day=day, ticker_price=100_000_000.0).start()
+    kis.masters = MasterServer().start()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KIS_", "UPBIT_", "BITHUMB_", "DASHBOARD_"))}
+    env.update(KIS_BASE_URL=kis.url, KIS_APP_KEY=APP_KEY, KIS_APP_SECRET=APP_SECRET, UPBIT_BASE_URL=upbit.url,
+               BITHUMB_BASE_URL="http://127.0.0.1:9", MARKET_DB=str(tmp_path / "market.duckdb"),
+               KIS_TOKEN_CACHE=str(tmp_path / "token.json"), KIS_MASTER_URL=kis.masters.url,
+               DASHBOARD_NOW="2026-07-10T11:00:00+09:00")  # fmt: skip
+    try:
+        with streamlit_app(env, log=tmp_path / "streamlit.log") as url, sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1440, "height": 900})
+            page.goto(f"{url}/?lang=ko")
+            wait_rendered(page)
+            cards = page.locator("[data-testid=stMetric]")
+            page.wait_for_function("() => !document.body.innerText.includes('첫 시세를 기다리는 중')", timeout=60_000)
+            page.wait_for_timeout(1500)
+            captions = page.locator("[data-testid=stCaptionContainer]").all_inner_texts()
+            lines = {name: next((c for c in captions if c.startswith(("07.09 종가", "실시간", "지연", "마감")) and
+                                 name in c), "") for name in ("SOXL",)}  # fmt: skip
+            text = page.locator("[data-testid=stMain]").inner_text()
+            full_screenshot(page, SHOTS / "overview-ko-seoul-day-keys.png")
+            assert page.locator("[data-testid=stException]").count() == 0
+            assert cards.count() == 7
+            for name in ("SOXL", "금 선물", "은 선물"):
+                card = page.locator("[data-testid=stColumn]", has=page.locator("[data-testid=stMetric]",
+                                                                               has_text=name)).first  # fmt: skip
+                caption = card.inner_text()
+                assert "07.09 종가" in caption and "실시간" not in caption, (name, caption)
+            samsung = page.locator("[data-testid=stColumn]", has=page.locator("[data-testid=stMetric]",
+                                                                              has_text="삼성전자")).first  # fmt: skip
+            assert "실시간" in samsung.inner_text()  # KRX trades at 11:00: a live price
+            assert "거래소 코드" not in text and lines is not None
+            browser.close()
+    finally:
+        _stop(kis, upbit)

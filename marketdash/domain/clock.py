@@ -8,11 +8,26 @@ Token expiry and the rate budget keep the real clock: they answer to the server'
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 KST = dt.timezone(dt.timedelta(hours=9), "KST")
-_pinned: dt.datetime | None = None
+
+
+def _from_environment() -> dt.datetime | None:
+    """`DASHBOARD_NOW` (an ISO instant with its offset): the app runs as if at that moment, for screenshots and
+    demos of a market's hours (the Korean daytime with the US closed); unset in normal use."""
+    text = os.environ.get("DASHBOARD_NOW", "").strip()
+    if not text:
+        return None
+    moment = dt.datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise ValueError(f"DASHBOARD_NOW needs an offset (2026-07-10T11:00:00+09:00), not {text!r}")
+    return moment.astimezone(dt.UTC)
+
+
+_pinned: dt.datetime | None = _from_environment()
 
 
 def now() -> dt.datetime:
