@@ -19,12 +19,12 @@ with c1:
     start, end = widgets.range_picker()
 axis = widgets.axis_picker(c2)
 data, ids = fetching.page_data(ids, start, end, first_screen=True)
-table = timeseries.overview(data.bars, ids)
+wide = timeseries.to_wide(data.bars, ids)
+rebased, anchor = timeseries.rebase(wide)
+table = timeseries.overview(data.bars, ids, anchor)  # the range's change from the chart's own base day
 table["stale"] = [data.freshness[a].stale for a in table.index]
 live_view.asset_cards(widgets.default_assets(), table, data.sample_assets)
 
-wide = timeseries.to_wide(data.bars, ids)
-rebased, anchor = timeseries.rebase(wide)
 based = t("overview.based_on", day=anchor.date()) if anchor is not None else t("overview.based_each")
 fig = charts.line_chart(
     rebased,
@@ -40,5 +40,6 @@ fig = charts.line_chart(
 notices.chart(fig, rebased, "overview_normalized", t("overview.chart_csv"))
 notices.timing_notes(ids)
 st.subheader(t("overview.summary"))
-notices.show_table(table)
-notices.download_csv(table, "overview_summary", t("download.what", what=t("overview.summary")))
+summary = table.drop(columns=["range_base"])
+notices.show_table(summary)
+notices.download_csv(summary, "overview_summary", t("download.what", what=t("overview.summary")))

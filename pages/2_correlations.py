@@ -73,7 +73,7 @@ others = [a for a in ids if a != lead]
 lag = widgets.choice(t("corr.b"), others, "skhynix", "lag", t.name, widget="select", where=c2)
 lags = correlations.lead_lag(returns_of([lead, lag]), lead, lag, method=method)
 reading = correlations.lead_lag_reading(lags, lead, lag, unit)
-fig = charts.lag_bars(lags, t, title=t("corr.lag_title", a=t.name(lead), b=t.name(lag)), note=sample)
+fig = charts.lag_bars(lags, t, title=t("corr.lag_title", a=t.name(lead), b=t.name(lag)), unit=unit, note=sample)
 notices.chart(fig, lags, "lead_lag", t("corr.leadlag"))
 st.info(t.text(reading))
 
@@ -105,7 +105,7 @@ kind = "corr.rolling_ew_title" if exponential else "corr.rolling_title"
 fig = charts.line_chart(
     rolling,
     t,
-    title=t(kind, window=window, unit=t(f"unit_of_time.{unit}"), name=t.name(base)),
+    title=t(kind, window=window, unit=t(f"unit_count.{unit}"), name=t.name(base)),
     yaxis_title=t("chart.correlation"),
     labels=notices.trace_labels(data),
     note=t("corr.rolling_note") + (f" {sample}" if sample else ""),

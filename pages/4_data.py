@@ -58,6 +58,7 @@ if not problem:
         else:
             st.warning(t("data.check_found", n=len(report)))
             notices.integrity_report(report)
+            st.caption(t("data.check_cli", ids=",".join(dict.fromkeys(report.index))))
             notices.download_csv(report.drop(columns=["detail_key"]), "store_integrity",
                                  t("download.what", what=t("data.integrity_report")))  # fmt: skip
 

@@ -86,10 +86,33 @@ def test_lead_lag_peaks_at_plus_one_when_b_copies_a_a_session_later():
     assert table.loc[1, "correlation"] == pytest.approx(1.0)
     assert abs(table.loc[0, "correlation"]) < 0.2
     text = correlations.lead_lag_reading(table, "soxl", "skhynix")
-    assert str(text).startswith("SOXL's session leads SK hynix's the next session: 1.00 vs")
-    assert Translator("ko").text(text).startswith("SOXL의 움직임이 다음 거래일 SK하이닉스에 나타납니다: 상관계수 1.00")
+    assert str(text).startswith("SOXL's session shows up the same way in SK hynix's next session: 1.00 vs")
+    assert Translator("ko").text(text).startswith(
+        "SOXL의 움직임이 다음 거래일 SK하이닉스에 같은 방향으로 나타납니다: 상관계수 1.00")  # fmt: skip
     reverse = correlations.lead_lag_reading(correlations.lead_lag(returns, "skhynix", "soxl"), "skhynix", "soxl")
-    assert str(reverse).startswith("SOXL's session leads SK hynix's the next session")
+    assert str(reverse).startswith("SOXL's session shows up the same way in SK hynix's next session")
+
+
+def test_lead_lag_names_only_what_stands_out_of_noise_and_says_its_direction():
+    """Issue 26.2: independent series gave "SK하이닉스의 움직임이 3거래일 뒤 SOXL에 나타납니다: -0.11" (inside the
+    ±0.12 of 252 observations), and 10 monthly returns gave -0.47."""
+    rng = np.random.default_rng(11)
+    noise = pd.DataFrame({"soxl": rng.standard_normal(252), "skhynix": rng.standard_normal(252)})
+    table = correlations.lead_lag(noise, "soxl", "skhynix")
+    assert table["correlation"].abs().max() > 0.05  # some lag looks like something
+    text = correlations.lead_lag_reading(table, "soxl", "skhynix")
+    assert text.key == "leadlag.none.session", Translator("ko").text(text)
+    assert "두드러지지 않습니다" in Translator("ko").text(text)
+    ten = pd.DataFrame({"soxl": rng.standard_normal(10), "skhynix": rng.standard_normal(10)})
+    ten["skhynix"] = -ten["soxl"].shift(2).fillna(0) + 0.01 * rng.standard_normal(10)
+    few = correlations.lead_lag(ten, "soxl", "skhynix")
+    assert few.loc[2, "correlation"] < -0.9  # strong, but from 8 returns: not a finding
+    assert correlations.lead_lag_reading(few, "soxl", "skhynix", "month").key == "leadlag.none.month"
+    a = pd.Series(rng.standard_normal(300))
+    inverse = pd.DataFrame({"soxl": a, "skhynix": -a.shift(3) + 0.5 * rng.standard_normal(300)})
+    said = correlations.lead_lag_reading(correlations.lead_lag(inverse, "soxl", "skhynix"), "soxl", "skhynix")
+    assert Translator("ko").text(said).startswith("SOXL의 움직임이 3거래일 뒤 SK하이닉스에 반대 방향으로 나타납니다")
+    assert correlations.stands_out(0.13, 252) and not correlations.stands_out(0.11, 252)
 
 
 def test_rolling_correlation_matches_the_window_by_hand():

@@ -149,7 +149,7 @@ def test_the_language_sticks_across_page_links_and_the_switch(app_url, browser):
     page = context.new_page()
     page.goto(f"{app_url}/")
     wait_rendered(page)
-    assert page.locator("h1").first.inner_text() == "7개 자산 한눈에 보기"
+    assert page.locator("h1").first.inner_text() == "한눈에 보기"
     page.wait_for_url("**lang=ko**", timeout=30_000)
     page.locator(NAV, has_text="수익률 비교").click()
     page.wait_for_url("**/compare?lang=ko**", timeout=30_000)

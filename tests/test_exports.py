@@ -26,3 +26,21 @@ def test_csv_keeps_korean_text_and_formats_date_columns():
     )
     text = csv_bytes(table).decode("utf-8-sig")
     assert text.splitlines() == ["asset_id,name,last_date", "samsung,삼성전자,2026-07-02"]
+
+
+def test_moments_keep_their_time_and_offset_and_dates_stay_dates():
+    """Issue 26.1: the 7-day quotes CSV wrote quoted_at and fetched_at as 2026-12-04 (a UTC date, when it was
+    already 12.05 in Korea)."""
+    quotes = pd.DataFrame(
+        {"price": [1.0, 2.0], "quoted_at": pd.to_datetime(["2026-12-04 15:34:12", "2026-12-04 16:00:00"]),
+         "fetched_at": pd.to_datetime(["2026-12-04 15:34:13", None]), "last_date": pd.to_datetime(["2026-12-04"] * 2)},
+        index=pd.Index(["btc", "samsung"], name="asset_id"),
+    )  # fmt: skip
+    lines = csv_bytes(quotes).decode("utf-8-sig").splitlines()
+    assert lines[1] == "btc,1,2026-12-04T15:34:12+00:00,2026-12-04T15:34:13+00:00,2026-12-04"
+    assert lines[2] == "samsung,2,2026-12-04T16:00:00+00:00,,2026-12-04"  # on the hour: still a moment
+    kst = pd.DataFrame({"btc": [0.5]}, index=pd.DatetimeIndex(["2026-12-05 00:30"], name="time_kst").tz_localize(
+        "Asia/Seoul"))  # fmt: skip
+    assert csv_bytes(kst).decode("utf-8-sig").splitlines()[1] == "2026-12-05T00:30:00+09:00,0.5"
+    at_midnight = pd.DataFrame({"v": [1]}, index=pd.DatetimeIndex(["2026-12-04 00:00"], name="date"))
+    assert csv_bytes(at_midnight).decode("utf-8-sig").splitlines()[1] == "2026-12-04,1"

@@ -151,7 +151,7 @@ def test_every_alignment_mode_renders_heatmap_lead_lag_and_rolling(mode):
 def test_kst_alignment_moves_the_lead_lag_peak_to_the_same_session():
     at = run_page("pages/2_correlations.py")
     common = next(i.value for i in at.info if "SOXL" in i.value)
-    assert "leads SK hynix's the next session" in common
+    assert "shows up the same way in SK hynix's next session" in common
     at.get("segmented_control")[1].set_value("kst").run()
     aligned = next(i.value for i in at.info if "SOXL" in i.value or "SK hynix" in i.value)
     assert "same session" in aligned

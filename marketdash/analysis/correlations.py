@@ -146,19 +146,34 @@ def lead_lag(returns: pd.DataFrame, a: str, b: str, max_lag: int = 5, method: st
     return pd.DataFrame(rows).set_index("lag")
 
 
+def stands_out(r: float, n: int) -> bool:
+    """A correlation a reader may call a finding: enough observations (MIN_OBSERVATIONS), and its 95 % interval
+    excludes 0 (noise between independent series stays inside ±1.96 / sqrt(n - 3))."""
+    if n < MIN_OBSERVATIONS or not np.isfinite(r):
+        return False
+    lo, hi = fisher_interval(r, n)
+    return lo > 0 or hi < 0
+
+
 def lead_lag_reading(table: pd.DataFrame, a: str, b: str, unit: str = "session") -> Msg:
-    """One plain sentence about where the lead-lag correlation of assets `a` and `b` peaks (`unit`: session, week
-    or month)."""
+    """One plain sentence about the lead-lag correlation of assets `a` and `b` (`unit`: session, week or month):
+    the strongest lag that stands out (its 95 % interval excludes 0, with enough observations), said with its
+    direction (a negative r moves the other way); or that none stands out."""
     corr = table["correlation"]
     if corr.isna().all():
         return msg("leadlag.too_few")
-    peak = int(corr.abs().idxmax())
+    found = [k for k in table.index if stands_out(corr.loc[k], int(table.loc[k, "observations"]))]
     same = f"{corr.loc[0]:.2f}"
+    if not found:
+        return msg(f"leadlag.none.{unit}", a=Name(a), b=Name(b), r=same)
+    peak = int(max(found, key=lambda k: abs(corr.loc[k])))
+    way = msg("leadlag.same_way" if corr.loc[peak] > 0 else "leadlag.other_way")
     if peak == 0:
-        return msg(f"leadlag.together.{unit}", a=Name(a), b=Name(b), r=same)
+        return msg(f"leadlag.together.{unit}", a=Name(a), b=Name(b), r=same, way=way)
     leader, follower = (a, b) if peak > 0 else (b, a)
     key = f"leadlag.next.{unit}" if abs(peak) == 1 else f"leadlag.later.{unit}"
-    return msg(key, leader=Name(leader), follower=Name(follower), lag=abs(peak), r=f"{corr.loc[peak]:.2f}", same=same)
+    return msg(key, leader=Name(leader), follower=Name(follower), lag=abs(peak), r=f"{corr.loc[peak]:.2f}",
+               same=same, way=way)  # fmt: skip
 
 
 def _window_ranks(windows: np.ndarray) -> np.ndarray:

@@ -70,7 +70,10 @@ def missing_sessions(asset: catalog.Asset, dates: pd.Series, sources: pd.Series)
         MISSING,
         tuple(d.date() for d in gaps),
         msg(
-            "integrity.missing_detail", calendar=asset.calendar, asset_id=asset.id, start=gaps.min().date().isoformat()
+            "integrity.missing_detail",
+            calendar=msg(f"calendar.{asset.calendar}"),
+            asset_id=asset.id,
+            start=gaps.min().date(),
         ),
     )
 

@@ -57,24 +57,23 @@ def common_returns(wide: pd.DataFrame, frequency: str = "daily") -> pd.DataFrame
     return np.log(common).diff().iloc[1:]
 
 
-def overview(bars: pd.DataFrame, order: list[str]) -> pd.DataFrame:
-    """Per asset over the loaded range: first and last date, last close, day change % and change over the range %."""
-    cols = [
-        "first_date",
-        "last_date",
-        "last_close",
-        "day_change_pct",
-        "range_change_pct",
-    ]
+def overview(bars: pd.DataFrame, order: list[str], anchor: pd.Timestamp | None = None) -> pd.DataFrame:
+    """Per asset over the loaded range: first and last date, last close, day change %, and the change over the
+    range % from `range_base`: the close on `anchor` (the chart's first common date, so a card and the chart's end
+    label say one figure), else the asset's own first close in the range."""
+    cols = ["first_date", "last_date", "last_close", "day_change_pct", "range_change_pct", "range_base"]
     rows = {}
     for asset_id, group in bars.sort_values("date").groupby("asset_id"):
         close = group["close"].to_numpy()
+        at_anchor = group.loc[group["date"] >= anchor, "close"] if anchor is not None else group["close"]
+        base = float(at_anchor.iloc[0]) if len(at_anchor) else float(close[0])
         rows[asset_id] = {
             "first_date": group["date"].iloc[0],
             "last_date": group["date"].iloc[-1],
             "last_close": close[-1],
             "day_change_pct": (close[-1] / close[-2] - 1) * 100 if len(close) > 1 else np.nan,
-            "range_change_pct": (close[-1] / close[0] - 1) * 100,
+            "range_change_pct": (close[-1] / base - 1) * 100,
+            "range_base": base,
         }
     table = pd.DataFrame.from_dict(rows, orient="index", columns=cols).reindex(order)
     table.index.name = "asset_id"

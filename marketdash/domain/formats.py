@@ -67,6 +67,20 @@ def krw_korean(value: float, decimals: int = 0) -> str:
     return f"{sign}{jo:,}조" + (f" {eok:,}억" if eok else "") + " 원"
 
 
+def krw_change(value: float, decimals: int = 0) -> str:
+    """A change of a won price, in the units a card writes the price in: 7,530만 원 from a million won up (beside a
+    price of 1억 2,345만 원), 1억 2,000만 원 from 1억, plain won below (447원, 0.35원 for a cheap coin)."""
+    if math.isfinite(value) and MAN * 100 <= abs(value) < EOK:
+        return f"{'-' if value < 0 else ''}{_half_up(abs(value) / MAN):,}만 원"
+    return krw_korean(value, won_decimals(value, decimals))
+
+
+def won_decimals(value: float, decimals: int) -> int:
+    """Decimals a won amount shows: none from 100원 up (6,199,800원, never 6,199,800.00원), the asset's own below
+    (a coin priced at 0.42원)."""
+    return decimals if math.isfinite(value) and abs(value) < 100 else 0
+
+
 def compact_english(value: float, decimals: int, currency: str) -> str:
     """English card value: amounts of ten million and up in millions (248.0M KRW) so the card does not truncate."""
     if abs(value) >= 10_000_000:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import re
 import string
 import tomllib
 from collections.abc import Callable, Mapping
@@ -112,6 +113,42 @@ def stored(text: object, key: object) -> Msg | str | None:
     return None if text is None or (isinstance(text, float) and math.isnan(text)) else str(text)
 
 
+# Korean particles written for either ending ("이(가)"), chosen by the word before them: 현대차가, 삼성전자가, SOXL이.
+# (after a final consonant, after none)
+_PAIRS = {"이(가)": ("이", "가"), "을(를)": ("을", "를"), "은(는)": ("은", "는"), "와(과)": ("과", "와"),
+          "과(와)": ("과", "와"), "(으)로": ("으로", "로"), "으로(로)": ("으로", "로")}  # fmt: skip
+_JOSA = re.compile(r"([가-힣A-Za-z0-9])([)\]'\"’”`]*)(" + "|".join(re.escape(p) for p in _PAIRS) + ")")
+# How a Latin letter or a digit ends when read aloud in Korean: L (엘), M (엠), N (엔), R (알); 0 (영), 1 (일),
+# 3 (삼), 6 (육), 7 (칠), 8 (팔) end on a consonant.
+_FINAL = {**dict.fromkeys("LMNR", True), **dict.fromkeys("013678", True)}
+
+
+def _final_consonant(char: str) -> tuple[bool, bool]:
+    """(the word ends on a consonant, that consonant is ㄹ) for the character before a particle."""
+    code = ord(char) - 0xAC00
+    if 0 <= code < 11172:
+        final = code % 28
+        return final != 0, final == 8
+    upper = char.upper()
+    return _FINAL.get(upper, False), upper in "LR1781"
+
+
+def josa(text: str) -> str:
+    """Every "이(가)"-style particle in Korean text settled by the word before it ((으)로 takes 로 after ㄹ)."""
+
+    def choose(match: re.Match) -> str:
+        word_end, closing, written = match.groups()  # the word's last letter, closing marks after it, the particle
+        consonant, rieul = _final_consonant(word_end)
+        after, plain = _PAIRS[written]
+        if written in ("(으)로", "으로(로)"):
+            particle = plain if not consonant or rieul else after
+        else:
+            particle = after if consonant else plain
+        return word_end + closing + particle
+
+    return _JOSA.sub(choose, text)
+
+
 def msg(key: str, **params: Any) -> Msg:
     return Msg(key, params)
 
@@ -197,7 +234,8 @@ class Translator:
         if template is None:  # a key only the other language has: a bug the catalog test catches
             template = messages("en").get(message.key, message.key)
         values = {k: self._param(v) for k, v in message.params.items()}
-        return template.format_map(values)
+        text = template.format_map(values)
+        return josa(text) if self.lang == "ko" else text
 
     def _param(self, value: Any) -> Any:
         if isinstance(value, Msg):
@@ -259,6 +297,14 @@ class Translator:
         """A card's price: won in 만/억/조 in Korean; index points as a number; dollars the language's way."""
         return self.price_format(asset_id)(value)
 
+    def change_amount(self, value: float, asset_id: str) -> str:
+        """A change of the asset's price in the units its price is written in (7,530만 원 beside 1억 원 prices)."""
+        asset = catalog.get(asset_id)
+        points = asset.kind == "domestic_index" or asset.unit in ("index points", "exchange rate")
+        if asset.currency == "KRW" and self.lang == "ko" and not points:
+            return formats.krw_change(value, asset.decimals)
+        return self.price(value, asset_id)
+
     def price_format(self, asset_id: str) -> Callable[[float], str]:
         """`price` for one asset as a function of the value: a table column of thousands of bars formats with it
         without looking the asset and the words up for every cell."""
@@ -266,10 +312,10 @@ class Translator:
         d = asset.decimals
         if asset.kind == "domestic_index" or asset.unit in ("index points", "exchange rate"):
             return lambda v: self.number(v, d)
-        if asset.currency == "KRW":
+        if asset.currency == "KRW":  # won has no decimals on screen, but for a price under 100원 (a cheap coin)
             if self.lang == "ko":
-                return lambda v: formats.krw_korean(v, d)
-            return lambda v: formats.compact_english(v, d, "KRW")
+                return lambda v: formats.krw_korean(v, formats.won_decimals(v, d))
+            return lambda v: formats.compact_english(v, formats.won_decimals(v, d), "KRW")
         if asset.currency == "USD":
             template = messages(self.lang)["fmt.usd"]
             return lambda v: template.format(amount=self.number(v, min(d, 2)))

@@ -182,8 +182,10 @@ class LiveQuotes:
         return rows
 
     def coverage(self) -> pd.DataFrame:
-        """Per asset: first and last quote, how many, and the last error (every catalog asset listed)."""
-        cov = self.store.snapshot_coverage().set_index("asset_id").reindex(list(catalog.ASSETS))
+        """Per asset: first and last quote, how many, and the last error (every catalog asset listed, and every
+        added symbol with a quote or an error on record)."""
+        cov = self.store.snapshot_coverage().set_index("asset_id")
+        cov = cov.reindex(list(dict.fromkeys([*catalog.ASSETS, *cov.index])))
         cov["quotes"] = cov["quotes"].fillna(0).astype(int)
         return cov.reset_index()
 

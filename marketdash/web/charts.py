@@ -23,8 +23,9 @@ _COLORS = {
     # The Portfolio page's own lines: up to three portfolios, the benchmark, the money put in, cash.
     "p1": "#6a1b9a", "p2": "#ef6c00", "p3": "#5d4037", "bench": "#333333", "invested": "#9e9e9e", "cash": "#cfd8dc",
 }  # fmt: skip
-# Added assets: six more such hues, then again dotted and dash-dotted, so 20 lines stay apart without a market colour.
-_ADDED_COLORS = ("#ba68c8", "#ffa726", "#a1887f", "#616161", "#c0a000", "#4a148c")
+# Added assets: eight more hues, none near the seven's or a market colour, so 15 lines each have a colour of their
+# own; past them the same again dotted and dash-dotted.
+_ADDED_COLORS = ("#00838f", "#ad1457", "#827717", "#ec407a", "#8d6e63", "#c0ca33", "#b39ddb", "#ffab91")
 _ADDED_DASHES = ("dash", "dot", "dashdot")
 CARRY_PAST_END = pd.Timedelta(days=4)  # a series' last value carries over a long weekend, no further
 LOG_SPREAD = 3.0  # an automatic axis turns logarithmic when the highest value is over 3x the lowest
@@ -134,36 +135,86 @@ def line_chart(
         ticks = [{"dtickrange": [None, 60_000], "value": "%H:%M:%S"}, {"dtickrange": [60_000, None], "value": "%H:%M"}]
     else:
         ticks = tr.plot_ticks
+    values = wide.to_numpy(dtype=float)
+    values = values[np.isfinite(values) & ((values > 0) if log_y else True)]
+    span = _value_range(values, reference, log_y)
+    yaxis = {"title": yaxis_title, "type": "log" if log_y else "linear", "tickformat": y_format or ",~r"}
+    if span is not None:
+        yaxis["range"] = list(span)
+        if log_y:  # a few round, whole labels a decade (100, 200, 500, 1,000), never "10k" or bare 2 … 9
+            yaxis.update(_log_ticks(tr, 10 ** span[0], 10 ** span[1]))
     layout = {
         **_base(title, note, 480),
-        "yaxis": {"title": yaxis_title, "type": "log" if log_y else "linear",
-                  **({"tickformat": y_format} if y_format else {})},
+        "yaxis": yaxis,
         "xaxis": {"hoverformat": hover_x, **({"tickformatstops": ticks} if ticks else {})},
         "hovermode": "x unified",
         "legend": {"orientation": "h", "y": -0.15},
         "shapes": [] if reference is None else [_level(reference)],
     }  # fmt: skip
-    if end_labels:
-        layout["annotations"] = _end_labels(wide, end_labels, log_y)
+    if end_labels and span is not None:
+        layout["annotations"] = _end_labels(wide, end_labels, log_y, span)
         layout["margin"] = {**layout["margin"], "r": 150}
     # Built at once from plain dicts: Plotly validates the figure once (each update_layout, add_trace or add_hline
     # validates it again).
     return go.Figure(data=traces, layout=layout)
 
 
-def _end_labels(wide: pd.DataFrame, texts: dict[str, str], log_y: bool) -> list[dict]:
-    """Each line's name and change at its last point, in its colour, in the margin on the right."""
-    notes = []
+PAD = 0.04  # of the value axis's span, above and below the lines
+LABEL_GAP = 0.05  # of the plot's height between two end labels (16 px of a 480 px chart): they never overlap
+
+
+def _value_range(values: np.ndarray, reference: float | None, log_y: bool) -> tuple[float, float] | None:
+    """The value axis's range (in log10 on a log axis): every drawn value and the reference line, padded."""
+    if reference is not None and (reference > 0 or not log_y):
+        values = np.append(values, reference)
+    if not len(values):
+        return None
+    lo, hi = (np.log10(values.min()), np.log10(values.max())) if log_y else (values.min(), values.max())
+    pad = (hi - lo) * PAD or (abs(hi) * PAD or 1.0)
+    return float(lo - pad), float(hi + pad)
+
+
+def _log_ticks(tr: Translator, lo: float, hi: float) -> dict:
+    """Round values within [lo, hi] on a log axis, 1, 2 and 5 of each decade (only 1 and 5, then only 1, when the
+    axis spans many decades), labelled whole in the reader's number format."""
+    decades = range(int(np.floor(np.log10(lo))), int(np.ceil(np.log10(hi))) + 1)
+    for steps in ((1, 2, 5), (1, 5), (1,)):
+        vals = [s * 10.0**d for d in decades for s in steps if lo <= s * 10.0**d <= hi]
+        if len(vals) <= 10:
+            break
+    if len(vals) < 2:  # a narrow range inside one decade: every whole step of it
+        step = 10.0 ** np.floor(np.log10(hi - lo)) if hi > lo else 1.0
+        vals = list(np.arange(np.ceil(lo / step) * step, hi + step / 2, step))[:10]
+    text = [tr.number(v, 0 if v >= 10 or v == int(v) else max(0, int(-np.floor(np.log10(v))) + 1)) for v in vals]
+    return {"tickvals": vals, "ticktext": text}
+
+
+def _end_labels(wide: pd.DataFrame, texts: dict[str, str], log_y: bool, span: tuple[float, float]) -> list[dict]:
+    """Each line's name and change beside its last point, in its colour, in the margin on the right: moved apart
+    so that no two overlap; when there are more than the height holds, the lines that moved most keep theirs."""
+    lo, hi = span
+    ends = []
     for asset_id, text in texts.items():
         series = wide[asset_id].dropna() if asset_id in wide else pd.Series(dtype=float)
-        if series.empty:
+        if series.empty or (log_y and float(series.iloc[-1]) <= 0):
             continue
         y = float(series.iloc[-1])
-        notes.append({
-            "x": 1.0, "xref": "paper", "xanchor": "left", "y": np.log10(y) if log_y and y > 0 else y, "yref": "y",
-            "text": text, "showarrow": False, "font": {"color": color(asset_id, list(wide.columns)), "size": 11},
-        })  # fmt: skip
-    return notes
+        ends.append([((np.log10(y) if log_y else y) - lo) / (hi - lo), asset_id, text])
+    room = int(1 / LABEL_GAP)
+    if len(ends) > room:  # keep the furthest from the middle of the pack: the lines a reader looks for
+        middle = float(np.median([e[0] for e in ends]))
+        ends = sorted(ends, key=lambda e: -abs(e[0] - middle))[:room]
+    ends.sort(key=lambda e: e[0])
+    for i in range(1, len(ends)):  # push up what sits too close above the one below
+        ends[i][0] = max(ends[i][0], ends[i - 1][0] + LABEL_GAP)
+    top = 1.0
+    for end in reversed(ends):  # then down from the top, so none leaves the plot
+        end[0] = min(end[0], top)
+        top = end[0] - LABEL_GAP
+    among = list(wide.columns)
+    return [{"x": 1.0, "xref": "paper", "xanchor": "left", "y": y, "yref": "paper", "yanchor": "middle",
+             "text": text, "showarrow": False, "font": {"color": color(asset_id, among), "size": 11}}
+            for y, asset_id, text in ends]  # fmt: skip
 
 
 MA_COLORS = {"ma5": "#f57c00", "ma20": "#7b1fa2", "ma60": "#6d4c41", "ma120": "#90a4ae"}  # none a market colour
@@ -247,7 +298,7 @@ def heatmap(
     return fig
 
 
-def lag_bars(table: pd.DataFrame, tr: Translator, *, title: str, note: str | None = None) -> go.Figure:
+def lag_bars(table: pd.DataFrame, tr: Translator, *, title: str, unit: str, note: str | None = None) -> go.Figure:
     """Correlation at each lag in the market colours (positive as a rise, negative as a fall), the strongest lag
     drawn solid and the others pale."""
     corr = table["correlation"]
@@ -264,7 +315,7 @@ def lag_bars(table: pd.DataFrame, tr: Translator, *, title: str, note: str | Non
     )
     _layout(fig, title, note, 380)
     fig.update_layout(
-        xaxis={"title": tr("chart.lag_axis"), "dtick": 1},
+        xaxis={"title": tr(f"chart.lag_axis.{unit}"), "dtick": 1},
         yaxis={"title": tr("chart.correlation"), "range": [-1, 1]},
     )
     return fig

@@ -65,7 +65,10 @@ def refresh_live(asset_ids: Sequence[str], force: bool = False, start: dt.date |
         _wait_for_history()  # the same series and the same budget: never two fetches of one series at once
     with store_errors_in_plain_words():
         todo = [a for a in asset_ids if a in svc.sources.collectors()] if force else svc.stale_assets(asset_ids)
+    left_out = [a for a in asset_ids if a not in todo] if force else []  # no source now: said, never "updated"
     if not todo:
+        if left_out:
+            st.info(_left_out_line(left_out))
         return []
     done: dict[str, float] = dict.fromkeys(todo, 0.0)  # written by worker threads, read here: Streamlit
     latest: dict[str, Msg] = {}  # elements may only be touched from the script's own thread
@@ -93,13 +96,22 @@ def refresh_live(asset_ids: Sequence[str], force: bool = False, start: dt.date |
             st.write(f"{icon} **{t.name(result.asset_id)}**: {describe(result)}")
         failed = [r for r in results if not r.ok]
         summary = t("update.summary", ok=len(results) - len(failed), n=len(results))
-        box.update(
-            label=summary + (t("update.summary_failed", failed=len(failed)) if failed else ""),
-            state="error" if failed else "complete",
-            expanded=bool(failed) and force,
-        )
+        summary += t("update.summary_failed", failed=len(failed)) if failed else ""
+        summary += t("update.summary_left_out", n=len(left_out)) if left_out else ""
+        box.update(label=summary, state="error" if failed else "complete", expanded=bool(failed or left_out) and force)
+        if left_out:
+            st.write(f"⏸️ {_left_out_line(left_out)}")
     clear_caches()
     return results
+
+
+def _left_out_line(asset_ids: Sequence[str]) -> str:
+    """The assets an update could not touch, grouped by why (offline, no keys…), in one line each reason."""
+    t, svc = tr(), service()
+    reasons: dict[str, list[str]] = {}
+    for asset_id in asset_ids:
+        reasons.setdefault(t.text(svc.sources.why_not_live(asset_id)), []).append(t.name(asset_id))
+    return " ".join(t("update.left_out", names=t("list.joiner").join(n), why=why) for why, n in reasons.items())
 
 
 @st.cache_resource(show_spinner=False)

@@ -24,6 +24,7 @@ from marketdash.web.ui import tr
 WAITING_EVERY = 2.0  # seconds between refreshes while a live asset has no quote yet
 _FULL_RUN = "cards_full_run"  # session flag: the cards are being drawn by a full page run, not their own refresh
 CARDS_PER_ROW = 7
+RANGE_REACHES_PRICE = dt.timedelta(days=7)  # a range ending within a week of the shown price runs to that price
 
 
 @st.cache_resource(show_spinner=False)
@@ -59,9 +60,22 @@ def _state_line(t: Translator, row: NowRow, now: dt.datetime) -> str:
 
 
 def _money(t: Translator, change: float, asset_id: str) -> str:
-    """A signed change in the asset's own unit: -2,200원, +0.35달러, +1.20 (index points)."""
-    text = t.price(abs(change), asset_id)
+    """A signed change in the asset's own unit, in the units its price is written in: -2,200원, +0.35달러, +1.20
+    (index points), +7,530만 원 beside a price in 억/만."""
+    text = t.change_amount(abs(change), asset_id)
     return ("-" if round(change, 8) < 0 else "+") + text
+
+
+def _span(t: Translator, daily: pd.Series, price: float, quote: Quote | None, now: dt.datetime) -> str:
+    """The range's change, ending at the price the card shows (as the chart's end label, from the chart's base
+    day); a range that ended days before that price ends at its own last close, and says which."""
+    last = pd.Timestamp(daily["last_date"]).date()
+    shown = last if quote is None else quote.session or quote.quoted_at.astimezone(KST).date()
+    if shown - last <= RANGE_REACHES_PRICE and pd.notna(daily.get("range_base")):
+        text = t("cards.range", pct=t.pct((price / float(daily["range_base"]) - 1) * 100, 1))
+    else:
+        text = t("cards.range_to", pct=t.pct(daily["range_change_pct"], 1), day=_day(t, last, now))
+    return text + (" · " + t("cards.stale") if bool(daily.get("stale", False)) else "")
 
 
 def _day(t: Translator, day: dt.date, now: dt.datetime) -> str:
@@ -91,11 +105,8 @@ def _card(column, t: Translator, row: NowRow, daily: pd.Series | None, now: dt.d
     bar once it exists), else the last stored close; each labelled, with its change against the previous close
     in the asset's unit and in %, when it was priced, its market's state, and the range's change."""
     label = t.name(row.asset_id)
-    state = t(f"state.{row.clock.state}")
+    state = " · " + t(f"state.{row.clock.state}").replace(" ", "\u00a0")  # "장 마감" never breaks in two
     has_daily = daily is not None and pd.notna(daily.get("last_close"))
-    span = t("cards.range", pct=t.pct(daily["range_change_pct"], 1)) if has_daily else ""
-    if has_daily and bool(daily.get("stale", False)):
-        span += " · " + t("cards.stale")
     q = row.quote
     if q is not None:
         kind, day = _quote_kind(q, row, now)
@@ -120,6 +131,7 @@ def _card(column, t: Translator, row: NowRow, daily: pd.Series | None, now: dt.d
         tip = t("overview.card_help", name=t.full_name(row.asset_id), unit=t.unit(row.asset_id),
                 pct=t.pct(daily["range_change_pct"], 1))  # fmt: skip
         kind_text = t("cards.last_close", day=_day(t, pd.Timestamp(daily["last_date"]).date(), now))
+        state = ""  # a past close: today's market state belongs to no price on this card
     else:
         column.metric(label, "—", help=t.text(row.why_not_live or row.error or t("now.waiting")))
         column.caption(_state_line(t, row, now))
@@ -129,7 +141,7 @@ def _card(column, t: Translator, row: NowRow, daily: pd.Series | None, now: dt.d
     column.metric(label, t.price(price, row.asset_id), delta, delta_color=t.delta_color(pct), help=tip)
     warn = ":material/warning: " if row.error else ""
     mark = t("cards.sample") + " · " if sample else ""
-    column.caption(warn + f"{mark}{kind_text} · {state}  \n{span}")
+    column.caption(warn + f"{mark}{kind_text}{state}  \n{_span(t, daily, price, q, now) if has_daily else ''}")
     column.page_link("pages/5_asset.py", label=t("asset.detail"), icon=":material/candlestick_chart:",
                      query_params={**ui.sticky_params(), "id": row.asset_id})  # fmt: skip
 
@@ -209,7 +221,7 @@ def today_view(asset_ids: Sequence[str]) -> None:
         reference=0.0,
         hover_value="%{y:+.2f}%",
         time_axis=True,
-    )
-    csv = wide.copy()
-    csv.index = pd.Index(csv.index.strftime("%Y-%m-%dT%H:%M:%S%z"), name="time_kst")
-    notices.chart(fig, csv, "compare_today_pct_change", t("today.csv"))
+        end_labels={a: f"{t.name(a)} {t.pct(float(wide[a].dropna().iloc[-1]))}" for a in wide.columns
+                    if wide[a].notna().any()},
+    )  # fmt: skip
+    notices.chart(fig, wide, "compare_today_pct_change", t("today.csv"))  # times with their +09:00

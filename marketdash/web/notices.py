@@ -3,7 +3,6 @@ the tables, charts and CSV buttons, all in the reader's language. CSV bytes neve
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 
 import pandas as pd
@@ -11,7 +10,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from marketdash.analysis import risk
-from marketdash.domain import catalog
+from marketdash.domain import catalog, clock
 from marketdash.domain.csvfiles import csv_bytes
 from marketdash.domain.i18n import Name
 from marketdash.services.market import PriceData
@@ -186,7 +185,7 @@ def store_backup_button() -> None:
     st.download_button(
         f"⬇ {t('data.backup')}",
         data=lambda: get_service().backup_zip(),
-        file_name=f"market-store-{dt.date.today():%Y%m%d}.zip",
+        file_name=f"market-store-{clock.today_kst():%Y%m%d}.zip",  # the reader's date, not the server's UTC one
         mime="application/zip",
         key="dl-store",
         on_click="ignore",

@@ -12,6 +12,7 @@ import pandas as pd
 from pandas.io.formats.style import Styler
 
 from marketdash.domain import catalog
+from marketdash.domain.csvfiles import TIMESTAMP_COLUMNS
 from marketdash.domain.i18n import Translator, stored
 from marketdash.domain.market_clock import KST
 
@@ -31,7 +32,7 @@ MONEY_COLUMNS = {"invested", "cash", "value", "amount", "fee", "tax", "contribut
                  "taxes", "asset_part", "fx_part", "costs"}  # fmt: skip
 SIGNED_MONEY = {"profit", "asset_part", "fx_part"}
 # Stored as naive UTC (SPEC.md); shown in KST, the time every page speaks (the CSV keeps UTC).
-UTC_COLUMNS = {"last_attempt", "first_quote", "last_quote", "last_error_at", "quoted_at", "fetched_at", "failed_at"}
+UTC_COLUMNS = TIMESTAMP_COLUMNS - {"time_kst"}
 PRICE_COLUMNS = {"last_close", "open", "high", "low", "close", "price", "prev_close"}  # in the row's asset's unit
 DECIMALS = {"correlation": 3, "ci95_low": 3, "ci95_high": 3, "sharpe": 2, "volume": 0, "rows": 0, "quotes": 0}
 

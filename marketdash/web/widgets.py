@@ -180,7 +180,8 @@ def symbol_search(key: str) -> None:
                     svc.universe.refresh()
             found = svc.universe.search(text, 8)
             if not svc.universe.covered():
-                st.caption(t("sym.partial", n=len(svc.universe.index()) - len(catalog.COMPARED)))
+                why = "sym.partial_offline" if svc.settings.offline else "sym.partial"
+                st.caption(t(why, n=f"{len(svc.universe.index()) - len(catalog.COMPARED):,}"))
             if found.empty:
                 st.caption(t("sym.no_match", text=text.strip()))
             for row in found.itertuples():
