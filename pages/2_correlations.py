@@ -21,8 +21,7 @@ mode = widgets.choice(t("corr.alignment"), list(correlations.ALIGNMENTS), "commo
                       where=c1)  # fmt: skip
 method = widgets.choice(t("corr.method"), ["pearson", "spearman"], "pearson", "method", lambda m: t(f"method.{m}"),
                         where=c2)  # fmt: skip
-ffill = c3.number_input(t("corr.ffill"), min_value=0, max_value=5, value=0, step=1, key="ffill", bind="query-params",
-                        help=t("corr.ffill_help"))  # fmt: skip
+ffill = int(widgets.number(c3, t("corr.ffill"), "ffill", 0, 0, 5, 1, "%.0f", help=t("corr.ffill_help")))
 st.caption(t(f"align.{mode}_caption") + (" " + t("corr.ffill_on", n=ffill) if ffill else ""))
 data, ids = fetching.page_data(ids, start, end, min_assets=2)
 wide = timeseries.to_wide(data.bars, ids)

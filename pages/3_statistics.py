@@ -18,8 +18,7 @@ ids = widgets.asset_picker()
 start, end = widgets.range_picker()
 c1, c2 = st.columns([3, 1])
 currency = widgets.currency_picker(c1)
-risk_free = c2.number_input(t("stats.risk_free"), min_value=0.0, max_value=20.0, value=0.0, step=0.25, key="rf",
-                            bind="query-params")  # fmt: skip
+risk_free = widgets.number(c2, t("stats.risk_free"), "rf", 0.0, 0.0, 20.0, 0.25, "%.2f")
 data, ids = fetching.page_data(ids, start, end)
 wide = fetching.in_currency(timeseries.to_wide(data.bars, ids), currency, start, end).wide
 periods = {a: catalog.get(a).periods_per_year for a in ids}

@@ -384,3 +384,33 @@ def test_asset_page_draws_candles_volume_averages_and_its_bars(app_url, page):
     assert page.locator("[data-testid=stDataFrame]").count() >= 1
     assert page.locator("[data-testid=stDownloadButton]").count() >= 1
     full_screenshot(page, SHOTS / "asset-candles-ko.png")
+
+
+def test_the_page_speaks_the_readers_language_to_the_browser_and_asks_nothing_outside(browser, tmp_path):
+    """Issue 26.15 and 26.16: <html lang> follows the reader, the date picker's button is in Korean, Enter in a date
+    field applies the range, and offline the page asks nothing of any host but the app's own (the tab icon was a
+    font from Google's servers)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KIS_", "UPBIT_", "BITHUMB_", "DASHBOARD_"))}
+    env.update(MARKET_DB=str(tmp_path / "market.duckdb"), DASHBOARD_OFFLINE="1")
+    with streamlit_app(env, log=tmp_path / "streamlit.log") as url:
+        context = browser.new_context(viewport={"width": 1440, "height": 900})
+        page = context.new_page()
+        outside: list[str] = []
+        page.on("request", lambda r: None if r.url.startswith((url, "data:", "blob:")) else outside.append(r.url))
+        page.goto(f"{url}/compare?lang=ko&range=Custom&start=2026-01-05&end=2026-03-02")
+        wait_rendered(page)
+        page.wait_for_function("() => document.documentElement.lang === 'ko'", timeout=10_000)
+        labels = page.locator("[data-testid=stDateInput] [aria-label]").evaluate_all(
+            "els => els.map(e => e.getAttribute('aria-label'))")  # fmt: skip
+        assert labels and not [label for label in labels if re.search("[A-Za-z]", label)], labels
+        end = page.locator("[data-testid=stDateInput]").nth(1)
+        end.locator("[role=spinbutton]").first.click()
+        page.keyboard.type("20260115", delay=40)
+        page.keyboard.press("Enter")  # applies, as 조회 does
+        page.wait_for_url("**end=2026-01-15**", timeout=30_000)
+        wait_rendered(page)
+        page.goto(f"{url}/?lang=en")
+        wait_rendered(page)
+        page.wait_for_function("() => document.documentElement.lang === 'en'", timeout=10_000)
+        context.close()
+    assert outside == []

@@ -4,6 +4,7 @@ reaches the open page without a reload (issue 8)."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import os
 import time
 
@@ -193,6 +194,61 @@ def test_the_overview_in_the_korean_daytime_dates_its_us_and_comex_prices_as_clo
                                                                               has_text="삼성전자")).first  # fmt: skip
             assert "실시간" in samsung.inner_text()  # KRX trades at 11:00: a live price
             assert "거래소 코드" not in text and lines is not None
+            browser.close()
+    finally:
+        _stop(kis, upbit)
+
+
+# The seven and four added: 현대차, 엔비디아, 코스닥, 이더리움.
+ELEVEN = ["krx:005380", "us:NVDA", "kidx:1001", "coin:ETH"]
+
+
+def test_the_overview_with_eleven_assets_reads_whole(tmp_path):
+    """Issue 26.10, 26.11, 26.13 as the newcomer saw them at 1440 px with keys and four added symbols: no card cuts
+    its numbers (no ellipsis), no two end labels overlap, every asset's row of the summary is in sight, and the
+    added lines have colours of their own."""
+    from playwright.sync_api import sync_playwright
+
+    from marketdash.services.store import Store
+
+    kis, upbit, env = _servers(tmp_path)
+    store = Store(env["MARKET_DB"])
+    for asset_id in ELEVEN:
+        store.add_user_asset(asset_id)
+    store.close()
+    try:
+        with streamlit_app(env, log=tmp_path / "streamlit.log") as url, sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1440, "height": 900})
+            page.goto(f"{url}/?lang=ko")
+            wait_rendered(page)
+            page.wait_for_function(
+                "() => document.querySelectorAll('[data-testid=stMetricValue]').length === 11 &&"
+                " !document.body.innerText.includes('첫 시세를 기다리는 중')",
+                timeout=90_000,
+            )
+            page.wait_for_function("() => { const g = document.querySelector('.js-plotly-plot');"
+                                   " return g && g.data.length === 11; }", timeout=90_000)  # fmt: skip
+            page.wait_for_timeout(1000)
+            full_screenshot(page, SHOTS / "overview-11-ko-keys.png")
+            cut = page.evaluate("""() => [...document.querySelectorAll(
+                '[data-testid=stMetricValue], [data-testid=stMetricDelta], [data-testid=stMetricLabel],'
+                + ' [data-testid=stCaptionContainer]')]
+                .filter(e => [e, ...e.querySelectorAll('*')].some(x => x.scrollWidth > x.clientWidth + 1))
+                .map(e => e.innerText)""")
+            assert cut == [], cut
+            boxes = page.locator(".js-plotly-plot .annotation").evaluate_all(
+                "els => els.map(e => { const r = e.getBoundingClientRect(); return [r.top, r.bottom]; })"
+            )
+            boxes.sort()
+            assert len(boxes) >= 8
+            assert all(a[1] <= b[0] + 0.5 for a, b in itertools.pairwise(boxes)), boxes
+            colours = page.evaluate("() => document.querySelector('.js-plotly-plot').data.map(t => t.line.color)")
+            assert len(set(colours)) == 11, colours
+            grid = page.locator("[data-testid=stDataFrame]").last
+            rows = grid.evaluate("g => { const s = g.querySelector('.dvn-scroller');"
+                                 " return s ? s.scrollHeight - s.clientHeight : 0; }")  # fmt: skip
+            assert rows <= 1, "the summary hides rows behind a scroller"
             browser.close()
     finally:
         _stop(kis, upbit)

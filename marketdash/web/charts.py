@@ -26,7 +26,7 @@ _COLORS = {
 # Added assets: eight more hues, none near the seven's or a market colour, so 15 lines each have a colour of their
 # own; past them the same again dotted and dash-dotted.
 _ADDED_COLORS = ("#00838f", "#ad1457", "#827717", "#ec407a", "#8d6e63", "#c0ca33", "#b39ddb", "#ffab91")
-_ADDED_DASHES = ("dash", "dot", "dashdot")
+_ADDED_DASHES = ("dot", "dashdot")  # past the first round of colours
 CARRY_PAST_END = pd.Timedelta(days=4)  # a series' last value carries over a long weekend, no further
 LOG_SPREAD = 3.0  # an automatic axis turns logarithmic when the highest value is over 3x the lowest
 # Hangul has no glyphs in Plotly's default font: Windows, macOS, then Debian's Nanum and Noto (the app's theme names
@@ -45,7 +45,9 @@ def line_style(asset_id: str, among: Sequence[str] = ()) -> dict[str, str]:
     added = [a for a in among if a not in _COLORS]
     i = added.index(asset_id) if asset_id in added else zlib.crc32(asset_id.encode())
     n = len(_ADDED_COLORS)
-    return {"color": _ADDED_COLORS[i % n], "dash": _ADDED_DASHES[(i // n) % len(_ADDED_DASHES)]}
+    if i < n:
+        return {"color": _ADDED_COLORS[i]}
+    return {"color": _ADDED_COLORS[i % n], "dash": _ADDED_DASHES[(i // n - 1) % len(_ADDED_DASHES)]}
 
 
 def color(asset_id: str, among: Sequence[str] = ()) -> str:
@@ -160,7 +162,9 @@ def line_chart(
 
 
 PAD = 0.04  # of the value axis's span, above and below the lines
-LABEL_GAP = 0.05  # of the plot's height between two end labels (16 px of a 480 px chart): they never overlap
+# Of the plot's height between two end labels: 19 px (an 11 px label's box is 18 px) of the 300 px a 480 px chart
+# keeps for its lines below the title, beside the date ticks and above a two-row legend. They never overlap.
+LABEL_GAP = 19 / 300
 
 
 def _value_range(values: np.ndarray, reference: float | None, log_y: bool) -> tuple[float, float] | None:

@@ -66,7 +66,7 @@ def _money(t: Translator, change: float, asset_id: str) -> str:
     return ("-" if round(change, 8) < 0 else "+") + text
 
 
-def _span(t: Translator, daily: pd.Series, price: float, quote: Quote | None, now: dt.datetime) -> str:
+def span_text(t: Translator, daily: pd.Series, price: float, quote: Quote | None, now: dt.datetime) -> str:
     """The range's change, ending at the price the card shows (as the chart's end label, from the chart's base
     day); a range that ended days before that price ends at its own last close, and says which."""
     last = pd.Timestamp(daily["last_date"]).date()
@@ -83,7 +83,7 @@ def _day(t: Translator, day: dt.date, now: dt.datetime) -> str:
     return t.month_day(day) if day.year == now.astimezone(KST).year else t.date(day)
 
 
-def _quote_kind(q: Quote, row: NowRow, now: dt.datetime) -> tuple[str, dt.date | None]:
+def quote_kind(q: Quote, row: NowRow, now: dt.datetime) -> tuple[str, dt.date | None]:
     """What a quote is to a reader, and the session it belongs to: a trade's price (`traded`), a price fetched while
     its market trades (`fetched`), a delayed price (`delayed`), a session's close (`close`, the daily bar's or the
     source's), or, fetched during a session that has since ended, its last price before the close."""
@@ -109,7 +109,7 @@ def _card(column, t: Translator, row: NowRow, daily: pd.Series | None, now: dt.d
     has_daily = daily is not None and pd.notna(daily.get("last_close"))
     q = row.quote
     if q is not None:
-        kind, day = _quote_kind(q, row, now)
+        kind, day = quote_kind(q, row, now)
         source = q.source.removesuffix(" daily close")
         quoted = q.quoted_at.astimezone(KST)
         price, change, pct = q.price, q.price - q.prev_close, q.change_pct
@@ -141,7 +141,7 @@ def _card(column, t: Translator, row: NowRow, daily: pd.Series | None, now: dt.d
     column.metric(label, t.price(price, row.asset_id), delta, delta_color=t.delta_color(pct), help=tip)
     warn = ":material/warning: " if row.error else ""
     mark = t("cards.sample") + " · " if sample else ""
-    column.caption(warn + f"{mark}{kind_text}{state}  \n{_span(t, daily, price, q, now) if has_daily else ''}")
+    column.caption(warn + f"{mark}{kind_text}{state}  \n{span_text(t, daily, price, q, now) if has_daily else ''}")
     column.page_link("pages/5_asset.py", label=t("asset.detail"), icon=":material/candlestick_chart:",
                      query_params={**ui.sticky_params(), "id": row.asset_id})  # fmt: skip
 

@@ -137,9 +137,17 @@ def integrity_report(report: pd.DataFrame) -> None:
 def show_table(frame: pd.DataFrame, asset_id: str | None = None, currency: str | None = None) -> None:
     """A table in the reader's language: translated headers, names and codes, separators, the language's dates,
     prices in their unit, rises and falls in the market colours (tables.styled); a plain row number is no column
-    of its own. `asset_id`: the one asset whose bars these are; `currency`: a portfolio's, for its amounts."""
-    st.dataframe(tables.styled(frame, tr(), asset_id, currency), width="stretch",
+    of its own. `asset_id`: the one asset whose bars these are; `currency`: a portfolio's, for its amounts. A table
+    of up to SHOW_ALL rows is as tall as its rows (no scroller hiding the last assets); an empty one is a line."""
+    if frame.empty:
+        st.caption(tr()("table.empty"))
+        return
+    height = "content" if len(frame) <= SHOW_ALL else "auto"
+    st.dataframe(tables.styled(frame, tr(), asset_id, currency), width="stretch", height=height,
                  hide_index=isinstance(frame.index, pd.RangeIndex))  # fmt: skip
+
+
+SHOW_ALL = 40  # rows a table shows whole
 
 
 SCREEN_BARS = 250  # about a year of sessions on screen; every bar is in the CSV beside the table
@@ -179,13 +187,18 @@ def chart(fig: go.Figure, data_for_csv: pd.DataFrame, name: str, what: str) -> N
     download_csv(data_for_csv, name, tr()("download.what", what=what))
 
 
+def backup_name() -> str:
+    """The backup's file name, dated by the reader's day in Korea (not the server's UTC one)."""
+    return f"market-store-{clock.today_kst():%Y%m%d}.zip"
+
+
 def store_backup_button() -> None:
     """The whole store as one ZIP, built only when clicked; `python -m collectors import --from` takes it back."""
     t = tr()
     st.download_button(
         f"⬇ {t('data.backup')}",
         data=lambda: get_service().backup_zip(),
-        file_name=f"market-store-{clock.today_kst():%Y%m%d}.zip",  # the reader's date, not the server's UTC one
+        file_name=backup_name(),
         mime="application/zip",
         key="dl-store",
         on_click="ignore",

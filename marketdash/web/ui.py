@@ -8,6 +8,7 @@ through `tr()` (marketdash/i18n.py).
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -108,12 +109,46 @@ COMPACT_CSS = """
 [data-testid=stMetricValue] { font-size: 1.2rem; }
 [data-testid=stMetricDelta] { font-size: 0.75rem; }
 [data-testid=stMetricDelta] svg { width: 0.9rem; }
+[data-testid=stMetricDelta] :is(div, p) { white-space: normal; overflow: visible; text-overflow: clip; }
 [data-testid=stMainBlockContainer] { padding-top: 2.5rem; }
 h1 { font-size: 2rem !important; padding-bottom: 0.25rem !important; }
 """
 
 
 KOREAN_CSS = "[data-testid=stStatusWidget] { display: none; }"
+ICON = Path(__file__).with_name("icon.png")  # shipped: a material icon name would be fetched from Google's fonts
+# What Streamlit leaves in English or cannot do, set in the reader's page: the document's language (screen
+# readers, the browser's own translation offer), the date picker's button, and Enter in a date field applying the
+# range (the field commits a typed date when it loses focus, then 조회 is pressed for the reader).
+_PAGE_SCRIPT = """<script>
+(() => {
+  window.__md = {lang: "$LANG", words: $WORDS};
+  const fix = () => {
+    document.documentElement.lang = window.__md.lang;
+    document.querySelectorAll("[data-testid=stDateInput] [aria-label]").forEach(e => {
+      const label = e.getAttribute("aria-label");
+      const [head, ...rest] = label.split(", ");
+      const said = window.__md.words[head];
+      if (said) e.setAttribute("aria-label", [said, ...rest].join(", "));
+    });
+  };
+  fix();
+  if (window.__mdWatching) return;
+  window.__mdWatching = true;
+  new MutationObserver(fix).observe(document.body, {subtree: true, childList: true, attributes: true,
+                                                    attributeFilter: ["aria-label"]});
+  document.addEventListener("keydown", e => {
+    const field = e.key === "Enter" && e.target.closest && e.target.closest("[data-testid=stDateInput]");
+    const form = field && field.closest("[data-testid=stForm]");
+    if (!form) return;
+    e.target.blur();
+    setTimeout(() => {
+      const apply = form.querySelector("[data-testid=stFormSubmitButton] button");
+      if (apply) apply.click();
+    }, 150);
+  }, true);
+})();
+</script>"""
 
 
 def setup_page(page: str) -> Translator:
@@ -133,11 +168,15 @@ def setup_page(page: str) -> Translator:
             st.query_params[name] = value
         st.session_state[f"{name}_switch"] = value  # the switch shows it (set before the widget exists)
     t = tr()
-    st.set_page_config(page_title=f"{t(f'nav.{page}')} · {t('app.name')}", page_icon=":material/monitoring:",
+    st.set_page_config(page_title=f"{t(f'nav.{page}')} · {t('app.name')}", page_icon=str(ICON),
                        layout="wide")  # fmt: skip
     # Streamlit's running indicator says "Running…" and "Stop" in English whatever the page's language: a Korean
     # page hides it (progress of our own work has its own Korean bars and spinners).
-    st.html(f"<style>{COMPACT_CSS}{KOREAN_CSS if t.lang == 'ko' else ''}</style>")
+    st.html(f"<style>{COMPACT_CSS}{KOREAN_CSS if t.lang == 'ko' else ''}</style>"
+            + _PAGE_SCRIPT.replace("$LANG", t.lang).replace("$WORDS", json.dumps(
+                {w: t(f"pick.aria_{w.split()[0].lower()}") for w in ("Choose date", "year", "month", "day")},
+                ensure_ascii=False)),
+            unsafe_allow_javascript=True)  # fmt: skip
     with st.sidebar:
         st.markdown(f"**{t('app.name')}**")
         _page_links(t)

@@ -33,9 +33,11 @@ def _seed_from_url(key: str, options: Sequence, default: object, multi: bool = F
         return
     seeded[key] = ui.page_entry()
     if multi:
-        wanted = [a.lower() for a in _url_ids(key)]
+        asked = _url_ids(key)
+        wanted = [a.lower() for a in asked]
         st.session_state[key] = [o for o in options if str(o).lower() in wanted] or list(default)
-        unknown = [w for w in wanted if w not in {str(o).lower() for o in options}]
+        known = {str(o).lower() for o in options}
+        unknown = [a for a in asked if a.lower() not in known]  # named as the URL spells them (us:ZZZZ)
         if unknown:
             _resets()[key] = (",".join(unknown), None)
     else:
@@ -237,15 +239,34 @@ def range_picker(today: bool = False) -> tuple[dt.date | None, dt.date | None]:
     # One form with a 조회 button, as a broker's screen has: Streamlit's date field commits a typed date only once
     # focus leaves the whole field (a Tab lands on its own calendar button first), so without the form the field
     # could show one date while the chart and the URL kept another. Clicking 조회 leaves the field and submits.
+    _order_url_dates()
     with st.form("custom_range", border=False, enter_to_submit=True):
         col1, col2, col3 = st.columns([5, 5, 2], vertical_alignment="bottom")
         start = _date_field(col1, t("pick.from"), "start", day - dt.timedelta(days=366), day)
         end = _date_field(col2, t("pick.to"), "end", day, day)
-        col3.form_submit_button(t("pick.apply"), type="primary", use_container_width=True)
-    if start and end and start > end:
+        col3.form_submit_button(t("pick.apply"), type="primary", use_container_width=True, on_click=_order_dates)
+    if st.session_state.pop("_dates_swapped", False):
         st.warning(t("pick.swapped"))
-        start, end = end, start
     return start, end
+
+
+def _order_dates() -> None:
+    """조회 with the end before the start: the fields themselves are swapped (not only the range drawn), and said."""
+    start, end = st.session_state.get("start"), st.session_state.get("end")
+    if start and end and start > end:
+        st.session_state["start"], st.session_state["end"] = end, start
+        st.session_state["_dates_swapped"] = True
+
+
+def _order_url_dates() -> None:
+    """A link whose end comes before its start opens with the two swapped, in the fields and the URL, and said."""
+    seeded = st.session_state.get("_seeded", {})
+    if seeded.get("start") == ui.page_entry():
+        return
+    start, end = (_parse_day(st.query_params.get(k, "")) for k in ("start", "end"))
+    if start and end and start > end:
+        st.query_params["start"], st.query_params["end"] = end.isoformat(), start.isoformat()
+        st.session_state["_dates_swapped"] = True
 
 
 def _parse_day(raw: object) -> dt.date | None:
