@@ -172,6 +172,24 @@ def test_the_integrity_report_says_the_command_once_and_names_calendars_in_words
 
 
 # -- 5, 6, 13, 15, 16, 17: the Data page, tables and inputs --------------------------------------------------------
+def _strings(tree: dict):
+    for value in tree.values():
+        yield from _strings(value) if isinstance(value, dict) else [value] if isinstance(value, str) else []
+
+
+def test_no_title_counts_the_assets_and_the_update_help_says_what_it_fetches():
+    """Issue 26.13 and 26.14: "7개 자산 한눈에 보기" with 11 assets; the update button's help spoke of a live source."""
+    import tomllib
+
+    for lang in ("ko", "en"):
+        words = tomllib.loads((ROOT / "marketdash" / "domain" / "locales" / f"{lang}.toml").read_text("utf-8"))
+        texts = list(_strings(words))
+        assert len(texts) > 300
+        counted = [t for t in texts if any(w in t for w in ("7개", "seven", "Seven", "7 asset"))]
+        assert counted == [], counted
+    assert "일봉" in KO("data.update_help") and "실시간" not in KO("data.update_help")
+
+
 def test_offline_update_now_names_what_it_did_not_touch():
     at = open_page("pages/4_data.py", lang="ko")
     next(b for b in at.button if b.label == "지금 업데이트").click().run()
