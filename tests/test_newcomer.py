@@ -45,10 +45,12 @@ def test_the_cards_range_change_is_the_charts_end_label():
 
 def test_the_range_change_ends_at_the_price_the_card_shows_or_says_its_close():
     daily = pd.Series({"last_date": pd.Timestamp("2026-12-03"), "range_base": 1000.0, "range_change_pct": 57.6,
-                       "stale": False})  # fmt: skip
+                       "last_close": 1576.0, "stale": False})  # fmt: skip
     now = dt.datetime(2026, 12, 4, 2, 0, tzinfo=dt.UTC)
     live = Quote("kospi200", 1605.0, 1600.0, "KRW", "kis", now, False)
-    assert live_view.span_text(KO, daily, 1605.0, live, now) == "기간 +60.5%"  # the live price, not 1,576
+    # The live price, not 1,576, said so (the chart's end label is close to close); at the close itself, plain.
+    assert live_view.span_text(KO, daily, 1605.0, live, now) == "기간 +60.5% (현재가까지)"
+    assert live_view.span_text(KO, daily, 1576.0, live, now) == "기간 +57.6%"
     old = Quote("kospi200", 1605.0, 1600.0, "KRW", "kis", now + dt.timedelta(days=30), False)
     assert live_view.span_text(KO, daily, 1605.0, old, now) == "기간 +57.6% (~12.03 종가)"
 

@@ -72,10 +72,16 @@ def span_text(t: Translator, daily: pd.Series, price: float, quote: Quote | None
     last = pd.Timestamp(daily["last_date"]).date()
     shown = last if quote is None else quote.session or quote.quoted_at.astimezone(KST).date()
     if shown - last <= RANGE_REACHES_PRICE and pd.notna(daily.get("range_base")):
-        text = t("cards.range", pct=t.pct((price / float(daily["range_base"]) - 1) * 100, 1))
+        # Past the last close the chart's end label (close to close) differs: the card says it ends at its price.
+        key = "cards.range" if _same_price(price, daily.get("last_close")) else "cards.range_now"
+        text = t(key, pct=t.pct((price / float(daily["range_base"]) - 1) * 100, 1))
     else:
         text = t("cards.range_to", pct=t.pct(daily["range_change_pct"], 1), day=_day(t, last, now))
     return text + (" · " + t("cards.stale") if bool(daily.get("stale", False)) else "")
+
+
+def _same_price(price: float, close: object) -> bool:
+    return pd.notna(close) and abs(price - float(close)) <= 1e-9 * max(abs(price), 1.0)
 
 
 def _day(t: Translator, day: dt.date, now: dt.datetime) -> str:
