@@ -32,6 +32,15 @@ def free_port() -> int:
 @contextmanager
 def streamlit_app(env: dict[str, str], script: Path = ROOT / "app.py", log: Path | None = None) -> Iterator[str]:
     """`streamlit run` on a free local port; yields the base URL once /_stcore/health answers."""
+    with streamlit_server(env, script, log) as (url, _):
+        yield url
+
+
+@contextmanager
+def streamlit_server(
+    env: dict[str, str], script: Path = ROOT / "app.py", log: Path | None = None
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """As streamlit_app, with the server's process too (the load bench reads its CPU time and memory)."""
     port = free_port()
     cmd = [
         sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true",
@@ -51,7 +60,7 @@ def streamlit_app(env: dict[str, str], script: Path = ROOT / "app.py", log: Path
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"streamlit did not start (exit {proc.poll()})") from None
                 time.sleep(0.1)
-        yield url
+        yield url, proc
     finally:
         proc.kill()
         proc.wait(timeout=10)

@@ -127,6 +127,7 @@ class KisServer(LocalServer):
     token_issues: int = 0
     rate_limited: int = 0
     calls: list = field(default_factory=list)  # (path, params) of data calls that got an answer
+    first_request_at: float | None = None  # time.monotonic() of the first request of any kind (bench/backfill.py)
     html_502_next: int = 0  # the next N data calls answer an HTML 502 page
     fail_after: int | None = None  # after this many data calls, every call answers HTML 502
     slow_next: int = 0  # the next N data calls are answered after `slow_seconds`
@@ -229,6 +230,10 @@ class KisServer(LocalServer):
                 if isinstance(body, bytes):
                     return self.send_body(status, body, "text/html")
                 self.send_body(status, json.dumps(body, ensure_ascii=False).encode(), "application/json; charset=utf-8")
+
+            def handle_one_request(self) -> None:
+                server.first_request_at = server.first_request_at or time.monotonic()
+                super().handle_one_request()
 
             def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("content-length", 0)))

@@ -32,6 +32,19 @@ def test_to_wide_pivots_long_bars_in_the_requested_order():
     assert wide.loc["2026-06-06", "btc"] == 1040
 
 
+def test_to_wide_takes_the_later_of_two_rows_for_a_day_skips_missing_closes_and_sorts_dates():
+    long = pd.DataFrame({
+        "asset_id": ["btc", "soxl", "btc", "soxl", "btc"],
+        "date": pd.to_datetime(["2026-06-02", "2026-06-01", "2026-06-01", "2026-06-02", "2026-06-02"]),
+        "close": [1.0, 10.0, 5.0, np.nan, 2.0],
+    })  # fmt: skip
+    wide = timeseries.to_wide(long)
+    assert wide.columns.tolist() == ["btc", "soxl"] and wide.index.tolist() == list(pd.to_datetime(DATES[:2]))
+    assert wide["btc"].tolist() == [5.0, 2.0] and wide.loc["2026-06-01", "soxl"] == 10.0
+    assert math.isnan(wide.loc["2026-06-02", "soxl"])
+    assert timeseries.to_wide(long.iloc[:0], ["btc"]).columns.tolist() == ["btc"]
+
+
 def test_rebase_uses_the_first_date_all_series_share():
     late = WIDE.copy()
     late.loc["2026-06-01", "soxl"] = None  # SOXL starts a day later

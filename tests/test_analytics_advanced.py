@@ -93,6 +93,25 @@ def test_lead_lag_peaks_at_plus_one_when_b_copies_a_a_session_later():
     assert str(reverse).startswith("SOXL's session shows up the same way in SK hynix's next session")
 
 
+@pytest.mark.parametrize("n", [2, 4, 7, 60])
+@pytest.mark.parametrize("method", ["pearson", "spearman"])
+def test_lead_lag_equals_pandas_shifted_correlations_even_shorter_than_the_lags(n, method):
+    """Each lag's r and count as pandas computes them from b shifted by -k (lead_lag works on arrays for speed)."""
+    rng = np.random.default_rng(n)
+    returns = pd.DataFrame({"a": rng.standard_normal(n + 1), "b": rng.standard_normal(n + 1)})
+    returns.iloc[1, 0] = np.nan  # dropped as a pair first
+    table = correlations.lead_lag(returns, "a", "b", method=method)
+    pair = returns.dropna()
+    for k in range(-5, 6):
+        both = pd.concat([pair["a"], pair["b"].shift(-k)], axis=1).dropna()
+        assert table.loc[k, "observations"] == len(both)
+        want = both.corr(method="pearson").iloc[0, 1] if method == "pearson" else both.rank().corr().iloc[0, 1]
+        if len(both) < 3:
+            assert np.isnan(table.loc[k, "correlation"])
+        else:
+            assert table.loc[k, "correlation"] == pytest.approx(want, abs=1e-12)
+
+
 def test_lead_lag_names_only_what_stands_out_of_noise_and_says_its_direction():
     """Issue 26.2: independent series gave "SK하이닉스의 움직임이 3거래일 뒤 SOXL에 나타납니다: -0.11" (inside the
     ±0.12 of 252 observations), and 10 monthly returns gave -0.47."""

@@ -27,7 +27,7 @@ from marketdash.web import charts, live_view
 from marketdash.web.widgets import RANGES, TODAY
 from tests.conftest import ROOT
 from tests.test_i18n import english_words, screen_texts
-from tests.test_pages import values
+from tests.test_pages import dates, values
 
 ADDED = ["krx:005380", "us:NVDA", "coin:ETH"]  # symbols beside the seven (issue 16): a KRX stock, a US stock, a coin
 ASSETS = {"one": "samsung", "two": "samsung,btc", "seven": ",".join(catalog.COMPARED),
@@ -192,7 +192,7 @@ def test_a_custom_range_is_applied_with_its_button_and_reaches_the_url():
     assert not at.exception, [e.value for e in at.exception]
     assert at.query_params["end"] == "2026-01-15"
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
-    last = max(pd.Timestamp(x) for trace in spec["data"] for x in trace["x"])
+    last = max(pd.Timestamp(x) for trace in spec["data"] for x in dates(trace["x"]))
     assert last <= pd.Timestamp("2026-01-15")
 
 

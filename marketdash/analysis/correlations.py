@@ -120,30 +120,40 @@ def fisher_interval(r: float, n: int, z_crit: float = 1.959963984540054) -> tupl
 def correlation_table(returns: pd.DataFrame, method: str = "pearson") -> pd.DataFrame:
     """Every pair once: correlation, overlapping observations, 95% interval, and whether n is too small to trust."""
     result = correlation(returns, method)
-    rows = []
-    cols = list(result.matrix.columns)
-    for i, a in enumerate(cols):
-        for b in cols[i + 1 :]:
-            r = float(result.matrix.loc[a, b])
-            lo, hi = fisher_interval(r, result.observations)
-            rows.append(
-                {"asset_a": a, "asset_b": b, "correlation": r, "observations": result.observations,
-                 "ci95_low": lo, "ci95_high": hi, "too_few": result.observations < MIN_OBSERVATIONS}
-            )  # fmt: skip
-    return pd.DataFrame(rows, columns=["asset_a", "asset_b", "correlation", "observations", "ci95_low", "ci95_high",
-                                       "too_few"])  # fmt: skip
+    cols = np.asarray(result.matrix.columns, dtype=object)
+    upper_a, upper_b = np.triu_indices(len(cols), k=1)  # every pair once, in the matrix's order
+    r = result.matrix.to_numpy(float)[upper_a, upper_b]
+    n = result.observations
+    bounds = [fisher_interval(float(v), n) for v in r]
+    return pd.DataFrame({
+        "asset_a": cols[upper_a], "asset_b": cols[upper_b], "correlation": r, "observations": n,
+        "ci95_low": [lo for lo, _ in bounds], "ci95_high": [hi for _, hi in bounds], "too_few": n < MIN_OBSERVATIONS,
+    }, index=pd.RangeIndex(len(r)))  # fmt: skip
 
 
 # -- lead-lag and rolling ----------------------------------------------------------------------------------------
 def lead_lag(returns: pd.DataFrame, a: str, b: str, max_lag: int = 5, method: str = "pearson") -> pd.DataFrame:
     """corr(a_t, b_{t+k}) for k in -max_lag..max_lag: a positive peak lag means `a` leads `b` by k periods."""
-    pair = returns[[a, b]].dropna()
+    _check(method)
+    pair = returns[[a, b]].dropna().to_numpy(float)
+    x, y, n = pair[:, 0], pair[:, 1], len(pair)
     rows = []
-    for k in range(-max_lag, max_lag + 1):
-        shifted = pd.concat([pair[a], pair[b].shift(-k)], axis=1).dropna()
-        r = pair_correlation(shifted.iloc[:, 0], shifted.iloc[:, 1], method)
-        rows.append({"lag": k, "correlation": r, "observations": len(shifted)})
+    for k in range(-max_lag, max_lag + 1):  # a's row t beside b's row t + k, over the rows both exist
+        m = max(n - abs(k), 0)
+        xs, ys = (x[:m], y[k : k + m]) if k >= 0 else (x[-k : -k + m], y[:m])
+        rows.append({"lag": k, "correlation": _correlation(xs, ys, method), "observations": len(xs)})
     return pd.DataFrame(rows).set_index("lag")
+
+
+def _correlation(x: np.ndarray, y: np.ndarray, method: str) -> float:
+    """pair_correlation of two gapless arrays, without building frames (lead_lag asks for eleven a rerun)."""
+    if len(x) < 3:
+        return np.nan
+    if method == "spearman":
+        x, y = pd.Series(x).rank().to_numpy(), pd.Series(y).rank().to_numpy()
+    x, y = x - x.mean(), y - y.mean()
+    denominator = np.sqrt((x * x).sum() * (y * y).sum())
+    return float((x * y).sum() / denominator) if denominator > 0 else np.nan
 
 
 def stands_out(r: float, n: int) -> bool:

@@ -164,7 +164,7 @@ class LiveQuotes:
         readable = self.store.problem() is None
         latest = self.store.latest_snapshots().set_index("asset_id") if readable else None
         errors = self.store.quote_errors().set_index("asset_id") if readable else None
-        recent = self.store.read_bars(list(asset_ids), now.date() - dt.timedelta(days=14)) if readable else None
+        recent: pd.DataFrame | None = None  # read once, and only when a closed market's quote needs its bars
         rows = []
         for asset_id in asset_ids:
             quote = None
@@ -174,6 +174,8 @@ class LiveQuotes:
                 quote = next(_quotes(latest.loc[[asset_id]].reset_index()))
                 error = stored(latest.loc[asset_id, "error"], latest.loc[asset_id, "error_key"])
                 if not market.moving:
+                    if recent is None:
+                        recent = self.store.read_bars(list(asset_ids), now.date() - dt.timedelta(days=14))
                     quote = _settled(catalog.get(asset_id), quote, recent[recent["asset_id"] == asset_id])
             elif errors is not None and asset_id in errors.index:
                 error = stored(errors.loc[asset_id, "message"], errors.loc[asset_id, "message_key"])

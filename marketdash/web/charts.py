@@ -54,6 +54,14 @@ def color(asset_id: str, among: Sequence[str] = ()) -> str:
     return line_style(asset_id, among)["color"]
 
 
+def date_values(index: pd.DatetimeIndex) -> np.ndarray:
+    """Days as Plotly's date axis also takes them, milliseconds since 1970 (UTC, as Plotly reads every date), in
+    float64: sent as packed binary, not text, and copied as one block when Plotly and Streamlit copy the figure.
+    ISO strings cost a per-string deep copy (twice a rerun) and datetimes a per-value JSON encoding: over half of a
+    Max-range chart's server time (bench/load.py)."""
+    return index.to_numpy("datetime64[ms]").astype("int64").astype(float)
+
+
 def _interval_text(tr: Translator, r: float, n: int) -> str:
     lo, hi = fisher_interval(r, n)
     return tr("chart.ci_too_few") if np.isnan(lo) else tr("chart.ci", lo=f"{lo:.2f}", hi=f"{hi:.2f}")
@@ -111,10 +119,8 @@ def line_chart(
     `time_axis`: the x values are times of one day (hover shows the time, ticks the clock). `styles` sets a line's
     colour and dash instead of its asset's; `y_format` the value axis's tick format (",.0f": 18,000,000, not 18M)."""
     hover_x = "%H:%M:%S" if time_axis else tr.plot_date
-    # Daily x values as ISO date strings, made once for the figure: Plotly writes each trace's datetimes one by one
-    # into its JSON, the larger part of a 20-line chart's cost.
     dated = isinstance(wide.index, pd.DatetimeIndex) and not time_axis
-    iso = pd.Series(wide.index.strftime("%Y-%m-%d"), index=wide.index) if dated else None
+    days = pd.Series(date_values(wide.index), index=wide.index) if dated else None
     traces = []
     for asset_id in wide.columns:
         series = wide[asset_id]
@@ -126,7 +132,7 @@ def line_chart(
             shown = shown.loc[: known.index.max() + CARRY_PAST_END]
         traces.append({
             "type": "scatter",
-            "x": shown.index if iso is None else iso.loc[shown.index].to_numpy(),
+            "x": shown.index if days is None else days.loc[shown.index].to_numpy(),
             "y": shown.to_numpy(),
             "name": (labels or {}).get(asset_id) or tr.name(asset_id),
             "mode": "lines+markers" if len(known) == 1 else "lines",  # a lone point is drawn, not invisible
@@ -148,7 +154,7 @@ def line_chart(
     layout = {
         **_base(title, note, 480),
         "yaxis": yaxis,
-        "xaxis": {"hoverformat": hover_x, **({"tickformatstops": ticks} if ticks else {})},
+        "xaxis": {"type": "date", "hoverformat": hover_x, **({"tickformatstops": ticks} if ticks else {})},
         "hovermode": "x unified",
         "legend": {"orientation": "h", "y": -0.15},
         "shapes": [] if reference is None else [_level(reference)],
@@ -281,25 +287,15 @@ def heatmap(
     too_few = observations < min_observations
     text = np.vectorize(lambda v: "" if np.isnan(v) else f"{v:.2f}" + ("?" if too_few else ""))(values)
     ci = np.vectorize(lambda v: _interval_text(tr, v, observations))(values)
-    fig = go.Figure(
-        go.Heatmap(
-            z=values,
-            x=labels,
-            y=labels,
-            text=text,
-            customdata=ci,
-            texttemplate="%{text}",
-            zmin=-1,
-            zmax=1,
-            colorscale=[[0, "#d9d9d9"], [1, "#bdbdbd"]] if too_few else "RdBu_r",
-            colorbar={"title": {"text": tr("chart.correlation")}},
-            hovertemplate=tr("chart.heat_hover", n=f"{observations:,}") + "<extra></extra>",
-            textfont={"size": 12 if len(labels) <= 10 else 9},
-        )
-    )
-    _layout(fig, title, note, 520 + 24 * max(0, len(labels) - 10))  # 20 assets: cells stay big enough to read
-    fig.update_layout(yaxis={"autorange": "reversed", "type": "category"}, xaxis={"type": "category"})
-    return fig
+    heat = {"type": "heatmap", "z": values, "x": labels, "y": labels, "text": text, "customdata": ci,
+            "texttemplate": "%{text}", "zmin": -1, "zmax": 1,
+            "colorscale": [[0, "#d9d9d9"], [1, "#bdbdbd"]] if too_few else "RdBu_r",
+            "colorbar": {"title": {"text": tr("chart.correlation")}},
+            "hovertemplate": tr("chart.heat_hover", n=f"{observations:,}") + "<extra></extra>",
+            "textfont": {"size": 12 if len(labels) <= 10 else 9}}  # fmt: skip
+    layout = {**_base(title, note, 520 + 24 * max(0, len(labels) - 10)),  # 20 assets: cells stay big enough to read
+              "yaxis": {"autorange": "reversed", "type": "category"}, "xaxis": {"type": "category"}}  # fmt: skip
+    return go.Figure(data=[heat], layout=layout)  # validated once, as line_chart's
 
 
 def lag_bars(table: pd.DataFrame, tr: Translator, *, title: str, unit: str, note: str | None = None) -> go.Figure:
@@ -308,21 +304,17 @@ def lag_bars(table: pd.DataFrame, tr: Translator, *, title: str, unit: str, note
     corr = table["correlation"]
     peak = corr.abs().idxmax() if corr.notna().any() else None
     colors = [tr.change_color(value) for value in corr.to_numpy()]
-    fig = go.Figure(
-        go.Bar(
-            x=table.index,
-            y=corr.to_numpy(),
-            marker={"color": colors, "opacity": [1.0 if lag == peak else 0.4 for lag in table.index]},
-            customdata=table["observations"].to_numpy(),
-            hovertemplate=tr("chart.lag_hover") + "<extra></extra>",
-        )
-    )
-    _layout(fig, title, note, 380)
-    fig.update_layout(
-        xaxis={"title": tr(f"chart.lag_axis.{unit}"), "dtick": 1},
-        yaxis={"title": tr("chart.correlation"), "range": [-1, 1]},
-    )
-    return fig
+    bars = {
+        "type": "bar",
+        "x": table.index.to_numpy(),
+        "y": corr.to_numpy(),
+        "marker": {"color": colors, "opacity": [1.0 if lag == peak else 0.4 for lag in table.index]},
+        "customdata": table["observations"].to_numpy(),
+        "hovertemplate": tr("chart.lag_hover") + "<extra></extra>",
+    }
+    layout = {**_base(title, note, 380), "xaxis": {"title": tr(f"chart.lag_axis.{unit}"), "dtick": 1},
+              "yaxis": {"title": tr("chart.correlation"), "range": [-1, 1]}}  # fmt: skip
+    return go.Figure(data=[bars], layout=layout)
 
 
 def grouped_bars(frame: pd.DataFrame, tr: Translator, *, title: str, yaxis_title: str, labels: dict[str, str],
@@ -364,7 +356,7 @@ def month_heatmap(table: pd.DataFrame, tr: Translator, *, title: str, month_name
 def stacked_area(wide: pd.DataFrame, tr: Translator, *, title: str, labels: dict[str, str],
                  note: str | None = None) -> go.Figure:  # fmt: skip
     """Shares of a whole (in %) stacked over time: each holding's weight, cash last."""
-    dated = pd.Series(wide.index.strftime("%Y-%m-%d"), index=wide.index).to_numpy()
+    dated = date_values(wide.index)
     among = list(wide.columns)
     traces = [{"type": "scatter", "x": dated, "y": wide[c].to_numpy(), "name": labels.get(c, str(c)),
                "stackgroup": "one", "mode": "lines", "line": {"width": 0.5, "color": color(c, among)},
@@ -374,6 +366,7 @@ def stacked_area(wide: pd.DataFrame, tr: Translator, *, title: str, labels: dict
         "hovermode": "x unified",
         "legend": {"orientation": "h", "y": -0.15},
         "yaxis": {"title": "%", "range": [0, 100]},
-        "xaxis": {"hoverformat": tr.plot_date, **({"tickformatstops": tr.plot_ticks} if tr.plot_ticks else {})},
-    }
+        "xaxis": {"type": "date", "hoverformat": tr.plot_date,
+                  **({"tickformatstops": tr.plot_ticks} if tr.plot_ticks else {})},
+    }  # fmt: skip
     return go.Figure(data=traces, layout=layout)
