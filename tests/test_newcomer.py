@@ -199,6 +199,12 @@ def test_offline_update_now_names_what_it_did_not_touch():
     assert ("받지 않았습니다" in said and "코스피200" in said and "오프라인" in said) or "DASHBOARD_OFFLINE" in said
 
 
+def test_an_update_of_one_series_names_it():
+    """Offline, Compare read the bundled USD/KRW and said "✓ 1개 중 1개 업데이트 완료": which one?"""
+    at = open_page("pages/1_compare.py", lang="ko")
+    assert [s.label for s in at.status] == ["원/달러 업데이트 완료"]
+
+
 def test_added_symbols_quotes_are_in_the_snapshot_table(tmp_path):
     from marketdash.domain.config import load_settings
     from marketdash.services.market import MarketService

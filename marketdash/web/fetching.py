@@ -95,7 +95,10 @@ def refresh_live(asset_ids: Sequence[str], force: bool = False, start: dt.date |
             icon = "✅" if result.ok else "⚠️"
             st.write(f"{icon} **{t.name(result.asset_id)}**: {describe(result)}")
         failed = [r for r in results if not r.ok]
-        summary = t("update.summary", ok=len(results) - len(failed), n=len(results))
+        if len(results) <= NAMED_UP_TO and not failed:  # "원/달러 업데이트 완료", not "1개 중 1개": which ones
+            summary = t("update.summary_named", names=[Name(r.asset_id) for r in results])
+        else:
+            summary = t("update.summary", ok=len(results) - len(failed), n=len(results))
         summary += t("update.summary_failed", failed=len(failed)) if failed else ""
         summary += t("update.summary_left_out", n=len(left_out)) if left_out else ""
         box.update(label=summary, state="error" if failed else "complete", expanded=bool(failed or left_out) and force)
@@ -103,6 +106,9 @@ def refresh_live(asset_ids: Sequence[str], force: bool = False, start: dt.date |
             st.write(f"⏸️ {_left_out_line(left_out)}")
     clear_caches()
     return results
+
+
+NAMED_UP_TO = 3  # an update of this many series or fewer names them in its summary
 
 
 def _left_out_line(asset_ids: Sequence[str]) -> str:
