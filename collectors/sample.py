@@ -6,6 +6,10 @@ accumulate into its next session, as real prices do. Korean stocks load on the U
 before (a US session closes after KRX's), SOXL compounds three times a semiconductor index each session, gold and
 silver share a metals factor, Bitcoin is mostly on its own. Start and 2025-12-31 levels are pinned near real ones.
 USD/KRW is the real ECB history.
+
+The same bars up to SHIPPED_END ship ready-made in `sample_bars.parquet` (built by `ship()`, tested to equal what
+the generator gives): a newcomer's first page loads them instead of generating and converting ~25,000 bars, and
+only the days after SHIPPED_END are generated.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,9 +26,11 @@ import pandas as pd
 from collectors.ecb import EcbFxCollector
 from marketdash.domain import calendars
 from marketdash.domain.catalog import Asset
-from marketdash.domain.records import DailyBar
+from marketdash.domain.records import BAR_COLUMNS, DailyBar, bars_to_frame
 
 SOURCE = "sample"
+SHIPPED = Path(__file__).with_name("sample_bars.parquet")
+SHIPPED_END = dt.date(2026, 12, 3)  # the last day in SHIPPED; refresh both with ship()
 SEED = 20150101
 SAMPLE_START = dt.date(2015, 1, 1)
 _HORIZON_END = dt.date(2045, 12, 31)
@@ -128,3 +135,36 @@ class SampleCollector:
             yield sample_bars(asset, start, end)
         else:
             yield from EcbFxCollector().pages(asset, start, end)
+
+
+def generated(assets: list[Asset], start: dt.date, end: dt.date) -> pd.DataFrame:
+    """Every asset's sample bars in [start, end] from the generator (and the ECB history), as one frame."""
+    sampler = SampleCollector()
+    return bars_to_frame([b for asset in assets for page in sampler.pages(asset, start, end) for b in page])
+
+
+@lru_cache(maxsize=1)
+def _shipped() -> pd.DataFrame:
+    return pd.read_parquet(SHIPPED)
+
+
+def sample_frame(asset: Asset, after: dt.date | None, end: dt.date) -> pd.DataFrame:
+    """The asset's sample bars after `after` (None: from the start) through `end`: the shipped ones, then those
+    generated past SHIPPED_END."""
+    first = SAMPLE_START if after is None else after + dt.timedelta(days=1)
+    shipped = _shipped()
+    mine = shipped[(shipped["asset_id"] == asset.id) & (shipped["date"] >= pd.Timestamp(first))
+                   & (shipped["date"] <= pd.Timestamp(min(end, SHIPPED_END)))]  # fmt: skip
+    if end <= SHIPPED_END:
+        return mine.reset_index(drop=True)
+    tail = generated([asset], max(first, SHIPPED_END + dt.timedelta(days=1)), end)
+    return pd.concat([mine, tail], ignore_index=True) if len(mine) else tail
+
+
+def ship(assets: list[Asset], end: dt.date = SHIPPED_END, path: Path = SHIPPED) -> Path:
+    """Write the shipped sample: every asset's bars from SAMPLE_START through `end` (then set SHIPPED_END)."""
+    frame = generated(assets, SAMPLE_START, end)[list(BAR_COLUMNS)]
+    prices = ["open", "high", "low", "close", "volume"]  # byte-stream split packs random floats 25 % tighter
+    frame.to_parquet(path, index=False, compression="zstd", compression_level=19, use_byte_stream_split=prices,
+                     use_dictionary=["asset_id", "currency", "source"])  # fmt: skip
+    return path

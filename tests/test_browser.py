@@ -215,14 +215,15 @@ def test_selection_lives_in_the_url(app_url, page):
     page.wait_for_url("**assets=btc**", timeout=30_000)
 
 
-# A date axis's value as its ISO day: the charts send milliseconds since 1970 (charts.date_values).
+# A date axis's value as its ISO day: the charts send milliseconds since 1970 (charts.date_values), packed binary
+# that Plotly decodes into the traces of g._fullData (g.data keeps the packed form).
 DAY = "(v => typeof v === 'number' ? new Date(v).toISOString().slice(0, 10) : String(v).slice(0, 10))"
 
 
 def _last_x(page) -> str:
     return page.evaluate(
         "() => { const g = document.querySelector('[data-testid=stPlotlyChart] .js-plotly-plot');"
-        f" return g.data.map(t => {DAY}(t.x[t.x.length - 1])).sort().pop(); }}"
+        f" return g._fullData.map(t => {DAY}(t.x[t.x.length - 1])).sort().pop(); }}"
     )
 
 
@@ -243,7 +244,7 @@ def test_a_typed_date_and_the_chart_never_disagree(app_url, page):
     page.wait_for_url("**end=2026-01-15**", timeout=30_000)
     wait_rendered(page)
     page.wait_for_function("() => { const g = document.querySelector('[data-testid=stPlotlyChart] .js-plotly-plot');"
-                           f" return g && g.data.every(t => {DAY}(t.x[t.x.length - 1]) <= '2026-01-16'); }}",
+                           f" return g && g._fullData.every(t => {DAY}(t.x[t.x.length - 1]) <= '2026-01-16'); }}",
                            timeout=30_000)  # fmt: skip
     assert _last_x(page) <= "2026-01-15"
     assert "2026-01-15" in end.locator("input").input_value()

@@ -78,3 +78,21 @@ def test_usdkrw_is_the_real_ecb_history():
     row = next(line.split(",") for line in lines if line.startswith("2024-01-02"))
     assert float(row[header.index("USD")]) == 1.0956
     assert page[0].close == pytest.approx(float(row[header.index("KRW")]) / 1.0956, abs=1e-4)
+
+
+def test_the_shipped_sample_is_what_the_generator_gives_and_later_days_continue_it():
+    """Issue 24: the first page loads the shipped Parquet instead of generating; it must hold the same bars, for
+    every asset of the catalog, and the days past it must be the generator's own."""
+    from collectors import sample
+
+    every = list(catalog.ASSETS.values())
+    shipped = pd.read_parquet(sample.SHIPPED)
+    want = sample.generated(every, sample.SAMPLE_START, sample.SHIPPED_END)
+    pd.testing.assert_frame_equal(shipped.reset_index(drop=True), want[shipped.columns], check_dtype=False)
+    assert set(shipped["asset_id"]) == set(catalog.ASSETS)
+    later = sample.SHIPPED_END + dt.timedelta(days=40)
+    samsung = catalog.get("samsung")
+    joined = sample.sample_frame(samsung, dt.date(2026, 11, 1), later)
+    whole = bars_to_frame(sample_bars(samsung, dt.date(2026, 11, 2), later))
+    assert joined["date"].max() > pd.Timestamp(sample.SHIPPED_END)
+    pd.testing.assert_frame_equal(joined, whole, check_dtype=False)

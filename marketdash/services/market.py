@@ -103,17 +103,17 @@ class MarketService(Updates):
         today = clock.now().date()
         if self._sample_checked == today:
             return
-        from collectors.sample import SAMPLE_START, SampleCollector
+        from collectors.sample import sample_frame
 
         now = clock.now()
         have = self.sample_store.last_dates()
-        sampler = SampleCollector()
-        for asset in catalog.ASSETS.values():
-            expected = calendars.expected_last_session(asset, now)
-            if have.get(asset.id) is not None and have[asset.id] >= expected:
-                continue
-            bars = [b for page in sampler.pages(asset, SAMPLE_START, asset.last_closed_date(now)) for b in page]
-            self.sample_store.upsert_bars(bars_to_frame(bars))
+        missing = [
+            sample_frame(asset, have.get(asset.id), asset.last_closed_date(now))
+            for asset in catalog.ASSETS.values()
+            if have.get(asset.id) is None or have[asset.id] < calendars.expected_last_session(asset, now)
+        ]
+        if missing:  # one transaction for every asset
+            self.sample_store.upsert_bars(pd.concat(missing, ignore_index=True))
         self._sample_checked = today
 
     def load(
