@@ -419,3 +419,51 @@ def test_the_page_speaks_the_readers_language_to_the_browser_and_asks_nothing_ou
         page.wait_for_function("() => document.documentElement.lang === 'en'", timeout=10_000)
         context.close()
     assert outside == []
+
+
+def _responsive(page, what: str) -> None:
+    """The tab still paints and runs scripts: a one-line function answers within five seconds, and nothing keeps
+    rewriting the date fields' labels (a page script that wakes its own observer froze the tab for good)."""
+    page.wait_for_function("() => true", timeout=5_000)
+    writes = page.evaluate("""() => new Promise(done => {
+      let n = 0;
+      const seen = new MutationObserver(list => { n += list.length; });
+      seen.observe(document.body, {subtree: true, attributes: true, attributeFilter: ["aria-label"]});
+      setTimeout(() => { seen.disconnect(); done(n); }, 1000);
+    })""")
+    assert writes < 50, (what, writes)
+
+
+@pytest.mark.parametrize("lang", ["en", "ko"])
+def test_a_custom_range_never_freezes_the_tab(app_url, browser, lang):
+    """Issue 29.1: every page with a custom range from the URL in both languages, Custom clicked in English, and
+    the language switched while Custom is open: the tab stays alive and the date fields carry the reader's
+    words."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    try:
+        for name, path in PAGES.items():
+            page.goto(f"{app_url}/{path}{'&' if '?' in path else '?'}lang={lang}&range=Custom&start=2026-01-05"
+                      "&end=2026-03-02")  # fmt: skip
+            wait_rendered(page, selector="[data-testid=stDateInput]", timeout=30_000)
+            _responsive(page, name)
+            labels = page.locator("[data-testid=stDateInput] [aria-label]").evaluate_all(
+                "els => els.map(e => e.getAttribute('aria-label'))"
+            )
+            if lang == "ko":  # the picker's English words said in Korean
+                assert labels and not any(english_words(x) for x in labels), (name, labels)
+        page.goto(f"{app_url}/compare?lang={lang}")
+        wait_rendered(page)
+        page.get_by_role("radio", name=Translator(lang)("range.Custom")).or_(
+            page.get_by_role("button", name=Translator(lang)("range.Custom"))
+        ).first.click()
+        wait_rendered(page, selector="[data-testid=stDateInput]", timeout=30_000)
+        _responsive(page, "custom clicked")
+        other = "English" if lang == "ko" else "한국어"
+        page.locator("[data-testid=stSidebar]").get_by_role("button", name=other).or_(
+            page.locator("[data-testid=stSidebar]").get_by_role("radio", name=other)
+        ).first.click()
+        wait_rendered(page, selector="[data-testid=stDateInput]", timeout=30_000)
+        _responsive(page, "language switched")
+    finally:
+        context.close()

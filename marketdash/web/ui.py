@@ -129,7 +129,9 @@ _PAGE_SCRIPT = """<script>
       const label = e.getAttribute("aria-label");
       const [head, ...rest] = label.split(", ");
       const said = window.__md.words[head];
-      if (said) e.setAttribute("aria-label", [said, ...rest].join(", "));
+      const next = said && [said, ...rest].join(", ");
+      // Only a label that changes is written: writing the same one wakes this observer again, for ever (English).
+      if (next && next !== label) e.setAttribute("aria-label", next);
     });
   };
   fix();
