@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -225,3 +227,41 @@ def test_the_overview_with_eleven_assets_reads_whole(tmp_path):
         rows = grid.evaluate("g => { const s = g.querySelector('.dvn-scroller');"
                              " return s ? s.scrollHeight - s.clientHeight : 0; }")  # fmt: skip
         assert rows <= 1, "the summary hides rows behind a scroller"
+
+
+def _fill_history(env: dict[str, str]) -> None:
+    """The store as a reader's who opened the app on Friday: every series' bars up to that day's close."""
+    subprocess.run([sys.executable, "-m", "collectors", "update", "--start", "2026-06-01"], env=env, cwd=ROOT,
+                   check=True, capture_output=True, timeout=300)  # fmt: skip
+
+
+def test_on_a_sunday_the_1d_view_shows_fridays_closes_as_the_cards_do(tmp_path):
+    """Issue 29.2 as the newcomer met it on a Sunday with keys: 오늘 plotted the quotes KIS gave that day as Sunday's
+    moves, beside cards that said "12.04 종가" with other figures. Now every asset's bar carries its card's figure
+    and what it is (Friday's close, or Bitcoin's live price), and only Bitcoin draws a line of today's moves."""
+    with _live_page(tmp_path, today=dt.date(2026, 12, 6), now="2026-12-06T11:00:00+09:00",
+                    prepare=_fill_history) as (page, url, _, _):  # fmt: skip
+        page.goto(f"{url}/?lang=ko")
+        wait_rendered(page)
+        page.wait_for_function("() => document.body.innerText.includes(' 체결 (')", timeout=60_000)  # Bitcoin's
+        cards = page.evaluate("""() => Object.fromEntries([...document.querySelectorAll('[data-testid=stMetric]')]
+            .map(m => [m.querySelector('[data-testid=stMetricLabel]').innerText.trim(),
+                       m.querySelector('[data-testid=stMetricDelta]').innerText.split('(').pop().replace(')', '')]))""")
+        captions = {name: _card_column(page, name).inner_text() for name in ("삼성전자", "SOXL", "금 선물")}
+        assert all("12.04 종가" in c for c in captions.values()), captions
+        page.goto(f"{url}/compare?lang=ko&range=1D")
+        wait_rendered(page)
+        page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length === 2", timeout=60_000)
+        full_screenshot(page, SHOTS / "compare-1d-sunday-ko-keys.png")
+        bars = page.evaluate("() => document.querySelectorAll('.js-plotly-plot')[0].data[0].y")
+        shown = {y.split("<br>")[0].rsplit(" ", 1)[0]: y.split("<br>") for y in bars}
+        assert len(shown) == 7, bars
+        for name, card in cards.items():
+            figure, what = shown[name]
+            assert figure.endswith(" " + card), (name, figure, card)
+            assert what == ("실시간" if name == "비트코인" else "12.04 종가"), (name, what)
+        lines = page.evaluate("() => document.querySelectorAll('.js-plotly-plot')[1].data.map(t => t.name)")
+        assert lines == ["비트코인"], lines
+        closed = page.get_by_text("장이 닫힌 시장은").inner_text()
+        assert "삼성전자" in closed and "12.04 종가" in closed and "비트코인" not in closed
+        assert page.locator("[data-testid=stException]").count() == 0

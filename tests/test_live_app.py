@@ -180,9 +180,11 @@ def test_compare_1d_draws_todays_quotes_on_a_kst_axis(live_env):
         time.sleep(1.1)  # Upbit quotes are stamped by their trade time: one per second
     at.get("segmented_control")[0].set_value("1D").run()
     assert not at.exception, [e.value for e in at.exception]
-    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
-    names = [t["name"] for t in spec["data"]]
-    assert any("Bitcoin" in n for n in names) and any("Samsung" in n for n in names)
+    bars = json.loads(at.get("plotly_chart")[0].proto.spec)  # every asset's change, a closed market's dated
+    assert any(y.startswith("Bitcoin ") and y.endswith("<br>live") for y in bars["data"][0]["y"])
+    assert any(y.startswith("Samsung Elec. ") for y in bars["data"][0]["y"])
+    spec = json.loads(at.get("plotly_chart")[1].proto.spec)  # today's moves (Samsung's only while KRX trades)
+    assert any("Bitcoin" in t["name"] for t in spec["data"])
     assert "KST" in spec["layout"]["title"]["text"]
     wide = svc.live.today(["btc", "samsung"])
     prev = upbit.candles()[-1]["trade_price"]

@@ -110,7 +110,7 @@ def test_the_1d_view_has_end_labels_too(live_env):
     at = open_page("pages/1_compare.py", lang="ko", range="1D", assets="samsung,btc")
     ui.service().live.poll(["samsung", "btc"], everything=True)
     at.run()
-    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    spec = json.loads(at.get("plotly_chart")[-1].proto.spec)  # after the bars of each asset's change
     texts = [a["text"] for a in spec["layout"].get("annotations", [])]
     assert any(t.startswith("비트코인 ") for t in texts), texts
 

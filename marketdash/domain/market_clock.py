@@ -9,16 +9,20 @@ own time zone through zoneinfo, so US daylight time moves them in KST by itself 
 - COMEX gold and silver (CME Globex): the session dated D runs from 18:00 New York on the day before D to 17:00 on
   D; the hour between two sessions is the daily "break".
 - Bitcoin: always open.
+
+A quote's kind is decided here too (`taken`): a price taken while its market is closed is that market's last close.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from marketdash.domain import calendars
 from marketdash.domain.catalog import Asset
+from marketdash.domain.records import CLOSE, LIVE, Quote
 
 KST = ZoneInfo("Asia/Seoul")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -100,6 +104,29 @@ def session_under_way(asset: Asset, now: dt.datetime) -> dt.date | None:
         if hours.pre <= now < hours.post:
             return day.date()
     return None
+
+
+def session_of(asset: Asset, at: dt.datetime) -> dt.date:
+    """The session a price seen at `at` belongs to: the one under way (pre-market to post-market), else the newest
+    that had opened by then (a weekend, a holiday or the night before an open belong to the session before)."""
+    under_way = session_under_way(asset, at)
+    if under_way is not None:
+        return under_way
+    local = at.astimezone(asset.tz).date()
+    days = calendars.sessions(asset.calendar, local - dt.timedelta(days=14), local + dt.timedelta(days=1))
+    opened = [d.date() for d in days if session_hours(asset, d.date()).open <= at]
+    return opened[-1] if opened else local
+
+
+def taken(asset: Asset, quote: Quote, market: MarketState) -> Quote:
+    """What a quote is, by the state of its market when it was taken, stamped on it: a price taken while its market
+    is closed (or in its daily break) is the close of the market's last session, dated by that session, whatever
+    the source calls it. KIS answers a Sunday's call with Friday's price and sends no time; shown as today's move
+    it would be a move that never happened (issue 29)."""
+    quote = dataclasses.replace(quote, market_state=market.state)
+    if quote.kind != LIVE or market.moving or asset.calendar == "24/7":
+        return quote
+    return dataclasses.replace(quote, kind=CLOSE, session=session_of(asset, quote.quoted_at))
 
 
 def state(asset: Asset, now: dt.datetime) -> MarketState:

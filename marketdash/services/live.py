@@ -5,7 +5,6 @@ replaces the provisional price.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import threading
 from collections.abc import Iterator, Sequence
@@ -15,7 +14,7 @@ import pandas as pd
 
 from collectors.base import Quoter
 from collectors.errors import CollectorError
-from marketdash.domain import calendars, catalog, clock, market_clock
+from marketdash.domain import catalog, clock, market_clock
 from marketdash.domain.config import mask_msg
 from marketdash.domain.i18n import Msg, msg, stored
 from marketdash.domain.market_clock import KST
@@ -81,14 +80,7 @@ def _settled(asset: catalog.Asset, quote: Quote, bars: pd.DataFrame) -> Quote:
     """Once the session a quote belongs to has its daily bar, the bar's close replaces the provisional price. A quote
     taken while no session runs (a weekend, a holiday, the night before an open) belongs to the last session
     before it."""
-    session = quote.session
-    if session is None:
-        local = quote.quoted_at.astimezone(asset.tz).date()
-        so_far = [d.date() for d in calendars.sessions(asset.calendar, local - dt.timedelta(days=14), local)]
-        opened = so_far and market_clock.session_hours(asset, so_far[-1]).open <= quote.quoted_at
-        if so_far and asset.calendar != "24/7" and not opened:
-            so_far.pop()  # taken before today's open: it belongs to the session before
-        session = so_far[-1] if so_far else local
+    session = quote.session or market_clock.session_of(asset, quote.quoted_at)
     done = bars[bars["date"].dt.date >= session]
     if done.empty or len(bars) < 2:
         return quote
@@ -144,7 +136,7 @@ class LiveQuotes:
                 )
                 continue
             try:
-                quote = dataclasses.replace(quoter.quote(asset), market_state=market.state)
+                quote = market_clock.taken(asset, quoter.quote(asset), market)
                 self.store.add_snapshots([quote])
                 results.append(QuoteResult(asset_id, "ok", quote))
             except CollectorError as exc:
@@ -195,11 +187,13 @@ class LiveQuotes:
         return self.store.snapshots(since=clock.now() - dt.timedelta(days=days))
 
     def today(self, asset_ids: Sequence[str], now: dt.datetime | None = None) -> pd.DataFrame:
-        """Quotes since 00:00 KST today as % change against each quote's previous close, one column per asset,
-        indexed by the quote time in KST (Compare's 1D view)."""
+        """Today's moves: the quotes since 00:00 KST taken while their market traded, as % change against each
+        quote's previous close, one column per asset, indexed by the quote time in KST (Compare's 1D view). A quote
+        taken while its market was closed is a close of an earlier session, never a move of today's."""
         now = now or clock.now()
         midnight = dt.datetime.combine(now.astimezone(KST).date(), dt.time(), tzinfo=KST)
         frame = self.store.snapshots(list(asset_ids), since=midnight)
+        frame = frame[frame["quote_kind"].fillna(LIVE) != CLOSE]
         if frame.empty:
             return pd.DataFrame(columns=list(asset_ids), index=pd.DatetimeIndex([], tz=KST, name="time_kst"))
         frame["pct"] = (frame["price"] / frame["prev_close"] - 1.0) * 100.0

@@ -317,6 +317,24 @@ def lag_bars(table: pd.DataFrame, tr: Translator, *, title: str, unit: str, note
     return go.Figure(data=[bars], layout=layout)
 
 
+def change_bars(pct: pd.Series, labels: Sequence[str], tr: Translator, *, title: str, axis: str) -> go.Figure:
+    """One horizontal bar per asset in the market colours, named by `labels` (which carry the figure: a bar's own
+    text would run into the names or off a phone's screen), top to bottom in the order given."""
+    bars = {
+        "type": "bar",
+        "orientation": "h",
+        "x": pct.to_numpy(),
+        "y": list(labels),
+        "marker": {"color": [tr.change_color(v) for v in pct.to_numpy()]},
+        "hovertemplate": "%{y}<extra></extra>",
+    }
+    zero = {**_level(0.0), "xref": "x", "x0": 0, "x1": 0, "yref": "y domain", "y0": 0, "y1": 1}  # upright
+    layout = {**_base(title, None, 150 + 44 * len(pct)), "shapes": [zero], "bargap": 0.3,
+              "xaxis": {"title": axis, "tickformat": "+.1f", "zeroline": False},
+              "yaxis": {"autorange": "reversed", "type": "category", "automargin": True}}  # fmt: skip
+    return go.Figure(data=[bars], layout=layout)
+
+
 def grouped_bars(frame: pd.DataFrame, tr: Translator, *, title: str, yaxis_title: str, labels: dict[str, str],
                  note: str | None = None, percent: bool = True) -> go.Figure:  # fmt: skip
     """One bar per column in each row (years, assets), each column in its own series colour; values signed."""

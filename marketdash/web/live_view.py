@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import pandas as pd
 import streamlit as st
 
-from marketdash.domain import calendars, catalog, clock, market_clock
+from marketdash.domain import catalog, clock, market_clock
 from marketdash.domain.i18n import Translator
 from marketdash.domain.market_clock import KST
 from marketdash.domain.records import CLOSE, DELAYED, Quote
@@ -100,7 +100,7 @@ def quote_kind(q: Quote, row: NowRow, now: dt.datetime) -> tuple[str, dt.date | 
         return "close", q.session
     if q.time_from_source or row.clock.moving or asset.calendar == "24/7":
         return ("traded" if q.time_from_source else "fetched"), None
-    session = market_clock.session_under_way(asset, q.quoted_at) or calendars.expected_last_session(asset, q.quoted_at)
+    session = market_clock.session_of(asset, q.quoted_at)
     if q.quoted_at >= market_clock.session_hours(asset, session).close:
         return "close", session  # fetched after the close: the KRX price stands still at the close
     return "last_of_session", session
@@ -203,19 +203,64 @@ def flat_across(wide: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def day_changes(board: Sequence[NowRow], now: dt.datetime) -> pd.DataFrame:
+    """Per asset with a quote, its change against the previous close exactly as its Overview card shows it, what
+    that price is (`kind` as `quote_kind` says) and the session it belongs to: a closed market's is its last
+    session's close, never a move of today's."""
+    rows = []
+    for row in board:
+        q = row.quote
+        if q is None or pd.isna(q.change_pct):
+            continue
+        kind, day = quote_kind(q, row, now)
+        session = day or market_clock.session_of(catalog.get(row.asset_id), q.quoted_at)
+        rows.append({"asset_id": row.asset_id, "change_pct": q.change_pct, "price": q.price,
+                     "prev_close": q.prev_close, "kind": kind, "session": session,
+                     "quoted_at": q.quoted_at.astimezone(KST)})  # fmt: skip
+    columns = ["change_pct", "price", "prev_close", "kind", "session", "quoted_at"]
+    return pd.DataFrame(rows, columns=["asset_id", *columns]).set_index("asset_id")
+
+
+def _bar_label(t: Translator, asset_id: str, row: pd.Series, now: dt.datetime) -> str:
+    """'삼성전자 -0.78%' over what the figure is ('12.04 종가', '실시간')."""
+    what = t(f"today.bar_{row['kind']}", day=_day(t, row["session"], now))
+    return f"{t.name(asset_id)} {t.pct(row['change_pct'])}<br>{what}"
+
+
+def _closed_note(t: Translator, changes: pd.DataFrame, now: dt.datetime) -> str:
+    """Which markets are closed, grouped by the session whose close they show: 'closed: A, B (12.04 close)'."""
+    closed = changes[changes["kind"].isin(["close", "last_of_session"])]
+    groups = [t("today.closed_group", names=", ".join(t.name(a) for a in ids), day=_day(t, day, now))
+              for day, ids in closed.groupby("session", sort=True).groups.items()]  # fmt: skip
+    return t("today.closed", groups=" · ".join(groups)) if groups else ""
+
+
 def today_view(asset_ids: Sequence[str]) -> None:
-    """Compare's 1D: each asset's % change against its previous close over today's KST day, from the stored
-    quotes, on one time axis in KST; the CSV holds exactly what is drawn."""
+    """Compare's 1D: each asset's change against its previous close as its card shows it (a closed market's last
+    session, said and dated), then today's moves of the markets that traded, on one time axis in KST, from the stored
+    quotes; each CSV holds exactly what is drawn."""
     svc, t = ui.service(), tr()
     live = [a for a in asset_ids if a in svc.live.quoters()]
     if live:
         _poller().tick(live, wait=False)
+    now = clock.now()
     with ui.store_errors_in_plain_words():
-        wide = svc.live.today(asset_ids)
-    today = clock.now().astimezone(KST).date()
-    if wide.empty:
+        changes = day_changes(svc.live.board(asset_ids, now) if live else [], now)
+        wide = svc.live.today(asset_ids, now)
+    today = now.astimezone(KST).date()
+    if changes.empty and wide.empty:
         reasons = " ".join(sorted({t.text(svc.sources.why_not_live(a)) for a in asset_ids if a not in live}))
         st.info(t("today.none", day=today, hint=reasons or t("today.hint")))
+        return
+    if not changes.empty:
+        if note := _closed_note(t, changes, now):
+            st.caption(note)
+        labels = [_bar_label(t, a, r, now) for a, r in changes.iterrows()]
+        title = t("today.bars_title", when=f"{t.month_day(today)} {now.astimezone(KST):%H:%M}")
+        fig = charts.change_bars(changes["change_pct"], labels, t, title=title, axis=t("today.axis"))
+        notices.chart(fig, changes, "compare_day_change", t("today.bars_csv"))
+    if wide.empty:
+        st.caption(t("today.no_moves", day=today))
         return
     st.caption(t("today.caption"))
     wide = flat_across(wide)

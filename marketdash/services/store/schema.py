@@ -38,6 +38,10 @@ CREATE TABLE IF NOT EXISTS symbol_lists (
 -- What a quote's price is (live, delayed, or the close of `session`): stores from before it read as live.
 ALTER TABLE snapshots ADD COLUMN IF NOT EXISTS quote_kind VARCHAR;
 ALTER TABLE snapshots ADD COLUMN IF NOT EXISTS session DATE;
+-- A quote taken while its market was closed is a close (market_clock.taken); stores from before that called it live.
+-- Its session stays blank: readers date it by the last session before its time (market_clock.session_of).
+UPDATE snapshots SET quote_kind = 'close'
+WHERE coalesce(quote_kind, 'live') = 'live' AND market_state IN ('closed', 'break');
 -- The user's own added assets, in the order added (the seven are always there).
 CREATE TABLE IF NOT EXISTS user_assets (asset_id VARCHAR PRIMARY KEY, added_at TIMESTAMP);
 """
