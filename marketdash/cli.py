@@ -36,8 +36,8 @@ def _date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"not a YYYY-MM-DD date: {text!r}") from None
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m collectors", description=__doc__)
+def _parser(prog: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     update = sub.add_parser("update", help="fetch what is missing for each asset")
     update.add_argument("--assets", help=f"comma-separated ids (default: {','.join(catalog.ASSETS)} and your added "
@@ -127,7 +127,7 @@ def _ids(svc: MarketService, text: str | None, default: list[str]) -> list[str]:
     if unknown:
         raise UnknownIdsError(
             f"unknown asset {', '.join(unknown)}: not in the stored KIS/Upbit symbol lists "
-            "(`python -m collectors search TEXT` finds ids; `symbols --refresh` downloads the lists)"
+            "(the `search TEXT` command finds ids; `symbols --refresh` downloads the lists)"
         )
     return usable
 
@@ -245,8 +245,9 @@ def _search(svc: MarketService, args: argparse.Namespace) -> int:
     found = svc.universe.search(text, max(1, args.limit))
     if not svc.universe.covered():
         stored = len(svc.universe.index()) - len(catalog.COMPARED)
-        print(f"note: searched the seven and {stored} stored symbols; the full lists are not downloaded (offline?): "
-              "run `python -m collectors symbols`", file=sys.stderr)  # fmt: skip
+        searched = f"the seven and {stored:,} stored symbols" if stored else "the seven only (no symbol list stored)"
+        print(f"note: searched {searched}; the full lists are not downloaded (offline?): run the `symbols` command",
+              file=sys.stderr)  # fmt: skip
     if found.empty:
         print(f"no match for {text!r}")
         return 1
@@ -307,8 +308,10 @@ COMMANDS = {
 }
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+def main(argv: list[str] | None = None, prog: str = "python -m marketdash") -> int:
+    """`prog`: how the command was called (`python -m collectors` for scripts that use the old name), for its usage
+    and help lines."""
+    args = _parser(prog).parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         settings = load_settings()

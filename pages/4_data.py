@@ -2,7 +2,9 @@
 
 import streamlit as st
 
+from marketdash.analysis.integrity import EMPTY
 from marketdash.domain import catalog
+from marketdash.domain.i18n import Name
 from marketdash.web import charts, fetching, notices, ui, widgets
 
 t = ui.setup_page("data")
@@ -53,12 +55,14 @@ if not problem:
         report = ui.load_integrity().set_index("asset_id")
         if report.empty:
             st.success(t("data.check_ok"))
-        elif (report["problem"] == "no data").sum() == len(catalog.ASSETS):
-            st.info(t("data.check_empty"))
+        elif (report["problem"] == EMPTY).all():  # nothing fetched yet: one sentence, the advice that applies
+            names = [Name(a) for a in report.index]
+            st.info(t("data.check_empty_offline" if settings.offline else "data.check_empty", names=names))
         else:
             st.warning(t("data.check_found", n=len(report)))
-            notices.integrity_report(report)
-            st.caption(t("data.check_cli", ids=",".join(dict.fromkeys(report.index))))
+            notices.integrity_report(report, settings.offline)
+            if not settings.offline:
+                st.caption(t("data.check_cli", ids=",".join(dict.fromkeys(report.index))))
             notices.download_csv(report.drop(columns=["detail_key"]), "store_integrity",
                                  t("download.what", what=t("data.integrity_report")))  # fmt: skip
 

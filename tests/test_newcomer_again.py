@@ -6,13 +6,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import subprocess
+import sys
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from marketdash.domain import catalog, clock, market_clock
+from marketdash.domain.i18n import josa
 from marketdash.domain.market_clock import KST
 from marketdash.domain.records import CLOSE, LIVE, Quote
 from marketdash.services.store import Store
+from tests.conftest import ROOT
 from tests.test_pages import run_page
 
 SUNDAY = dt.datetime(2026, 12, 6, 11, 0, tzinfo=KST)  # the walk's moment: KRX, NYSE and COMEX closed since Friday
@@ -110,3 +115,43 @@ def test_the_1d_view_on_a_sunday_shows_fridays_closes_as_the_cards_do(sunday):
     csv = live_view.day_changes(svc.live.board(list(catalog.COMPARED)), clock.now())  # the bars' CSV
     assert csv.loc["samsung", "kind"] == "close" and csv.loc["samsung", "session"] == FRIDAY
     assert csv.loc["btc", "kind"] == "traded"
+
+
+# -- 29.5 text -----------------------------------------------------------------------------------------------------
+def test_a_particle_after_a_lone_consonant_is_settled_as_read_aloud():
+    assert josa("'ㅎㄷㅊ'와(과) 맞는") == "'ㅎㄷㅊ'과 맞는"  # 치읓과
+    assert josa("'ㄹ'(으)로") == "'ㄹ'로" and josa("'ㅏ'이(가)") == "'ㅏ'가"
+
+
+def test_the_offline_search_settles_its_particle_and_never_counts_zero_stored_symbols():
+    at = run_page("pages/1_compare.py", lang="ko")
+    at.text_input(key="sym_q").input("ㅎㄷㅊ").run()
+    said = " ".join(c.value for c in at.caption)
+    assert "'ㅎㄷㅊ'과 맞는 종목이 없습니다" in said, said
+    assert "0개" not in said and "기본 자산에서만 찾았습니다" in said, said
+
+
+def test_the_offline_integrity_check_says_it_once_with_advice_that_works_offline():
+    at = run_page("pages/4_data.py", lang="ko")
+    at.toggle(key="check").set_value(True).run()
+    assert not at.exception, [e.value for e in at.exception]
+    said = [e.value for e in [*at.info, *at.warning, *at.markdown] if "일봉" in e.value]
+    assert len([s for s in said if "저장된 일봉이 아직 없" in s]) == 1, said
+    assert not any("지금 업데이트" in s for s in said), said
+    assert any("DASHBOARD_OFFLINE 없이" in s for s in said), said
+
+
+def test_a_url_value_is_quoted_as_typed():
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
+    at.query_params.update(lang="en", ccy="EUR")
+    at.run()
+    at.switch_page("pages/1_compare.py").run()
+    notes = [c.value for c in at.caption if "ccy=" in c.value]
+    assert notes and "ccy=EUR" in notes[0], notes
+
+
+def test_the_usage_line_names_the_command_as_called(subprocess_env):
+    for package in ("marketdash", "collectors"):
+        done = subprocess.run([sys.executable, "-m", package], env=subprocess_env, capture_output=True, text=True,
+                              timeout=120)  # fmt: skip
+        assert done.returncode == 2 and done.stderr.startswith(f"usage: python -m {package} "), done.stderr

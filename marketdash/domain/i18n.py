@@ -117,9 +117,10 @@ def stored(text: object, key: object) -> Msg | str | None:
 # (after a final consonant, after none)
 _PAIRS = {"이(가)": ("이", "가"), "을(를)": ("을", "를"), "은(는)": ("은", "는"), "와(과)": ("과", "와"),
           "과(와)": ("과", "와"), "(으)로": ("으로", "로"), "으로(로)": ("으로", "로")}  # fmt: skip
-_JOSA = re.compile(r"([가-힣A-Za-z0-9])([)\]'\"’”`]*)(" + "|".join(re.escape(p) for p in _PAIRS) + ")")
+_JOSA = re.compile(r"([가-힣ㄱ-ㅣA-Za-z0-9])([)\]'\"’”`]*)(" + "|".join(re.escape(p) for p in _PAIRS) + ")")
 # How a Latin letter or a digit ends when read aloud in Korean: L (엘), M (엠), N (엔), R (알); 0 (영), 1 (일),
-# 3 (삼), 6 (육), 7 (칠), 8 (팔) end on a consonant.
+# 3 (삼), 6 (육), 7 (칠), 8 (팔) end on a consonant. A lone consonant letter (초성 typed in the search, 'ㅎㄷㅊ') is
+# read by its name, which ends on a consonant (치읓, 리을); a lone vowel letter (ㅏ, 아) on none.
 _FINAL = {**dict.fromkeys("LMNR", True), **dict.fromkeys("013678", True)}
 
 
@@ -129,6 +130,8 @@ def _final_consonant(char: str) -> tuple[bool, bool]:
     if 0 <= code < 11172:
         final = code % 28
         return final != 0, final == 8
+    if "ㄱ" <= char <= "ㅎ":
+        return True, char == "ㄹ"
     upper = char.upper()
     return _FINAL.get(upper, False), upper in "LR1781"
 

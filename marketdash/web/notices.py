@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from marketdash.analysis import risk
+from marketdash.analysis.integrity import EMPTY
 from marketdash.domain import catalog, clock
 from marketdash.domain.csvfiles import csv_bytes
 from marketdash.domain.i18n import Name
@@ -124,14 +125,22 @@ def span_notes(stats: pd.DataFrame) -> None:
         st.info(t("stats.too_few", names=[Name(a) for a in few.index], n=risk.MIN_ANNUALISED))
 
 
-def integrity_report(report: pd.DataFrame) -> None:
-    """The findings as a table of what and when, then each one's explanation in full as a line below it (a long
-    sentence in a table cell is cut off)."""
+def integrity_report(report: pd.DataFrame, offline: bool = False) -> None:
+    """The findings as a table of what and when, then each explanation in full, once, as a line below it naming
+    the assets it is about (a long sentence in a table cell is cut off). `offline`: an asset with no data gets the
+    advice that works offline (the update button fetches nothing there)."""
     t = tr()
     show_table(report.drop(columns=["dates", "detail"]))
+    lines: dict[tuple[str, str], list[str]] = {}
     for asset_id, row in report.iterrows():
-        problem, detail = t(f"problem.{row['problem']}"), tables.message_text(row["detail"], row["detail_key"], t)
-        st.markdown(f"- **{t.name(str(asset_id))}** · {problem}: {detail}")
+        problem = t(f"problem.{row['problem']}")
+        if offline and row["problem"] == EMPTY:
+            detail = t("integrity.empty_offline")
+        else:
+            detail = tables.message_text(row["detail"], row["detail_key"], t)
+        lines.setdefault((problem, detail), []).append(t.name(str(asset_id)))
+    for (problem, detail), names in lines.items():
+        st.markdown(f"- **{t('list.joiner').join(names)}** · {problem}: {detail}")
 
 
 def show_table(frame: pd.DataFrame, asset_id: str | None = None, currency: str | None = None) -> None:

@@ -115,7 +115,14 @@ h1 { font-size: 2rem !important; padding-bottom: 0.25rem !important; }
 """
 
 
-KOREAN_CSS = "[data-testid=stStatusWidget] { display: none; }"
+# Korean breaks between words, as Korean is typeset, not between any two syllables ("2025.02.28 종 / 가"); a word too
+# long for its line still wraps rather than overflow.
+KOREAN_CSS = """
+[data-testid=stStatusWidget] { display: none; }
+[data-testid=stApp] :is(div, p, li, span, label, td, th, h1, h2, h3) {
+  word-break: keep-all; overflow-wrap: break-word;
+}
+"""
 ICON = Path(__file__).with_name("icon.png")  # shipped: a material icon name would be fetched from Google's fonts
 # What Streamlit leaves in English or cannot do, set in the reader's page: the document's language (screen
 # readers, the browser's own translation offer), the date picker's button, and Enter in a date field applying the

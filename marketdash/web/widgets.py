@@ -18,6 +18,9 @@ TODAY = "1D"  # Compare only: today's live quotes, not daily bars
 _RANGE_DAYS = {"1M": 31, "3M": 92, "6M": 183, "1Y": 366, "3Y": 3 * 365 + 1, "5Y": 5 * 365 + 1}
 CURRENCIES = ("native", "KRW", "USD")
 EARLIEST = dt.date(1990, 1, 1)  # Streamlit's default floor is ten years back, before most of the history
+# What a date field takes as typed: a day outside its bounds turns it red with a bare "!" and reverts without a word,
+# so the field takes any date of these and 조회 brings one outside [EARLIEST, today] in, saying so (_order_dates).
+TYPED_BOUNDS = (dt.date(1900, 1, 1), dt.date(2099, 12, 31))
 DATE_INPUT = {"ko": "YYYY.MM.DD", "en": "YYYY-MM-DD"}
 
 
@@ -41,8 +44,8 @@ def _seed_from_url(key: str, options: Sequence, default: object, multi: bool = F
         if unknown:
             _resets()[key] = (",".join(unknown), None)
     else:
-        raw = str(st.query_params.get(key, "")).lower()
-        match = next((o for o in options if str(o).lower() == raw), None)
+        raw = str(st.query_params.get(key, ""))  # matched in any case, named as the URL spells it (ccy=EUR)
+        match = next((o for o in options if str(o).lower() == raw.lower()), None)
         st.session_state[key] = default if match is None else match
         if raw and match is None:
             _resets()[key] = (raw, default)
@@ -183,7 +186,8 @@ def symbol_search(key: str) -> None:
             found = svc.universe.search(text, 8)
             if not svc.universe.covered():
                 why = "sym.partial_offline" if svc.settings.offline else "sym.partial"
-                st.caption(t(why, n=f"{len(svc.universe.index()) - len(catalog.COMPARED):,}"))
+                stored = len(svc.universe.index()) - len(catalog.COMPARED)  # none: say so, never "0개"
+                st.caption(t(why if stored else f"{why}_none", n=f"{stored:,}"))
             if found.empty:
                 st.caption(t("sym.no_match", text=text.strip()))
             for row in found.itertuples():
@@ -247,11 +251,22 @@ def range_picker(today: bool = False) -> tuple[dt.date | None, dt.date | None]:
         col3.form_submit_button(t("pick.apply"), type="primary", use_container_width=True, on_click=_order_dates)
     if st.session_state.pop("_dates_swapped", False):
         st.warning(t("pick.swapped"))
+    for key, typed in st.session_state.pop("_dates_moved", []):
+        why = "pick.future" if typed > day else "pick.too_early"
+        field = t(f"pick.{key}_date")
+        st.warning(t(why, field=field, typed=typed, used=st.session_state[key]))
     return start, end
 
 
 def _order_dates() -> None:
-    """조회 with the end before the start: the fields themselves are swapped (not only the range drawn), and said."""
+    """조회: a typed day after today or before EARLIEST is brought to the nearest usable one, and an end before the
+    start swaps the two, in the fields themselves (not only in the range drawn), each said in a sentence."""
+    latest = clock.today_kst()
+    for key in ("start", "end"):
+        typed = st.session_state.get(key)
+        if typed and not EARLIEST <= typed <= latest:
+            st.session_state[key] = min(max(typed, EARLIEST), latest)
+            st.session_state.setdefault("_dates_moved", []).append((key, typed))
     start, end = st.session_state.get("start"), st.session_state.get("end")
     if start and end and start > end:
         st.session_state["start"], st.session_state["end"] = end, start
@@ -290,7 +305,8 @@ def _date_field(where: object, label: str, key: str, default: dt.date, latest: d
             ui.say_reset(key, raw, tr().date(st.session_state[key]))
     else:
         st.session_state[key] = st.session_state[key]
-    value = where.date_input(label, min_value=EARLIEST, max_value=latest, key=key, format=DATE_INPUT[tr().lang])
+    lo, hi = TYPED_BOUNDS
+    value = where.date_input(label, min_value=lo, max_value=hi, key=key, format=DATE_INPUT[tr().lang])
     value = value or default
     _publish_to_url(key, value.isoformat(), default.isoformat())
     return value
