@@ -87,3 +87,77 @@ def test_a_typed_end_date_after_today_is_said_and_set_to_today(offline_app):
     assert f"end={today}" in page.url or "end=" not in page.url  # today is the default end
     full_screenshot(page, SHOTS / "compare-future-end-ko.png")
     page.close()
+
+
+# What does not read on a page: Plotly text past its chart's edge, a word broken between two of its letters, a
+# line of text or a row of buttons cut by its box, and a page wider than the screen. Tables (a canvas grid) scroll
+# sideways by themselves and are left out.
+UNREAD = """() => {
+  const out = [];
+  for (const svg of document.querySelectorAll(".js-plotly-plot .main-svg:first-of-type")) {
+    const box = svg.getBoundingClientRect();
+    const texts = svg.parentElement.querySelectorAll(
+      ".gtitle, .g-xtitle text, .g-ytitle text, .annotation-text, .legendtext, .xtick text, .ytick text");
+    for (const t of texts) {
+      const r = t.getBoundingClientRect();
+      if (r.width && (r.left < box.left - 1 || r.right > box.right + 1)) out.push(`chart text cut: ${t.textContent}`);
+    }
+  }
+  const letter = /[\\p{L}\\p{N}]/u;
+  const walker = document.createTreeWalker(document.querySelector("[data-testid=stMain]"), NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) {
+    const node = walker.currentNode, s = node.textContent;
+    if (node.parentElement.closest(".js-plotly-plot, [data-testid=stDataFrame]")) continue;
+    let top = null;
+    for (let i = 0; i < s.length; i++) {
+      const r = document.createRange();
+      r.setStart(node, i);
+      r.setEnd(node, i + 1);
+      const rect = r.getClientRects()[0], now = rect ? Math.round(rect.top) : null;
+      if (i && now !== null && top !== null && now > top + 2 && letter.test(s[i - 1]) && letter.test(s[i])) {
+        out.push(`word broken: ${s.slice(Math.max(0, i - 6), i)}|${s.slice(i, i + 6)}`);
+      }
+      if (now !== null) top = now;
+    }
+  }
+  const boxes = ["[data-testid=stMarkdownContainer] p", "[role=radiogroup]", "[data-testid=stMetric]",
+                 "[data-testid=stCaptionContainer]"].join(", ");
+  for (const e of document.querySelector("[data-testid=stMain]").querySelectorAll(boxes)) {
+    if (e.scrollWidth > e.clientWidth + 1) out.push(`cut: ${e.innerText.slice(0, 40)}`);
+  }
+  const main = document.querySelector("[data-testid=stMain]");
+  if (main.scrollWidth > main.clientWidth + 1) out.push(`page wider than the screen: ${main.scrollWidth}`);
+  return out;
+}"""
+# Relayouts of the page's charts in one second once drawn: none (the phone fitting must not wake itself).
+RELAYOUTS = """() => new Promise(done => {
+  let n = 0;
+  document.querySelectorAll(".js-plotly-plot").forEach(g => g.on("plotly_relayout", () => { n += 1; }));
+  setTimeout(() => done(n), 1000);
+})"""
+WALK = {"overview": "", "compare": "compare", "correlations": "correlations", "statistics": "statistics",
+        "data": "data", "asset": "asset?id=samsung"}  # fmt: skip
+CUSTOM = "range=Custom&start=2025-06-02&end=2026-03-02"
+
+
+@pytest.mark.parametrize("width", [1440, 390])
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_every_page_with_a_custom_range_reads_whole_on_a_desktop_and_a_phone(offline_app, lang, width):
+    """Issue 29's done-when: every page but the Portfolio (the lead's), in Korean and English, with a custom range,
+    at 1440 px and at a phone's 390 px: nothing cut, no word broken, no chart text past its edge. The screenshots
+    land in artifacts/screenshots/walk-*.png for a person to read."""
+    url, browser = offline_app
+    page = browser.new_page(viewport={"width": width, "height": 900 if width > 600 else 844})
+    try:
+        for name, path in WALK.items():
+            page.goto(f"{url}/{path}{'&' if '?' in path else '?'}lang={lang}&{CUSTOM}")
+            wait_rendered(page)
+            page.wait_for_function("() => [...document.querySelectorAll('.js-plotly-plot')].every(g => g._fullLayout)",
+                                   timeout=30_000)  # fmt: skip
+            page.wait_for_timeout(800)  # a phone's charts are fitted after they are drawn
+            full_screenshot(page, SHOTS / f"walk-{name}-{lang}-{width}.png")
+            unread = page.evaluate(UNREAD)
+            assert unread == [], (name, lang, width, unread)
+            assert page.evaluate(RELAYOUTS) == 0, (name, lang, width)  # a fitted chart stays still
+    finally:
+        page.close()

@@ -112,6 +112,7 @@ COMPACT_CSS = """
 [data-testid=stMetricDelta] :is(div, p) { white-space: normal; overflow: visible; text-overflow: clip; }
 [data-testid=stMainBlockContainer] { padding-top: 2.5rem; }
 h1 { font-size: 2rem !important; padding-bottom: 0.25rem !important; }
+[data-testid=stButtonGroup] [role=radiogroup] { flex-wrap: wrap; }
 """
 
 
@@ -124,6 +125,7 @@ KOREAN_CSS = """
 }
 """
 ICON = Path(__file__).with_name("icon.png")  # shipped: a material icon name would be fetched from Google's fonts
+NARROW_JS = Path(__file__).with_name("narrow.js").read_text()  # charts on a phone (one <script>: st.html runs one)
 # What Streamlit leaves in English or cannot do, set in the reader's page: the document's language (screen
 # readers, the browser's own translation offer), the date picker's button, and Enter in a date field applying the
 # range (the field commits a typed date when it loses focus, then 조회 is pressed for the reader).
@@ -184,7 +186,7 @@ def setup_page(page: str) -> Translator:
     st.html(f"<style>{COMPACT_CSS}{KOREAN_CSS if t.lang == 'ko' else ''}</style>"
             + _PAGE_SCRIPT.replace("$LANG", t.lang).replace("$WORDS", json.dumps(
                 {w: t(f"pick.aria_{w.split()[0].lower()}") for w in ("Choose date", "year", "month", "day")},
-                ensure_ascii=False)),
+                ensure_ascii=False)).replace("</script>", NARROW_JS + "</script>"),
             unsafe_allow_javascript=True)  # fmt: skip
     with st.sidebar:
         st.markdown(f"**{t('app.name')}**")
