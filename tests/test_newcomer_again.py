@@ -79,7 +79,8 @@ def test_on_a_sunday_the_snapshots_hold_closes_and_today_holds_only_bitcoin(sund
 
     run_page("app.py")
     svc = ui.service()
-    svc.live.poll(list(catalog.COMPARED), everything=True)
+    lines = {r.asset_id: r.line() for r in svc.live.poll(list(catalog.COMPARED), everything=True)}
+    assert lines["samsung"].endswith("closed, close of 2026-12-04"), lines  # what `snapshot` prints
     stored = svc.live.recent(7).set_index("asset_id")
     closed = [a for a in catalog.COMPARED if a != "btc"]
     assert (stored.loc[closed, "quote_kind"] == CLOSE).all(), stored[["quote_kind", "market_state"]]

@@ -45,8 +45,9 @@ class QuoteResult:
         q = self.quote
         when = q.quoted_at.astimezone(KST).strftime("%Y-%m-%d %H:%M:%S KST")
         clock = "" if q.time_from_source else " (fetch time)"
+        what = f", close of {q.session:%Y-%m-%d}" if q.kind == CLOSE and q.session else ""  # never today's move
         return (f"{self.asset_id:<9} {self.status:<7} {q.source:<8} {q.price:,.4f} {q.currency} "
-                f"{q.change_pct:+.2f}% vs {q.prev_close:,.4f}  {when}{clock}  {q.market_state}")  # fmt: skip
+                f"{q.change_pct:+.2f}% vs {q.prev_close:,.4f}  {when}{clock}  {q.market_state}{what}")  # fmt: skip
 
 
 @dataclass(frozen=True)
