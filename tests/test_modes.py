@@ -103,7 +103,7 @@ def blank_charts(at: AppTest) -> list[str]:
         spec = json.loads(chart.proto.spec)
         drawn = False
         for trace in spec.get("data", []):
-            for axis in ("y", "z"):
+            for axis in ("x",) if trace.get("orientation") == "h" else ("y", "z"):  # the values' axis
                 if axis in trace:
                     data = values(trace[axis])
                     numbers = pd.to_numeric(pd.Series(np.ravel(data)), errors="coerce")
