@@ -8,6 +8,7 @@ import datetime as dt
 import json
 import subprocess
 import sys
+import threading
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -50,6 +51,31 @@ def test_a_store_from_before_relabels_its_closed_market_quotes_as_closes(tmp_pat
     store.close()
     kinds = Store(path).snapshots().set_index("market_state")["quote_kind"]  # a new process opens the store
     assert kinds.to_dict() == {"closed": CLOSE, "open": LIVE}
+
+
+def test_two_polls_storing_one_sessions_close_at_once_keep_one_row(tmp_path):
+    """A close is stored at its session's close time, so a page's poller and another poll store the same key at the
+    same moment; the second writer once failed with a constraint error instead of leaving the row as it was."""
+    store = Store(tmp_path / "race.duckdb")
+    errors: list[str] = []
+    for minute in range(10):
+        close = Quote("silver", 30.0, 29.0, "USD", "kis", dt.datetime(2026, 11, 27, 22, minute, tzinfo=dt.UTC), False,
+                      "closed", CLOSE, dt.date(2026, 11, 27))  # fmt: skip
+        gate = threading.Barrier(4)
+
+        def put(quote: Quote = close, gate: threading.Barrier = gate) -> None:
+            gate.wait()
+            try:
+                store.add_snapshots([quote])
+            except Exception as exc:  # the failure is what this test looks for
+                errors.append(type(exc).__name__)
+
+        threads = [threading.Thread(target=put) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert errors == [] and len(store.snapshots()) == 10, errors
 
 
 @pytest.fixture

@@ -303,7 +303,10 @@ class StoreFile:
                     problem = _disk_problem(exc)  # a full disk fails the WAL write, often only at COMMIT
                     if problem is not None:
                         raise StoreWriteError(msg("store.cannot_save", path=str(self.path), why=problem)) from None
-                    if not isinstance(exc, duckdb.TransactionException) or attempt == 5:
+                    # A conflict with another writer of this process; also a key it inserted at the same moment
+                    # (two polls storing one session's close): retried, ON CONFLICT then sees the committed row.
+                    retry = isinstance(exc, duckdb.TransactionException | duckdb.ConstraintException)
+                    if not retry or attempt == 5:
                         raise
                 except BaseException:
                     _rollback(con)
