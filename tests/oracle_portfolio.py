@@ -96,13 +96,13 @@ class Fx:
     """USD/KRW fixings, each known from its own instant (KIS 15:30 Seoul, ECB 14:15 Berlin, on its date)."""
 
     def __init__(self, fx: pd.DataFrame | None):
-        rows = [] if fx is None else list(fx[["date", "close", "source"]].itertuples(index=False))
-        kis = sorted(_day(r.date) for r in rows if r.source == "kis")
+        rows = [] if fx is None else zip(pd.to_datetime(fx["date"]).dt.date, fx["close"], fx["source"], strict=True)
+        rows = [(d, float(c), src) for d, c, src in rows]
+        kis = sorted(d for d, _, src in rows if src == "kis")
         lo, hi = (kis[0], kis[-1]) if kis else (None, None)
         fixings = []
-        for r in rows:
-            d = _day(r.date)
-            if r.source == "kis":
+        for d, close, source in rows:
+            if source == "kis":
                 t = dt.datetime.combine(d, dt.time(15, 30), tzinfo=ZoneInfo("Asia/Seoul"))
             elif lo is None or d < lo or d > hi:
                 # "The store's USD/KRW serves its whole span; the ECB reference rates fill only the days before or
@@ -110,7 +110,7 @@ class Fx:
                 t = dt.datetime.combine(d, dt.time(14, 15), tzinfo=ZoneInfo("Europe/Berlin"))
             else:
                 continue
-            fixings.append((t.astimezone(UTC), float(r.close)))
+            fixings.append((t.astimezone(UTC), close))
         fixings.sort()
         self.instants = [t for t, _ in fixings]
         self.rates = [r for _, r in fixings]
@@ -131,10 +131,11 @@ class Series:
         self.id = asset_id
         self.asset = catalog.get(asset_id)
         frame = frame.sort_values("date")
-        self.dates = [_day(d) for d in frame["date"]]
+        self.dates = pd.to_datetime(frame["date"]).dt.date.tolist()
         self.closes = [float(c) for c in frame["close"]]
-        self.close_on = dict(zip(self.dates, self.closes, strict=False))
+        self.close_on = dict(zip(self.dates, self.closes, strict=True))
         self.instants = [_close_instant(self.asset, d) for d in self.dates]
+        self.instant_on = dict(zip(self.dates, self.instants, strict=True))
         kind, unit = self.asset.kind, self.asset.unit
         self.venue = VENUE[kind]
         self.whole = kind in ("domestic_stock", "overseas_stock")
@@ -143,7 +144,8 @@ class Series:
         self.pays = kind in ("domestic_stock", "overseas_stock")  # an index, a coin or a future pays nothing
 
     def instant(self, day: dt.date) -> dt.datetime:
-        return _close_instant(self.asset, day)
+        found = self.instant_on.get(day)
+        return found if found is not None else _close_instant(self.asset, day)
 
     def known_close(self, t: dt.datetime) -> float | None:
         """The latest close at or before instant t."""
@@ -344,6 +346,8 @@ class Oracle:
                 if i < 1:
                     continue
                 ex = sessions[i - 1]
+            elif pd.isna(r.ex_date):
+                continue  # a US dividend without its ex-date cannot be placed
             else:
                 ex = _day(r.ex_date)
             # "belongs to the units held at the close of the asset's last session before the ex-date"
@@ -743,10 +747,12 @@ class Oracle:
         if whole:
             # CHOICE: buys are dropped after s is set, against one unit at the price and buy rate known at t,
             # fee included; s is not computed again.
+            # CHOICE: an asset with no close known yet at t (its first bar comes later that day) is not judged.
             for a in list(budgets):
-                if not self.s[a].whole:
+                price = self.s[a].known_close(t)
+                if not self.s[a].whole or price is None:
                     continue
-                unit = self.s[a].known_close(t) * self._decision_buy_rate(a, t) * (1 + self.fee[a])
+                unit = price * self._decision_buy_rate(a, t) * (1 + self.fee[a])
                 if budgets[a] < unit:
                     dropped[a] = budgets.pop(a)
         if kind == "bands" and breaching and all(a in dropped for a in breaching):
@@ -895,16 +901,32 @@ def twr_index(values: pd.DataFrame, flows: pd.Series) -> pd.Series:
 def _period_returns(index: pd.Series, end: dt.date, periods: list[tuple[dt.date, dt.date]]) -> list[float]:
     """Returns of the whole periods (first day, last day) inside [index start, end]: from the index on the last
     valuation day before the period (1 at the start when none) to the one on its last valuation day."""
-    start = index.index[0].date()
+    days, level = [d.date() for d in index.index], index.tolist()
     out = []
     for lo, hi in periods:
-        if not (start <= lo and hi <= end):
+        if not (days[0] <= lo and hi <= end):
             continue
-        before = index[index.index.date < lo]
-        base = before.iloc[-1] if len(before) else 1.0
-        upto = index[index.index.date <= hi]
-        out.append((upto.iloc[-1] / base - 1) * 100)
+        i = bisect.bisect_left(days, lo)
+        base = level[i - 1] if i else 1.0
+        out.append((level[bisect.bisect_right(days, hi) - 1] / base - 1) * 100)
     return out
+
+
+def _drawdown(index: pd.Series) -> tuple[float, dt.date | None, dt.date | None, dt.date | None]:
+    """The deepest fall of the TWR index from a running peak: (percent, peak, trough, recovery); the peak is the
+    last day at that high before the trough, the recovery the first day back at it (None: not yet)."""
+    days, level = [d.date() for d in index.index], index.tolist()
+    worst, trough, top = 0.0, None, level[0]
+    for i, x in enumerate(level):
+        top = max(top, x)
+        if x / top - 1 < worst:
+            worst, trough = x / top - 1, i
+    if trough is None:
+        return 0.0, None, None, None
+    high = max(level[: trough + 1])
+    peak = max(i for i in range(trough + 1) if level[i] == high)
+    back = next((days[i] for i in range(trough, len(level)) if level[i] >= high), None)
+    return worst * 100, days[peak], days[trough], back
 
 
 def stats(values: pd.DataFrame, flows: pd.Series | None = None, rf_pct: float = 0.0, trades=None) -> dict:
@@ -943,15 +965,8 @@ def stats(values: pd.DataFrame, flows: pd.Series | None = None, rf_pct: float = 
         last = values.index[-1].date()
         cash[last] = cash.get(last, 0.0) + final
         out["mwr_annual_pct"] = None if (r := xirr(list(cash), list(cash.values()))) is None else r * 100
-    dd = index / index.cummax() - 1
-    out.update(max_drawdown_pct=float(dd.min()) * 100, max_drawdown_peak=None, max_drawdown_trough=None,
-               max_drawdown_recovery=None)  # fmt: skip
-    if dd.min() < 0:
-        trough = dd.idxmin()
-        peak = index.loc[:trough][::-1].idxmax()
-        back = index.loc[trough:][index.loc[trough:] >= index.loc[peak]]
-        out["max_drawdown_peak"], out["max_drawdown_trough"] = peak.date(), trough.date()
-        out["max_drawdown_recovery"] = back.index[0].date() if len(back) else None
+    pct, peak, trough, back = _drawdown(index)
+    out.update(max_drawdown_pct=pct, max_drawdown_peak=peak, max_drawdown_trough=trough, max_drawdown_recovery=back)
     end = values.attrs.get("end") or values.index[-1].date()
     years = [(dt.date(y, 1, 1), dt.date(y, 12, 31)) for y in range(index.index[0].year, end.year + 1)]
     months = [(dt.date(y, m, 1), _clamp(y, m, 31)) for y, m in _months(index.index[0].date(), end)]
