@@ -291,7 +291,7 @@ class Oracle:
         self.arrivals: dict[dt.date, float] = {}
         self.outs: dict[dt.date, float] = {}
         withdraw_dates = []
-        if p.withdraw > 0 and p.withdraw_every in ("monthly", "yearly"):
+        if p.withdraw > 0 and p.withdraw_every in ("monthly", "yearly"):  # CHOICE: "none" takes nothing out
             # CHOICE: withdrawals are "set" when an amount and a period are given; without `withdraw_from` the
             # first is due on the effective start (SPEC names F but gives it no default).
             f = p.withdraw_from or lo
@@ -416,7 +416,6 @@ class Oracle:
         self.raises: list[tuple[dt.datetime, dt.date]] = []  # (decision instant, due day)
         self.receivables: list[Receivable] = []
         self.lots = {a: deque() for a in self.ids}
-        self.gains: dict[int, float] = {}  # tax year -> realised gain in won
         self.invested = self.withdrawn = self.div_net = 0.0
         self.settled: list[tuple[dt.date, float]] = []  # (settlement date, realised gain in won) of US stock sales
         self.trades: list[dict] = []
@@ -662,7 +661,8 @@ class Oracle:
         k = self._new_decision("raise")
         dec = self.decisions[k]
         if owed >= total - TINY:
-            # "A withdrawal larger than the value then takes what there is": every holding is sold whole.
+            # "A withdrawal larger than the value then takes what there is". CHOICE: judged at the decision, against
+            # the holdings as known then (the receivables and waiting money aside): every holding is sold whole.
             dec.ran_out = True
             self.notes.append(f"money ran out on {due}")
         for a in self.ids:
@@ -731,7 +731,7 @@ class Oracle:
             if abs(amount) <= TINY * max(value, 1.0) or day is None:
                 continue
             if whole and self.s[a].whole and amount < 0:
-                unit = self.s[a].known_close(t) * self.conv(a, t)
+                unit = self.s[a].known_close(t) * self.conv(a, t)  # CHOICE: half a unit at the plain rate
                 if -amount < unit / 2:  # "a sell under half a unit" is dropped
                     dropped[a] = 0.0
                     continue
@@ -900,7 +900,10 @@ def twr_index(values: pd.DataFrame, flows: pd.Series) -> pd.Series:
 
 def _period_returns(index: pd.Series, end: dt.date, periods: list[tuple[dt.date, dt.date]]) -> list[float]:
     """Returns of the whole periods (first day, last day) inside [index start, end]: from the index on the last
-    valuation day before the period (1 at the start when none) to the one on its last valuation day."""
+    valuation day before the period (1 at the start when none) to the one on its last valuation day.
+
+    CHOICE: "whole calendar years inside the run" is [Jan 1, Dec 31] within [first day holding money, the run's
+    end] (a run from Jan 2 misses that year); months are counted the same way (the SPEC says it of years only)."""
     days, level = [d.date() for d in index.index], index.tolist()
     out = []
     for lo, hi in periods:
@@ -966,6 +969,7 @@ def stats(values: pd.DataFrame, flows: pd.Series | None = None, rf_pct: float = 
         cash[last] = cash.get(last, 0.0) + final
         out["mwr_annual_pct"] = None if (r := xirr(list(cash), list(cash.values()))) is None else r * 100
     pct, peak, trough, back = _drawdown(index)
+    # CHOICE: the drawdown is negative (as on the Risk page); its dates are blank when the index never fell.
     out.update(max_drawdown_pct=pct, max_drawdown_peak=peak, max_drawdown_trough=trough, max_drawdown_recovery=back)
     end = values.attrs.get("end") or values.index[-1].date()
     years = [(dt.date(y, 1, 1), dt.date(y, 12, 31)) for y in range(index.index[0].year, end.year + 1)]
