@@ -166,11 +166,7 @@ class Series:
         return self.dates[i] if i < len(self.dates) and self.dates[i] <= end else None
 
     def session_list(self) -> list[dt.date]:
-        """Its bars, with the exchange calendar standing in where no bars exist (before the first, after the last).
-
-        CHOICE: settlement (T+2 KRX, T+1/T+2 NYSE) counts these same session dates, as the SPEC says of the
-        dividend dates ("its own session dates, i.e. its stored bars"); the SPEC says only "KRX sessions" there.
-        """
+        """Its bars, with the exchange calendar standing in where no bars exist (before the first, after the last)."""
         if not hasattr(self, "_sessions"):
             first, last = self.dates[0], self.dates[-1]
             cal = self.asset.calendar
@@ -181,10 +177,11 @@ class Series:
         return self._sessions
 
     def shift_sessions(self, day: dt.date, n: int) -> dt.date:
-        """The n-th session after `day` (a session itself)."""
-        s = self.session_list()
-        i = bisect.bisect_right(s, day) - 1
-        return s[min(i + n, len(s) - 1)]
+        """The n-th session of the exchange's calendar after `day` (SPEC "Taxes": settlement is T+2 KRX sessions,
+        T+1 or T+2 NYSE sessions: the exchange's, whatever the bars hold)."""
+        return calendars.sessions(self.asset.calendar, day + dt.timedelta(days=1), day + dt.timedelta(days=20))[
+            n - 1
+        ].date()
 
     def data_up_to(self) -> dt.date:
         """SPEC: "has data up to D when no session of its market's calendar lies after its last bar and on or
@@ -417,7 +414,8 @@ class Oracle:
         self.receivables: list[Receivable] = []
         self.lots = {a: deque() for a in self.ids}
         self.invested = self.withdrawn = self.div_net = 0.0
-        self.settled: list[tuple[dt.date, float]] = []  # (settlement date, realised gain in won) of US stock sales
+        # (settlement date, realised gain in won, its trade row) of US stock sales
+        self.settled: list[tuple[dt.date, float, int]] = []
         self.trades: list[dict] = []
         rows = []
         days = self._valuation_days()
@@ -497,6 +495,9 @@ class Oracle:
                 for a in self.ids:
                     self.waiting[a] += money * self.w[a]
         out = self.outs.get(d, 0.0)
+        if out > 0 and not any(u > TINY for u in self.units.values()):
+            # SPEC "Money out": with nothing held, a withdrawal takes only the cash there is (nothing to sell).
+            out = min(out, max(self.free + sum(self.remainder.values()), 0.0))
         if out > 0:
             self.withdrawn += out
             self._take_out(out, d, self._decision_instant(d))
@@ -583,7 +584,7 @@ class Oracle:
         self.units[a] += units
         self.trades.append(self._trade_row(d, a, "buy", units, price, fx, amount, amount * fee, 0.0))
         if s.us_stock:
-            self.lots[a].append([units, self._won(a, t, amount * (1 + fee)) / units])
+            self.lots[a].append([units, (units * price * self.fx.known(t) + self._won(t, amount * fee)) / units])
 
     def _sell(self, a: str, d: dt.date, t: dt.datetime, amount: float, everything: bool = False) -> None:
         """SPEC "Units": a sell of amount A takes A / (price × rate) units (ceil for whole shares), at most those
@@ -608,15 +609,15 @@ class Oracle:
         self.trades.append(self._trade_row(d, a, "sell", units, price, fx, value, value * fee, tax))
         self.take_in(value - value * fee - tax)
         if s.us_stock:
-            self._realise(a, d, t, units, value - value * fee)
+            self._realise(a, d, t, units, units * price * self.fx.known(t) - self._won(t, value * fee))
 
     def _sale_tax_rate(self, a: str, d: dt.date) -> float:
         """증권거래세 at the rate of the settlement date, T+2 KRX sessions."""
         return krx_sale_tax(self.s[a].shift_sessions(d, 2))
 
-    def _won(self, a: str, t: dt.datetime, money: float) -> float:
-        """An amount in won for 양도소득세. CHOICE: in a KRW portfolio the won actually paid or received (spread
-        included); in a USD portfolio the dollars at the fixing known at the trade's close (no spread)."""
+    def _won(self, t: dt.datetime, money: float) -> float:
+        """Money of the portfolio's currency in won at the fixing known at instant t (SPEC "Taxes": every amount
+        in won at the fixing known at its trade's close, no spread; fees deducted)."""
         return money if self.ccy == "KRW" else money * self.fx.known(t)
 
     def _realise(self, a: str, d: dt.date, t: dt.datetime, units: float, proceeds: float) -> None:
@@ -630,7 +631,7 @@ class Oracle:
             if lots[0][0] <= 1e-12:
                 lots.popleft()
         settle = self.s[a].shift_sessions(d, 1 if d >= dt.date(2024, 5, 28) else 2)
-        self.settled.append((settle, self._won(a, t, proceeds) - cost))
+        self.settled.append((settle, proceeds - cost, len(self.trades) - 1))
 
     def _trade_row(self, d, a, side, units, price, fx, amount, fee, tax) -> dict:
         return {"date": pd.Timestamp(d), "asset_id": a, "side": side, "units": units, "price": price,
@@ -681,27 +682,28 @@ class Oracle:
         """SPEC "Money in" for `cashflow`: the money goes to the assets furthest below their target weight, never
         selling, counting each asset's holding plus the money already waiting for it.
 
-        CHOICE: "furthest below" is the gap in weight (percentage points) after the money: parts
-        a_i = max(0, w_i·T − h_i − g) with one g ≥ 0 so that they add up to the money (T = holdings + waiting +
-        the new money). Remainders count as money waiting for their asset."""
+        SPEC: the assets whose holding is the smallest fraction of its target come up first, every asset bought
+        ending at the same fraction f of its target: parts a_i = max(0, f·w_i·T − h_i) adding up to the money (T =
+        holdings + waiting + remainders + the new money). Remainders count as money waiting for their asset."""
         have = {a: self.holding_at(a, t) + self.waiting[a] + self.remainder[a] for a in self.ids}
         total = sum(have.values()) + money
-        gap = {a: self.w[a] * total - have[a] for a in self.ids}
-        order = sorted(self.ids, key=lambda a: -gap[a])
-        g = 0.0
+        goal = {a: self.w[a] * total for a in self.ids}
+        order = sorted(self.ids, key=lambda a: have[a] / goal[a])
+        f = 0.0
         for k in range(1, len(order) + 1):
-            g = (sum(gap[a] for a in order[:k]) - money) / k
-            nxt = gap[order[k]] if k < len(order) else -math.inf
-            if g >= nxt:
+            chosen = order[:k]
+            f = (money + sum(have[a] for a in chosen)) / sum(goal[a] for a in chosen)
+            nxt = have[order[k]] / goal[order[k]] if k < len(order) else math.inf
+            if f <= nxt:
                 break
-        g = max(g, 0.0)
         for a in self.ids:
-            self.waiting[a] += max(0.0, gap[a] - g)
+            self.waiting[a] += max(0.0, f * goal[a] - have[a])
 
     def _breach(self, t: dt.datetime) -> list[str]:
-        """SPEC "Rebalancing", bands: a holding's weight among the holdings (cash aside) more than the absolute
-        %p or the relative % away from its target."""
-        h = {a: self.holding_at(a, t) for a in self.ids}
+        """SPEC "Rebalancing", bands: a holding's weight among the holdings (money waiting for an asset and its
+        whole-share remainder count as that asset's; other cash aside) more than the absolute %p or the relative %
+        away from its target."""
+        h = {a: self.holding_at(a, t) + self.waiting[a] + self.remainder[a] for a in self.ids}
         total = sum(h.values())
         if total <= TINY:
             return []
@@ -803,9 +805,11 @@ class Oracle:
             self.div_net += net * fx
             if self.plan.dividends == "reinvest":
                 # "buys the paying asset at the close of its first session on or after the pay date (in the
-                # asset's currency: no conversion, no spread; fees as any buy)". CHOICE: a reinvested dividend does
-                # not pay what is owed (it never comes into cash); the asset's remainder is added to it.
-                self.remainder[a] += net * fx
+                # asset's currency: no conversion, no spread; fees as any buy)"; SPEC "Owed": any money that comes
+                # into cash ("a dividend") pays what is owed first; the asset's remainder is added to the rest.
+                paid = min(self.owed, net * fx)
+                self.owed -= paid
+                self.remainder[a] += net * fx - paid
                 self._buy(a, d, t, self.remainder[a], plain=True)
             else:
                 # "keeps it as cash for the next buy". CHOICE: free cash, spent by the next rebalance decision.
@@ -819,11 +823,17 @@ class Oracle:
         the earliest close among each asset's first session after that day. In a USD portfolio the won tax
         converts at the fixing known at the day's last close."""
         last = d == self.last_day
-        gain = sum(g for settle, g in self.settled if settle.year == d.year and (settle <= d or not last))
-        tax_krw = overseas_tax(gain)
+        mine = [(g, row) for settle, g, row in self.settled if settle.year == d.year and (settle <= d or not last)]
+        tax_krw = overseas_tax(sum(g for g, _ in mine))
         if tax_krw <= 0:
             return
         tax = tax_krw if self.ccy == "KRW" else tax_krw / self.fx.known(t)
+        # SPEC "Files": a sale's `tax` is its share of the year's 양도소득세, in proportion to its gain among the
+        # year's gaining sales.
+        positive = sum(g for g, _ in mine if g > 0)
+        for g, row in mine:
+            if g > 0:
+                self.trades[row]["tax"] += tax * g / positive
         self._take_out(tax, d, self._decision_instant(d, strictly_after=True))
 
     # ---- a row of values.csv -----------------------------------------------------------------------------------
@@ -902,12 +912,12 @@ def _period_returns(index: pd.Series, end: dt.date, periods: list[tuple[dt.date,
     """Returns of the whole periods (first day, last day) inside [index start, end]: from the index on the last
     valuation day before the period (1 at the start when none) to the one on its last valuation day.
 
-    CHOICE: "whole calendar years inside the run" is [Jan 1, Dec 31] within [first day holding money, the run's
-    end] (a run from Jan 2 misses that year); months are counted the same way (the SPEC says it of years only)."""
+    SPEC "Returns": a period counts when the run (from its first day holding money) covers it but for its edge
+    week: a first valuation day on or before its 8th day, a last on or after 7 days before its end."""
     days, level = [d.date() for d in index.index], index.tolist()
     out = []
     for lo, hi in periods:
-        if not (days[0] <= lo and hi <= end):
+        if not (days[0] <= lo + dt.timedelta(days=7) and hi - dt.timedelta(days=7) <= min(end, days[-1])):
             continue
         i = bisect.bisect_left(days, lo)
         base = level[i - 1] if i else 1.0

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from marketdash.analysis.portfolio import breakdown, engine, measures, schedule, taxes
+from marketdash.analysis.portfolio import breakdown, engine, measures, schedule, simulation, taxes
 from marketdash.analysis.portfolio import plan as plans
 from marketdash.analysis.portfolio.plan import Costs, Plan, PlanError
 
@@ -260,7 +260,7 @@ def test_bands_rebalance_the_day_a_weight_leaves_its_band_and_not_before():
 
 def test_cashflow_rebalancing_buys_the_furthest_below_target_and_never_sells():
     held, goal = np.array([60.0, 30.0, 10.0]), np.array([40.0, 40.0, 20.0])
-    buys = engine.water_fill(held, goal, 20.0)
+    buys = simulation.water_fill(held, goal, 20.0)
     # fractions of goal: 1.5, 0.75, 0.5: the third comes up first, to 0.75, then both together
     assert buys.sum() == pytest.approx(20.0)
     assert buys[0] == 0.0

@@ -77,8 +77,8 @@ def test_whole_shares_pool_their_remainder_and_a_coin_stays_fractional():
     spent = (buys["amount"] + buys["fee"]).sum()
     assert run.values["cash"].iloc[-1] == pytest.approx(1_200_000 - spent, abs=1e-6)
     every = pd.date_range("2023-01-01", "2023-12-31")
-    coin = engine.run(Plan({"btc": 50, "samsung": 50}, initial=1_000_000, whole_shares=True),
-                      long_bars({"btc": pd.Series(60_000_000.0, index=every), "samsung": closes["samsung"]}))  # fmt: skip
+    coin_bars = long_bars({"btc": pd.Series(60_000_000.0, index=every), "samsung": closes["samsung"]})
+    coin = engine.run(Plan({"btc": 50, "samsung": 50}, initial=1_000_000, whole_shares=True), coin_bars)
     bought = coin.trades.set_index("asset_id")["units"]
     assert bought["btc"] == pytest.approx(500_000 / 60_000_000, rel=REL)  # fractional
     assert bought["samsung"] == 7.0

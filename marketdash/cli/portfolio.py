@@ -78,7 +78,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     cmd.add_argument("--initial", type=_finite, help="lump sum on the first day (10000000 in KRW, 10000 in USD)")
     cmd.add_argument("--every", choices=EVERY, default="none", help="contributions: monthly, weekly or none")
     cmd.add_argument("--day", type=int, default=10, help="monthly: the day of the month, 1-31 (10)")
-    cmd.add_argument("--weekday", type=int, default=0, help="weekly: 0 Monday .. 4 Friday (0)")
+    cmd.add_argument("--weekday", type=int, default=0, help="weekly: 0 Monday .. 6 Sunday (0)")
     cmd.add_argument("--amount", type=_finite, default=0.0, help="each contribution, in the portfolio's currency")
     cmd.add_argument("--withdraw", type=_finite, default=0.0, help="each withdrawal, in the portfolio's currency")
     cmd.add_argument("--withdraw-every", choices=WITHDRAW_EVERY, default="none", help="withdrawals: monthly (on "

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from collectors.base import Collector
-from marketdash.analysis import integrity
+from marketdash.analysis import conversion, integrity
 from marketdash.domain import calendars, catalog, clock
 from marketdash.domain.config import Settings
 from marketdash.domain.i18n import Msg, msg
@@ -170,14 +170,13 @@ class MarketService(Updates):
         holds while the history of USD/KRW is still being fetched. `source` says which each day is."""
         from collectors import ecb
 
-        bars = self.load([catalog.FX_ASSET], start, end).bars
-        rates = ecb.usdkrw_history().loc[pd.Timestamp(start or dt.date.min) : pd.Timestamp(end or dt.date.max)]
-        reference = bars_to_frame(ecb.transform(catalog.get(catalog.FX_ASSET), rates))
-        if bars.empty:
-            return reference
-        outside = (reference["date"] < bars["date"].min()) | (reference["date"] > bars["date"].max())
-        both = pd.concat([bars, reference[outside]], ignore_index=True) if outside.any() else bars
-        return both.sort_values("date", ignore_index=True)
+        bars = self.load([catalog.FX_ASSET]).bars  # its whole span decides where the ECB's days are, not the window
+        reference = bars_to_frame(ecb.transform(catalog.get(catalog.FX_ASSET), ecb.usdkrw_history()))
+        both = conversion.in_force(pd.concat([bars, reference], ignore_index=True) if len(bars) else reference)
+        inside = (both["date"] >= pd.Timestamp(start or dt.date.min)) & (
+            both["date"] <= pd.Timestamp(end or dt.date.max)
+        )
+        return both.loc[inside].sort_values("date", ignore_index=True)
 
     def store_problem(self) -> Msg | None:
         """Why the user's store cannot be opened, in one sentence; None when it can (or does not exist yet)."""

@@ -214,7 +214,7 @@ def inputs(start: dt.date | None, end: dt.date | None) -> Inputs:
     if every == "monthly":
         day = int(widgets.number(c3, t("pf.day"), "day", 10, 1, 31, 1, "%.0f", help=t("pf.day_help")))
     elif every == "weekly":
-        weekday = int(widgets.choice(t("pf.weekday"), ["0", "1", "2", "3", "4"], "0", "weekday",
+        weekday = int(widgets.choice(t("pf.weekday"), [str(k) for k in range(7)], "0", "weekday",
                                      lambda d: t(f"pf.weekday_{d}"), widget="select", where=c3))  # fmt: skip
     if every != "none":
         amount = _money(c4, t, t("pf.amount", unit=unit), "amount", amount_default, currency)

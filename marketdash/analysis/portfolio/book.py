@@ -117,15 +117,16 @@ class Book:
         self.trades.append([d, j, "buy", units, price, rate, amount, fee, 0.0])
         return amount + fee
 
-    def sell(self, d: int, j: int, amount: float) -> float:
-        """Sell `amount` (in the portfolio's currency, at the applied rate) at the asset's close of day d; whole
-        shares sell at least the amount. Returns the proceeds after fee and tax (the caller receives them)."""
+    def sell(self, d: int, j: int, amount: float, everything: bool = False) -> float:
+        """Sell `amount` (in the portfolio's currency, at the applied rate), or `everything`, at the asset's close of
+        day d; whole shares sell at least the amount. Returns the proceeds after fee and tax (the caller receives
+        them)."""
         price = self.line.price[d, j]
         rate = self.rate(d, j, -1)
         units = amount / (price * rate) if amount > 0 else 0.0
         if self.whole[j]:
             units = math.ceil(units - EPS)
-        units = min(units, self.units[j])
+        units = self.units[j] if everything else min(units, self.units[j])
         if units <= EPS:
             return 0.0
         gross = units * price * rate

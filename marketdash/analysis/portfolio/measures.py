@@ -13,6 +13,7 @@ risk of the time-weighted index, drawdowns and calendar returns.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -49,46 +50,38 @@ def years_between(first: pd.Timestamp, last: pd.Timestamp) -> float:
     return (last - first).days / 365.25
 
 
-def xirr(dates: pd.DatetimeIndex, amounts: np.ndarray, guess: float = 0.1) -> float:
-    """The annual rate at which the flows' present value is zero (ACT/365): Newton's method, bisection where it
-    strays. NaN when the flows do not change sign."""
+XIRR_GRID = (-0.999999, -0.99, -0.9, -0.5, 0.0, 0.5, 1.0, 3.0, 10.0, 100.0, 1e4, 1e6)
+
+
+def xirr(dates: pd.DatetimeIndex, amounts: np.ndarray) -> float:
+    """The annual rate at which the flows' present value is zero (ACT/365): the first sign change of the present
+    value along a grid of rates from -99.9999 % up, narrowed by bisection. Flows that change sign more than once
+    (money that ran out and came back) can have several such rates: this takes the lowest. NaN when there is
+    none (flows that never change sign)."""
     amounts = np.asarray(amounts, dtype=float)
     if not ((amounts > 0).any() and (amounts < 0).any()):
         return math.nan
-    t = np.asarray((pd.DatetimeIndex(dates) - pd.DatetimeIndex(dates)[0]).days, dtype=float) / 365.0
+    t = np.asarray((pd.DatetimeIndex(dates) - pd.DatetimeIndex(dates).min()).days, dtype=float) / 365.0
 
     def npv(rate: float) -> float:
         return float((amounts / (1 + rate) ** t).sum())
 
-    def slope(rate: float) -> float:
-        return float((-t * amounts / (1 + rate) ** (t + 1)).sum())
-
-    rate = guess
-    for _ in range(100):
-        value, d = npv(rate), slope(rate)
-        if d == 0 or not math.isfinite(d):
-            break
-        step = value / d
-        nxt = rate - step
-        if nxt <= -1 or not math.isfinite(nxt):
-            break
-        rate = nxt
-        if abs(step) < 1e-12 * max(1.0, abs(rate)):
-            return rate
-    lo, hi = -0.999999999, 1.0
-    while npv(hi) > 0 and hi < 1e6:
-        hi *= 2
-    if npv(lo) * npv(hi) > 0:
-        return math.nan
-    for _ in range(300):
-        mid = (lo + hi) / 2
-        if npv(lo) * npv(mid) <= 0:
-            hi = mid
-        else:
-            lo = mid
-        if hi - lo < 1e-14:
-            break
-    return (lo + hi) / 2
+    values = [npv(r) for r in XIRR_GRID]
+    for (lo, f_lo), (hi, f_hi) in itertools.pairwise(zip(XIRR_GRID, values, strict=True)):
+        if f_lo == 0:
+            return lo
+        if f_lo * f_hi < 0:
+            for _ in range(200):
+                mid = (lo + hi) / 2
+                f_mid = npv(mid)
+                if f_lo * f_mid <= 0:
+                    hi = mid
+                else:
+                    lo, f_lo = mid, f_mid
+                if hi - lo < 1e-15:
+                    break
+            return (lo + hi) / 2
+    return math.nan
 
 
 def mwr(backtest: Backtest) -> float:

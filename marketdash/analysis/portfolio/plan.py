@@ -69,7 +69,7 @@ class Plan:
     initial: float = DEFAULT_INITIAL
     every: str = "none"
     day: int = 1  # monthly: the day of the month (a day the month lacks is its last day)
-    weekday: int = 0  # weekly: Monday 0 .. Friday 4
+    weekday: int = 0  # weekly: Monday 0 .. Sunday 6 (a coin trades on weekends)
     amount: float = 0.0
     rebalance: str = "none"
     bands: tuple[float, float] = DEFAULT_BANDS
@@ -138,7 +138,7 @@ def check(plan: Plan) -> list[Msg]:
         raise PlanError(msg("pf.err_no_money"))
     if plan.every == "monthly" and not 1 <= plan.day <= 31:
         raise PlanError(msg("pf.err_day", day=plan.day))
-    if plan.every == "weekly" and not 0 <= plan.weekday <= 4:
+    if plan.every == "weekly" and not 0 <= plan.weekday <= 6:
         raise PlanError(msg("pf.err_weekday", day=plan.weekday))
     if plan.start and plan.end and plan.end < plan.start:
         raise PlanError(msg("pf.err_end_before_start", start=plan.start, end=plan.end))

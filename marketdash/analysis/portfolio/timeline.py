@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from marketdash.analysis.conversion import fx_known_at, local_instants
+from marketdash.analysis.conversion import fx_known_at, in_force, local_instants
 from marketdash.analysis.portfolio.plan import Plan, PlanError
 from marketdash.domain import calendars, catalog
 from marketdash.domain.i18n import Msg, Name, msg
@@ -67,11 +67,9 @@ def run_end(bars: pd.DataFrame, asset_ids: list[str], end: dt.date | None) -> tu
     """The chosen end (or the newest bar of any asset), moved back to the last date every asset has data up to;
     a moved end is said, naming the assets whose bars stop and their last bar."""
     mine = bars.loc[bars["asset_id"].isin(asset_ids) & bars["close"].notna()]
-    if end is not None:
-        mine = mine.loc[mine["date"] <= pd.Timestamp(end)]
-    lasts = mine.groupby("asset_id")["date"].max()
+    lasts = mine.groupby("asset_id")["date"].max()  # bars after the end say the asset goes on (a hole is a gap)
     wanted = end or _day(lasts.max())
-    until = {a: data_until(catalog.get(a), _day(lasts[a]), wanted) for a in asset_ids if a in lasts.index}
+    until = {a: data_until(catalog.get(a), min(_day(lasts[a]), wanted), wanted) for a in asset_ids if a in lasts.index}
     final = min(until.values(), default=wanted)
     if final >= wanted:
         return wanted, []
@@ -129,7 +127,7 @@ def build(plan: Plan, bars: pd.DataFrame, fx: pd.DataFrame | None, start: dt.dat
     first = index.searchsorted(pd.Timestamp(start))
     assets = [catalog.get(a) for a in ids]
     usd = np.array([a.currency == "USD" for a in assets])
-    by_instant = fx_known_at(fx) if fx is not None and not fx.empty else pd.Series(dtype=float)
+    by_instant = fx_known_at(in_force(fx)) if fx is not None and not fx.empty else pd.Series(dtype=float)
     fx_times = by_instant.index.asi8 if len(by_instant) else np.array([], dtype=np.int64)
     fx_values = by_instant.to_numpy(dtype=float)
     needs_fx = bool(usd.any()) if plan.currency == "KRW" else bool((~usd).any())
@@ -175,7 +173,10 @@ def build(plan: Plan, bars: pd.DataFrame, fx: pd.DataFrame | None, start: dt.dat
     day_first = np.searchsorted(inst_day, np.arange(len(days) + 1), side="left")
     usd_krw = known_rate(instants)
     if needs_fx and plan.currency == "USD":
-        ends = (days + _DAY_END).tz_localize("Asia/Seoul").tz_convert("UTC").asi8
+        # a day's end is its last close (Seoul's midnight on a day with no close)
+        midnight = (days + _DAY_END).tz_localize("Asia/Seoul").tz_convert("UTC").asi8
+        last = day_first[1:] - 1
+        ends = np.where(last >= day_first[:-1], instants[np.maximum(last, 0)] if len(instants) else 0, midnight)
         day_end_krw = pd.Series(known_rate(ends)).ffill().bfill().to_numpy()
         if np.isnan(day_end_krw).any():
             raise PlanError(msg("pf.err_no_fx_at_all"))
