@@ -219,3 +219,15 @@ def test_a_viewers_added_symbol_stays_in_the_url_and_the_owners_is_saved(live_en
         assert "krx:005380" in str(at.query_params["assets"])
         assert MarketService(load_settings()).universe.user_assets() == saved
         assert ("sym_rm_krx:005380" in [b.key for b in at.button]) is bool(saved)
+
+
+def test_the_readmes_secrets_example_is_a_complete_login_once_its_values_are_filled_in():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8").split("## Sharing the dashboard", 1)[1]
+    example = readme.split("```toml\n", 1)[1].split("```", 1)[0]
+    filled = example.replace('cookie_secret = "..."', f'cookie_secret = "{COOKIE_SECRET}"').replace('"..."', '"x"')
+    access = access_from(tomllib.loads(filled))
+    assert access.problem is None and access.providers == ("google", "kakao")
+    assert access.role({"email": "ME@gmail.com"}) == OWNER and access.role({"email": "friend@kakao.com"}) == VIEWER
+    assert tomllib.loads(filled)["auth"]["redirect_uri"] == "http://localhost:8501/oauth2callback"
+    unfilled = access_from(tomllib.loads(example))  # the placeholder secret is refused
+    assert unfilled.problem is not None and "cookie_secret" in EN.text(unfilled.problem)
