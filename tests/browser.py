@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from marketdash.domain.config import is_loopback
 from tests.conftest import ROOT
 
 CHROMIUM = next((p for p in (os.environ.get("CHROMIUM_PATH"), "/usr/bin/chromium") if p and Path(p).exists()), None)
@@ -21,6 +22,18 @@ CHROMIUM = CHROMIUM or shutil.which("chromium") or shutil.which("chromium-browse
 PAGES = {"overview": "", "compare": "compare", "correlations": "correlations", "statistics": "statistics",
          "portfolio": "portfolio", "data": "data", "asset": "asset?id=samsung"}  # fmt: skip
 CHROMIUM_ARGS = ["--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync"]
+
+
+def outside_address() -> str | None:
+    """This machine's own address on its network (what another device would type), or None without one. A UDP
+    socket's connect only picks the route and source address: no packet is sent."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.123", 9))  # TEST-NET-1: any routable address would do
+        except OSError:
+            return None
+        address = probe.getsockname()[0]
+    return None if is_loopback(address) else address
 
 
 def free_port() -> int:

@@ -5,7 +5,11 @@ the addresses that count as this computer, secret files others can open, and the
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
 import tomllib
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -15,6 +19,7 @@ from marketdash.domain import config
 from marketdash.domain.config import OWNER, VIEWER, access_from, is_loopback, load_settings, too_open
 from marketdash.domain.i18n import Translator
 from marketdash.services.market import MarketService
+from tests.browser import free_port, outside_address
 from tests.conftest import ROOT, run_cli
 
 COOKIE_SECRET = "c0ffee" * 11  # 66 characters
@@ -118,9 +123,30 @@ def test_the_command_line_names_a_secrets_file_others_can_read(tmp_path, subproc
     assert str(secrets) not in run_cli(env, "status").stderr
 
 
-def test_the_default_configuration_listens_on_loopback_only():
+def test_the_default_configuration_listens_on_loopback_only(tmp_path):
     settings = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
-    assert is_loopback(settings["server"]["address"]) and settings["server"]["address"] != "0.0.0.0"
+    assert is_loopback(settings["server"]["address"])
+    outside = outside_address()
+    if outside is None:
+        pytest.skip("this machine has no non-loopback address to try")
+    port = free_port()  # the README's command, nothing added but a free port: the project's config decides
+    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)]
+    env = {**os.environ, "DASHBOARD_OFFLINE": "1", "MARKET_DB": str(tmp_path / "m.duckdb")}
+    app = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1)
+                break
+            except OSError:
+                assert app.poll() is None and time.monotonic() < deadline, "streamlit did not start"
+                time.sleep(0.1)
+        with pytest.raises(OSError):  # refused: nothing listens on the machine's network address
+            urllib.request.urlopen(f"http://{outside}:{port}/_stcore/health", timeout=2)
+    finally:
+        app.kill()
+        app.wait(timeout=10)
 
 
 # -- the pages (AppTest: this computer, with the login's user seeded) ---------------------------------------------

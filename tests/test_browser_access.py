@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import secrets
-import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,8 +23,7 @@ import werkzeug.serving
 from oidc_provider_mock import app as oidc_app
 from playwright.sync_api import Page, sync_playwright
 
-from marketdash.domain.config import is_loopback
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, full_screenshot, streamlit_app, wait_rendered
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, full_screenshot, outside_address, streamlit_app, wait_rendered
 from tests.conftest import ROOT
 from tests.upbit_server import UpbitServer
 
@@ -183,18 +181,6 @@ def test_a_stranger_is_refused(shared):
         page.goto(f"{url}/data")
         wait_rendered(page, "[data-testid=stAlertContentWarning]")
         assert page.locator("[data-testid=stDataFrame], [data-testid=stDownloadButton]").count() == 0
-
-
-def outside_address() -> str | None:
-    """This machine's own address on its network (what another device would type), or None without one. A UDP
-    socket's connect only picks the route and source address: no packet is sent."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        try:
-            probe.connect(("192.0.2.123", 9))  # TEST-NET-1: any routable address would do
-        except OSError:
-            return None
-        address = probe.getsockname()[0]
-    return None if is_loopback(address) else address
 
 
 @pytest.mark.parametrize("lang", ["ko-KR", "en-US"])
