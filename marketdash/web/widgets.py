@@ -248,8 +248,8 @@ def range_picker(today: bool = False) -> tuple[dt.date | None, dt.date | None]:
     _order_url_dates()
     with st.form("custom_range", border=False, enter_to_submit=True):
         col1, col2, col3 = st.columns([5, 5, 2], vertical_alignment="bottom")
-        start = _date_field(col1, t("pick.from"), "start", day - dt.timedelta(days=366), day)
-        end = _date_field(col2, t("pick.to"), "end", day, day)
+        start = date_field(col1, t("pick.from"), "start", day - dt.timedelta(days=366), day)
+        end = date_field(col2, t("pick.to"), "end", day, day)
         col3.form_submit_button(t("pick.apply"), type="primary", use_container_width=True, on_click=_order_dates)
     if st.session_state.pop("_dates_swapped", False):
         st.warning(t("pick.swapped"))
@@ -282,7 +282,7 @@ def _parse_day(raw: object) -> dt.date | None:
         return None
 
 
-def _date_field(where: object, label: str, key: str, default: dt.date, latest: dt.date) -> dt.date:
+def date_field(where: object, label: str, key: str, default: dt.date, latest: dt.date) -> dt.date:
     """A date input whose value lives in the URL as an ISO date (`?start=2026-01-05`), seeded on entering a page
     like the other pickers: Streamlit's own query binding drops the dates when the reader changes page, and the
     chart then drew another range than the bookmark said. A date outside [EARLIEST, latest] is clamped."""
@@ -317,9 +317,10 @@ def currency_picker(where: object = st) -> str:
 
 
 def number(where: object, label: str, key: str, default: float, lo: float, hi: float, step: float,
-           fmt: str = "%g", help: str | None = None) -> float:  # fmt: skip
+           fmt: str = "%g", help: str | None = None, shown: Callable[[float], str] | None = None) -> float:  # fmt: skip
     """A number input whose value lives in the URL (`?initial=10000000`), seeded on entering a page like the other
-    pickers; a URL value that is not a number, or outside [lo, hi], is named in one line (never silently 0)."""
+    pickers; a URL value that is not a number, or outside [lo, hi], is named in one line (never silently 0), with
+    the value used instead written by `shown` (1,000만 원, not 10000000)."""
     default, lo, hi, step = float(default), float(lo), float(hi), float(step)  # a float field, never an int one
     seeded = st.session_state.setdefault("_seeded", {})
     if key not in st.session_state or seeded.get(key) != ui.page_entry():
@@ -336,9 +337,26 @@ def number(where: object, label: str, key: str, default: float, lo: float, hi: f
     else:
         st.session_state[key] = st.session_state[key]
     value = where.number_input(label, min_value=lo, max_value=hi, step=step, format=fmt, key=key, help=help)
-    _say_resets(key, lambda v: fmt % v)
+    _say_resets(key, shown or (lambda v: fmt % v))
     _publish_to_url(key, f"{value:g}", f"{default:g}")
     return float(value)
+
+
+def url_problem(key: str) -> tuple[str, str | None] | None:
+    """The URL value of `key` this visit could not use, and what is used instead (for a note outside a folded
+    section, where the widget's own note is out of sight)."""
+    if key not in _resets():
+        return None
+    raw, used = _resets()[key]
+    return raw, None if used is None else str(used)
+
+
+def risk_free_picker(where: object = st) -> float:
+    """The yearly risk-free rate in % Sharpe ratios subtract, `?rf=3.25` (the Risk page's and the Portfolio's)."""
+    return number(where, tr()("stats.risk_free"), "rf", 0.0, 0.0, 20.0, 0.25, "%.2f")
+
+
+ON, OFF = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
 def flag(where: object, label: str, key: str, help: str | None = None) -> bool:
@@ -346,9 +364,13 @@ def flag(where: object, label: str, key: str, help: str | None = None) -> bool:
     seeded = st.session_state.setdefault("_seeded", {})
     if key not in st.session_state or seeded.get(key) != ui.page_entry():
         seeded[key] = ui.page_entry()
-        st.session_state[key] = str(st.query_params.get(key, "")).lower() in ("1", "true", "yes", "on")
+        raw = str(st.query_params.get(key, ""))
+        st.session_state[key] = raw.lower() in ON
+        if raw and raw.lower() not in ON + OFF:  # `tax=maybe` is said, never silently off
+            _resets()[key] = (raw, tr()("pick.off"))
     else:
         st.session_state[key] = st.session_state[key]
     value = where.toggle(label, key=key, help=help)
+    _say_resets(key, str)
     _publish_to_url(key, "1" if value else None, None)
     return bool(value)
