@@ -21,7 +21,7 @@ from tqdm import tqdm
 from marketdash.cli import portfolio
 from marketdash.cli.common import UnknownIdsError, date_arg, resolve_ids
 from marketdash.domain import catalog, clock, market_clock
-from marketdash.domain.config import ConfigError, load_settings
+from marketdash.domain.config import ConfigError, load_settings, secret_files, too_open
 from marketdash.domain.i18n import Msg
 from marketdash.services.market import MarketService
 from marketdash.services.store import StoreError
@@ -203,6 +203,9 @@ def main(argv: list[str] | None = None) -> int:
     svc = None
     try:
         settings = load_settings()
+        for path, mode in too_open(secret_files(settings)):  # as ssh names a key file others can read
+            print(f"warning: permissions {mode:04o} for '{path}' are too open: other users of this computer can "
+                  f"read the secrets in it (chmod 600 '{path}')", file=sys.stderr)  # fmt: skip
         if args.db:
             settings = dataclasses.replace(settings, market_db=args.db)
         svc = MarketService(settings)

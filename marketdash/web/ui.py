@@ -25,6 +25,7 @@ from marketdash.domain.i18n import Msg, Translator
 from marketdash.services import portfolio as portfolios
 from marketdash.services.market import MarketService, PriceData
 from marketdash.services.store import StoreBusyError, StoreError
+from marketdash.web import access
 
 PAGES = (
     ("app.py", "overview", ":material/dashboard:"),
@@ -155,7 +156,8 @@ _PAGE_SCRIPT = """<script>
 
 def setup_page(page: str) -> Translator:
     """Every page's first call: language and colours from the URL (or this session, or the browser), the page
-    title, and the sidebar with both switches and named links to every page that keep them.
+    title, the door (access.gate: a visitor who may not see the dashboard gets one sentence and nothing more), and
+    the sidebar with both switches, named links to every page that keep them, and who is logged in.
 
     Streamlit's own file-name navigation is hidden (.streamlit/config.toml): it would label the first page "app".
     """
@@ -179,6 +181,7 @@ def setup_page(page: str) -> Translator:
                 {w: t(f"pick.aria_{w.split()[0].lower()}") for w in ("Choose date", "year", "month", "day")},
                 ensure_ascii=False)),
             unsafe_allow_javascript=True)  # fmt: skip
+    granted = access.gate(t)  # nothing below is drawn for a visitor who may not see it
     with st.sidebar:
         st.markdown(f"**{t('app.name')}**")
         _page_links(t)
@@ -186,6 +189,7 @@ def setup_page(page: str) -> Translator:
                              key="lang_switch", on_change=_remember, args=("lang",), required=True)  # fmt: skip
         st.selectbox(t("sidebar.colors"), formats.COLOR_CHOICES, format_func=lambda c: t(f"colors.{c}"),
                      key="colors_switch", on_change=_remember, args=("colors",))  # fmt: skip
+        access.sidebar(t, granted)
     if page == "overview" and (unknown := _unknown_path()) is not None:
         _not_found(t, unknown)
     return t

@@ -10,7 +10,7 @@ import streamlit as st
 
 from marketdash.domain import catalog, clock, symbols
 from marketdash.services.store import StoreError
-from marketdash.web import ui
+from marketdash.web import access, ui
 from marketdash.web.ui import tr
 
 RANGES = ("1M", "3M", "6M", "YTD", "1Y", "3Y", "5Y", "Max", "Custom")
@@ -147,10 +147,12 @@ def asset_picker(key: str = "assets") -> list[str]:
 
 
 def _add_asset(key: str, asset_id: str) -> None:
-    """A search result picked: into the user's list (kept in the store), the offered options and the selection."""
+    """A search result picked: into the user's list (kept in the store; a viewer's stays in the URL only), the
+    offered options and the selection."""
     asset_id = catalog.get(asset_id).id
     try:
-        ui.service().universe.add(asset_id)
+        if access.can_write():
+            ui.service().universe.add(asset_id)
     except StoreError as exc:  # a read-only or busy store: the asset is shown (and in the URL), not kept
         st.session_state["_sym_error"] = exc.msg
     st.session_state.setdefault("_added", []).append(asset_id)
@@ -160,6 +162,8 @@ def _add_asset(key: str, asset_id: str) -> None:
 
 
 def _remove_asset(key: str, asset_id: str) -> None:
+    if not access.can_write():  # the owner's saved list; a viewer never sees this button
+        return
     try:
         ui.service().universe.remove(asset_id)
     except StoreError as exc:
@@ -192,7 +196,9 @@ def symbol_search(key: str) -> None:
                           use_container_width=True, disabled=dead,
                           help=t("symwarn.not_served_help") if dead else None)  # fmt: skip
         mine = svc.universe.user_assets()
-        if mine:
+        if not access.can_write():
+            st.caption(t("auth.viewer_added"))
+        elif mine:
             st.caption(t("sym.mine"))
             for asset_id in mine:
                 st.button(f"{t.name(asset_id)} · {t('sym.remove')}", key=f"sym_rm_{asset_id}", icon=":material/close:",
