@@ -3,7 +3,7 @@
 import streamlit as st
 
 from marketdash.domain import catalog
-from marketdash.web import charts, fetching, notices, ui, widgets
+from marketdash.web import charts, dividends_view, fetching, notices, ui, widgets
 
 t = ui.setup_page("data")
 
@@ -30,6 +30,7 @@ if not problem:
     notices.show_table(coverage)
     notices.download_csv(coverage, "store_coverage", t("download.what", what=t("data.coverage")))
     notices.store_backup_button()
+    dividends_view.data_section(list(dict.fromkeys([*catalog.ASSETS, *widgets.default_assets()])))
 
     st.subheader(t("data.snapshots"))
     st.caption(t("data.snapshots_caption"))
