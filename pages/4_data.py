@@ -3,7 +3,7 @@
 import streamlit as st
 
 from marketdash.domain import catalog, config
-from marketdash.web import access, charts, fetching, notices, ui, widgets
+from marketdash.web import access, charts, dividends_view, fetching, notices, ui, widgets
 
 t = ui.setup_page("data")
 
@@ -37,6 +37,7 @@ if not problem:
     notices.download_csv(coverage, "store_coverage", t("download.what", what=t("data.coverage")))
     if owner:
         notices.store_backup_button()
+    dividends_view.data_section(list(dict.fromkeys([*catalog.ASSETS, *widgets.default_assets()])))
 
     st.subheader(t("data.snapshots"))
     st.caption(t("data.snapshots_caption"))

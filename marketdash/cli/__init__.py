@@ -1,5 +1,5 @@
-"""Command line (SPEC.md): `python -m collectors update|snapshot|status|check|export|import|symbols|search|portfolio`
-(also `python -m marketdash …`).
+"""Command line (SPEC.md): `python -m collectors update|snapshot|status|check|export|import|symbols|search|portfolio|
+dividends` (also `python -m marketdash …`).
 Asset ids are the catalog's (`samsung`) or symbol ids (`krx:005380`, `us:NVDA`, `kidx:1001`, `ovs:SPX`,
 `coin:ETH`). Safe to run from
 cron while the app is open. Exit codes: 0 done, 1 some asset failed (or `check` found problems), 2 bad input or a
@@ -22,6 +22,7 @@ from marketdash.cli import portfolio
 from marketdash.cli.common import UnknownIdsError, date_arg, resolve_ids
 from marketdash.domain import catalog, clock, market_clock
 from marketdash.domain.config import ConfigError, load_settings, secret_files, too_open
+from marketdash.domain.csvfiles import csv_bytes
 from marketdash.domain.i18n import Msg
 from marketdash.services.market import MarketService
 from marketdash.services.store import StoreError
@@ -54,7 +55,11 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("text", nargs="+", help="what to look for, e.g. 현대차, ㅎㄷㅊ, 005380, NVDA")
     search.add_argument("--limit", type=int, default=10, help="matches shown (default 10)")
     portfolio.add_parser(sub)
-    for command in (snapshot, status, check, export, restore, symbols, search):
+    dividends = sub.add_parser("dividends", help="print the stored cash dividends as CSV (per share, gross; "
+                               "`update` fetches them)")  # fmt: skip
+    dividends.add_argument("--assets", help="comma-separated ids (default: every paying asset of the seven and your "
+                           "added ones)")  # fmt: skip
+    for command in (snapshot, status, check, export, restore, symbols, search, dividends):
         command.add_argument("--db", type=Path, help="DuckDB file (default: MARKET_DB or data/market.duckdb)")
     return parser
 
@@ -80,9 +85,15 @@ def _update(svc: MarketService, args: argparse.Namespace) -> int:
     results = svc.update(ids, args.start, args.end, progress=progress, workers=max(1, args.workers))
     for bar in bars.values():
         bar.close()
+    dividends = svc.dividends.update(ids, args.start)
+    real_only = next((d.note for d in dividends.values() if d.kind == "real only"), None)
+    if real_only is not None:  # said once, not on every line: prices go on without dividends
+        print(f"note: {real_only}", file=sys.stderr)
     for result in results:
-        print(result.line())
-    return 0 if all(r.ok for r in results) else 1
+        extra = dividends.get(result.asset_id)
+        print(result.line() + (f"  | {extra.text()}" if extra and extra.kind != "real only" else ""))
+    failed = [r for r in results if not r.ok] + [d for d in dividends.values() if not d.ok and d.kind != "real only"]
+    return 1 if failed else 0
 
 
 def _status(svc: MarketService) -> int:
@@ -184,6 +195,16 @@ def _search(svc: MarketService, args: argparse.Namespace) -> int:
     return 0
 
 
+def _dividends(svc: MarketService, args: argparse.Namespace) -> int:
+    """The store's dividends of the paying assets asked for, as CSV on stdout (the table's columns, ISO dates)."""
+    ids = svc.dividends.payers(resolve_ids(svc, args.assets, [*catalog.ASSETS, *svc.universe.user_assets()]))
+    frame = svc.store.read_dividends(ids)
+    sys.stdout.write(csv_bytes(frame).decode("utf-8-sig"))
+    if frame.empty:
+        print("no dividends stored for these assets: `update` fetches them (KIS real-account keys)", file=sys.stderr)
+    return 0
+
+
 COMMANDS = {
     "update": _update,
     "snapshot": _snapshot,
@@ -194,6 +215,7 @@ COMMANDS = {
     "symbols": _symbols,
     "search": _search,
     "portfolio": portfolio.run,
+    "dividends": _dividends,
 }
 
 

@@ -83,6 +83,11 @@ def sessions(calendar: str, start: dt.date, end: dt.date) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(days[lo:hi].astype("datetime64[ns]"))
 
 
+def all_sessions(calendar: str) -> pd.DatetimeIndex:
+    """Every session the persisted list of `calendar` holds (2010 to about a year ahead)."""
+    return pd.DatetimeIndex(_session_days(calendar).astype("datetime64[ns]"))
+
+
 def expected_last_session(asset: Asset, now: dt.datetime) -> dt.date:
     """The newest session that has closed at `now` in the asset's market."""
     last_closed = asset.last_closed_date(now)

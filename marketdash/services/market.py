@@ -22,6 +22,7 @@ from marketdash.domain import calendars, catalog, clock
 from marketdash.domain.config import Settings
 from marketdash.domain.i18n import Msg, msg
 from marketdash.domain.records import bars_to_frame
+from marketdash.services.dividends import DividendService, empty
 from marketdash.services.live import LiveQuotes
 from marketdash.services.sources import Sources
 from marketdash.services.store import Store
@@ -65,6 +66,9 @@ class PriceData:
     notes: dict[str, Msg] = field(default_factory=dict)
     freshness: dict[str, Freshness] = field(default_factory=dict)
     store_problem: Msg | None = None  # the user's store cannot be opened: why, and the way out
+    # Cash dividends (the store's columns) from the same origin as each asset's bars: the store's for assets on
+    # stored bars, the sample's (source 'sample') for assets on sample data, none for the others.
+    dividends: pd.DataFrame = field(default_factory=empty)
 
     @property
     def sample_assets(self) -> list[str]:
@@ -96,6 +100,7 @@ class MarketService(Updates):
         self._sample_checked: dt.date | None = None
         self.live = LiveQuotes(self.store, self.sources)
         self.universe = Universe(self.store, settings)
+        self.dividends = DividendService(self.store, self.sample_store, self.sources, settings)
 
     def close(self) -> None:
         """Release both store files now, from the calling thread (a command's end: no DuckDB call is then left to a
@@ -162,7 +167,8 @@ class MarketService(Updates):
         bars = pd.concat(filled, ignore_index=True) if filled else self.store.read_bars([])
         bars = drop_unfinished(bars, clock.now())
         origin = {a: ("store" if a in held else "sample" if a in sample_ids else "none") for a in asset_ids}
-        return PriceData(bars, origin, notes, freshness(last_dates), problem)
+        dividends = self.dividends.read(real_ids, sample_ids)
+        return PriceData(bars, origin, notes, freshness(last_dates), problem, dividends)
 
     def usd_krw(self, start: dt.date | None = None, end: dt.date | None = None) -> pd.DataFrame:
         """USD/KRW bars for currency views: the store's (or the sample's) fixings, and the ECB reference rates
@@ -203,8 +209,8 @@ class MarketService(Updates):
             return self.store.import_from(schema.parent if schema else Path(tmp))
 
     def check(self) -> pd.DataFrame:
-        """The integrity report of the user's store (integrity.check)."""
-        return integrity.check(self.store.read_bars())
+        """The integrity report of the user's store (integrity.check): its bars and its dividends."""
+        return integrity.check(self.store.read_bars(), dividends=self.store.read_dividends())
 
     def coverage(self) -> pd.DataFrame:
         """The user's store per asset (SPEC 'status'), every catalog asset listed even when empty."""

@@ -33,7 +33,8 @@ MONEY_COLUMNS = {"invested", "cash", "value", "amount", "fee", "tax", "contribut
 SIGNED_MONEY = {"profit", "asset_part", "fx_part"}
 # Stored as naive UTC (SPEC.md); shown in KST, the time every page speaks (the CSV keeps UTC).
 UTC_COLUMNS = TIMESTAMP_COLUMNS - {"time_kst"}
-PRICE_COLUMNS = {"last_close", "open", "high", "low", "close", "price", "prev_close"}  # in the row's asset's unit
+# In the row's asset's unit.
+PRICE_COLUMNS = {"last_close", "open", "high", "low", "close", "price", "prev_close", "dividend", "close_before_ex"}
 DECIMALS = {"correlation": 3, "ci95_low": 3, "ci95_high": 3, "sharpe": 2, "volume": 0, "rows": 0, "quotes": 0}
 
 

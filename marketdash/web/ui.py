@@ -59,7 +59,7 @@ def _remember(name: str) -> None:
     st.query_params[name] = value
 
 
-CARRIED = ("assets", "range", "start", "end")  # the reader's selection, which follows them from page to page
+CARRIED = ("assets", "range", "start", "end", "ret")  # the reader's selection, which follows them from page to page
 
 
 def sticky_params() -> dict[str, str]:

@@ -316,6 +316,16 @@ def currency_picker(where: object = st) -> str:
     return choice(t("pick.currency"), list(CURRENCIES), "native", "ccy", lambda c: t(f"currency.{c}"), where=where)
 
 
+RETURNS = ("price", "total")
+
+
+def returns_picker(where: object = st) -> str:
+    """가격 / 총수익, `?ret=price|total` (Compare and Risk share it): price return, or total return with the
+    dividends reinvested."""
+    t = tr()
+    return choice(t("div.returns"), list(RETURNS), "price", "ret", lambda r: t(f"div.returns_{r}"), where=where)
+
+
 def number(where: object, label: str, key: str, default: float, lo: float, hi: float, step: float,
            fmt: str = "%g", help: str | None = None, shown: Callable[[float], str] | None = None) -> float:  # fmt: skip
     """A number input whose value lives in the URL (`?initial=10000000`), seeded on entering a page like the other
