@@ -200,6 +200,7 @@ class Leg:
     day: dt.date  # the date of its own first close at or after the decision
     decision: int
     raise_all: bool = False  # a "ran out" raise: sell every unit
+    pays: float = 0.0  # a raise leg: the part of what is owed its proceeds pay
 
 
 @dataclass
@@ -649,30 +650,32 @@ class Oracle:
 
     def _decide_raise(self, t: dt.datetime, d: dt.date, due: dt.date) -> None:
         """SPEC "Money out": what is owed is raised by selling every holding in proportion to its value at the
-        decision. CHOICE: each leg sells that amount (gross); its fees and taxes stay owed (the SPEC says "an
-        amount sold ... the proceeds paying what is owed"). What pending raise legs will sell is not raised twice."""
+        decision; SPEC: each leg sells its part grossed up by the sale's fee and tax (part / (1 − fee − tax)), so
+        that its proceeds pay that part. What pending raise legs will pay is not raised twice."""
         pending = [leg for leg in self.legs if self.decisions[leg.decision].kind == "raise"]
         if any(leg.raise_all for leg in pending):
             return
-        owed = self.owed - sum(leg.amount for leg in pending)
+        owed = self.owed - sum(leg.pays for leg in pending)
         if owed <= TINY:
             return
         h = {a: self.holding_at(a, t) for a in self.ids}
         total = sum(h.values())
         k = self._new_decision("raise")
         dec = self.decisions[k]
-        if owed >= total - TINY:
+        gross = {}
+        for a in self.ids:
+            day = self._leg_day(a, t) if h[a] > 0 else None
+            if day is not None:
+                rate = self._sale_tax_rate(a, day) if self.taxes and self.s[a].krx_stock else 0.0
+                gross[a] = owed * h[a] / total / (1 - self.fee[a] - rate)
+        if sum(gross.values()) >= total - TINY:
             # "A withdrawal larger than the value then takes what there is". CHOICE: judged at the decision, against
             # the holdings as known then (the receivables and waiting money aside): every holding is sold whole.
             dec.ran_out = True
             self.notes.append(f"money ran out on {due}")
-        for a in self.ids:
-            if h[a] <= 0:
-                continue
-            day = self._leg_day(a, t)
-            if day is None:
-                continue
-            self.legs.append(Leg(a, "sell", owed * h[a] / total, day, k, raise_all=dec.ran_out))
+        for a, amount in gross.items():
+            self.legs.append(Leg(a, "sell", amount, self._leg_day(a, t), k, raise_all=dec.ran_out,
+                                 pays=owed * h[a] / total))  # fmt: skip
             dec.open_legs += 1
         if dec.ran_out and dec.open_legs == 0:
             self.withdrawn -= self.owed

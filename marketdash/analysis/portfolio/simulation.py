@@ -29,6 +29,7 @@ class Leg:
     amount: float  # sold (portfolio currency, at the applied rate) or spent (fees included)
     owed: bool = False  # raising money owed (never dropped; its proceeds pay what is owed)
     everything: bool = False  # the money ran out: every unit is sold
+    pays: float = 0.0  # raising money owed: the part of it this leg's proceeds pay (after the sale's costs)
     live: bool = True
 
 
@@ -170,7 +171,7 @@ class Simulation:
             self.live_legs -= 1
             if leg.sell:
                 if leg.owed:
-                    self.raising = max(self.raising - leg.amount, 0.0)
+                    self.raising = max(self.raising - leg.pays, 0.0)
                 book.receive(book.sell(d, leg.j, leg.amount, everything=leg.everything))
                 if leg.everything:
                     self.emptying -= 1
@@ -262,22 +263,27 @@ class Simulation:
         self._wait(i, d, parts)
 
     def _raise(self, i: int, d: int) -> None:
-        """Money owed that no leg sells for yet: every holding sold in proportion to its value at instant i. When
-        that is all there is, every unit is sold, and what they cannot raise is not taken (the money ran out)."""
+        """Money owed that no leg sells for yet: every holding sold in proportion to its value at instant i, each
+        sale grossed up by its fee and tax so that it pays its part. When that is all there is, every unit is sold,
+        and what the sales cannot raise is not taken (the money ran out)."""
         book = self.book
         need = book.owed - self.raising
         if need <= EPS or self.emptying:
             return
         held = self._holdings(i, d)[0]
         total = held.sum()
-        everything = need >= total - EPS
+        sold = {}  # each leg's amount: its part of what is owed, before the sale's fee and tax come off
+        for j in np.flatnonzero(held > 0):
+            at = self.line.next_close[i, j]
+            costs = book.sale_costs(int(self.line.inst_day[at]), int(j)) if at >= 0 else 0.0
+            sold[int(j)] = (need * held[j] / total, need * held[j] / total / (1 - costs))
+        everything = sum(gross for _, gross in sold.values()) >= total - EPS
         if everything and self.ran_out is None:
             self.ran_out = self.line.dates[d].date()
-        for j in np.flatnonzero(held > 0):
-            amount = float(need * held[j] / total)
-            self.raising += amount
+        for j, (pays, gross) in sold.items():
+            self.raising += pays
             before = self.live_legs
-            self._leg(i, Leg(int(j), True, amount, owed=True, everything=everything))
+            self._leg(i, Leg(j, True, gross, owed=True, everything=everything, pays=pays))
             self.emptying += everything and self.live_legs > before
         if everything and not self.emptying:
             self._forgive(d)
