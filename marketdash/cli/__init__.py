@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import NoReturn
 
 import pandas as pd
 from tqdm import tqdm
@@ -28,8 +29,15 @@ from marketdash.services.market import MarketService
 from marketdash.services.store import StoreError
 
 
+class _Parser(argparse.ArgumentParser):
+    """Bad arguments are one sentence and exit 2: the error and where help is, not the whole usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message} (`{self.prog} --help` lists the options)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m collectors", description=__doc__)
+    parser = _Parser(prog="python -m collectors", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     update = sub.add_parser("update", help="fetch what is missing for each asset")
     update.add_argument("--assets", help=f"comma-separated ids (default: {','.join(catalog.ASSETS)} and your added "

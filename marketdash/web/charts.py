@@ -151,7 +151,9 @@ def line_chart(
     yaxis = {"title": yaxis_title, "type": "log" if log_y else "linear", "tickformat": y_format or ",~r"}
     if span is not None:
         yaxis["range"] = list(span)
-        if log_y:  # a few round, whole labels a decade (100, 200, 500, 1,000), never "10k" or bare 2 … 9
+        if log_y and money:
+            yaxis.update(_log_money_ticks(tr, 10 ** span[0], 10 ** span[1], money))
+        elif log_y:  # a few round, whole labels a decade (100, 200, 500, 1,000), never "10k" or bare 2 … 9
             yaxis.update(_log_ticks(tr, 10 ** span[0], 10 ** span[1]))
         elif money:
             yaxis.update(_money_ticks(tr, *span, money))
@@ -210,6 +212,27 @@ def _money_ticks(tr: Translator, lo: float, hi: float, currency: str) -> dict:
     magnitude = 10.0 ** np.floor(np.log10(span / 4))
     step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if span / (m * magnitude) <= 8)
     vals = [float(v) for v in np.arange(np.ceil(lo / step) * step, hi + step * 1e-9, step)]
+    return {"tickvals": vals, "ticktext": [tr.money(v, currency) for v in vals]}
+
+
+_LOG_MONEY_STEPS = (
+    (1, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8, 9),
+    (1, 2, 3, 4, 5, 6, 8),
+    (1, 2, 3, 5, 7),
+    (1, 2, 5),
+    (1, 5),
+    (1,),
+)
+
+
+def _log_money_ticks(tr: Translator, lo: float, hi: float, currency: str) -> dict:
+    """Round amounts on a log money axis, as many as fit (4 to 8) up to its top (1,000만 · 2,000만 · 3,000만 ·
+    4,000만 under 4,700만, not 1,000만 and 2,000만 alone), written as the reader writes money."""
+    decades = range(int(np.floor(np.log10(lo))), int(np.ceil(np.log10(hi))) + 1)
+    for steps in _LOG_MONEY_STEPS:
+        vals = [s * 10.0**d for d in decades for s in steps if lo <= s * 10.0**d <= hi]
+        if len(vals) <= 8:
+            break
     return {"tickvals": vals, "ticktext": [tr.money(v, currency) for v in vals]}
 
 
@@ -356,7 +379,7 @@ def month_heatmap(table: pd.DataFrame, tr: Translator, *, title: str, month_name
     """Years x months of returns in %, with the year's total as the last column, in the market colours (a rise in
     the scheme's rising colour), centred at 0."""
     values = table.to_numpy(dtype=float)
-    text = np.vectorize(lambda v: "" if np.isnan(v) else f"{v:+.1f}")(values)
+    text = np.vectorize(lambda v: "" if np.isnan(v) else f"{round(v, 1) + 0.0:+.1f}")(values)  # never "-0.0"
     bound = float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 1.0
     up, down = tr.change_color(1.0), tr.change_color(-1.0)
     fig = go.Figure(

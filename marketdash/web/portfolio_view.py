@@ -240,8 +240,9 @@ def _detail(t: Translator, inputs: Inputs, result: portfolios.Comparison, labels
     yearly = measured.yearly
     st.caption(t("pf.yearly_caption"))
     shown = yearly.drop(columns=["complete"])
-    if not yearly["complete"].iloc[-1]:
-        shown = shown.rename(index={shown.index[-1]: t("pf.year_so_far", year=shown.index[-1])})
+    if not yearly["complete"].iloc[-1]:  # every year as text: a column of one type for the grid
+        labels = [str(y) for y in shown.index[:-1]] + [t("pf.year_so_far", year=shown.index[-1])]
+        shown.index = pd.Index(labels, name=shown.index.name)
     notices.show_table(shown, currency=currency)
     notices.download_csv(yearly, f"portfolio_{name}_yearly", t("download.what", what=t("pf.yearly_table")))
     trades = backtest.trades
