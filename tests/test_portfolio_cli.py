@@ -28,8 +28,8 @@ def _stats(path) -> pd.Series:
 
 def test_several_portfolios_and_a_benchmark_write_a_folder_each_and_one_table_side_by_side(store_env, tmp_path):
     out = tmp_path / "out"
-    done = run_cli(store_env, *BASE, "--weights", "samsung=50,skhynix=50", "--weights", "soxl=60,btc=40",
-                   "--benchmark", "kospi200", "--every", "monthly", "--amount", "100000", "--out", str(out))  # fmt: skip
+    two = ["--weights", "samsung=50,skhynix=50", "--weights", "soxl=60,btc=40", "--benchmark", "kospi200"]
+    done = run_cli(store_env, *BASE, *two, "--every", "monthly", "--amount", "100000", "--out", str(out))
     assert done.returncode == 0, done.stderr
     for name in ("p1", "p2", "bench"):
         assert {p.name for p in (out / name).iterdir()} == {"values.csv", "trades.csv", "stats.csv", "notes.txt"}
@@ -84,10 +84,8 @@ def test_an_out_that_is_a_file_or_cannot_be_written_is_one_sentence(store_env, t
     locked.mkdir()
     locked.chmod(0o500)
     try:
-        if os.access(locked, os.W_OK):  # root writes anywhere: a folder under a file stands in
-            target = a_file / "sub"
-        else:
-            target = locked
+        # root writes anywhere: then a folder under a file stands in for one that cannot be written
+        target = a_file / "sub" if os.access(locked, os.W_OK) else locked
         done = run_cli(store_env, *BASE, "--weights", "samsung=100", "--out", str(target))
         assert done.returncode == 2, done.stderr
         assert "--out" in done.stderr and "Traceback" not in done.stderr
