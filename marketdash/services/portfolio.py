@@ -90,9 +90,22 @@ def compare(
     run = run or runner()
     done = {name: run(dataclasses.replace(plan, start=start, end=end), bars, fx, data.dividends)
             for name, plan in runs.items()}  # fmt: skip
-    for measured in done.values():
-        notes += [n for n in measured.backtest.notes if n not in notes]
-    return Comparison(done, notes, data)
+    return Comparison(done, notes + _merged([n for m in done.values() for n in m.backtest.notes]), data)
+
+
+def _merged(notes: list[Msg]) -> list[Msg]:
+    """Each run's notes once: the same note of two runs is said once, and a stale USD/KRW said of several runs'
+    assets is one sentence naming them all."""
+    out: list[Msg] = []
+    stale = [n for n in notes if n.key == "pf.note_fx_stale"]
+    if stale:
+        names = list(dict.fromkeys(name for n in stale for name in n.params["names"]))
+        since = min(n.params["since"] for n in stale)
+        out.append(msg("pf.note_fx_stale", day=stale[0].params["day"], names=names, since=since))
+    for note in notes:
+        if note.key != "pf.note_fx_stale" and note not in out:
+            out.append(note)
+    return out
 
 
 def _late_starters(bars: pd.DataFrame, ids: list[str], start: dt.date | None) -> list[str]:

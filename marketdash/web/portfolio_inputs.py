@@ -202,9 +202,10 @@ def inputs(start: dt.date | None, end: dt.date | None) -> Inputs:
         with tab:
             weights[name] = weights_editor(name, start)
     c1, c2, c3, c4 = st.columns(4)
-    currency = widgets.choice(t("pf.currency"), list(plans.CURRENCIES), "KRW", "ccy", lambda c: t(f"pf.ccy_{c}"),
-                              where=c4, on_change=_convert_amounts)  # fmt: skip
-    st.session_state["_pf_ccy"] = currency
+    # the currency's own picker sits with the other options below; the amounts above it are in its unit already
+    # (a switch converts them in its callback, before this run)
+    currency = str(st.session_state.get("ccy") or st.query_params.get("ccy", "KRW")).upper()
+    currency = currency if currency in plans.CURRENCIES else "KRW"
     unit = t(f"pf.unit_{currency}")
     initial_default, amount_default = plans.DEFAULT_MONEY[currency]
     initial = _money(c1, t, t("pf.initial", unit=unit), "initial", initial_default, currency)
@@ -227,9 +228,9 @@ def inputs(start: dt.date | None, end: dt.date | None) -> Inputs:
         out_from = widgets.date_field(
             c3, t("pf.withdraw_from"), "wfrom", _withdraw_default(start, end), end or clock.today_kst()
         )
-    dividends = widgets.choice(t("pf.dividends"), list(plans.DIVIDENDS), "reinvest", "div",
-                               lambda d: t(f"pf.div_{d}"), where=c4, help=t("pf.div_help"))  # fmt: skip
-    c1, c2, c3, c4 = st.columns([2, 1, 1, 2])
+    dividends = widgets.choice(t("pf.dividends"), list(plans.DIVIDENDS), "reinvest", "div", lambda d: t(f"pf.div_{d}"),
+                               widget="select", where=c4, help=t("pf.div_help"))  # fmt: skip
+    c1, c2, c3, c4, c5 = st.columns([2, 1, 1, 1, 1])
     rebalance = widgets.choice(t("pf.rebalance"), list(plans.REBALANCE), "none", "rebal",
                                lambda r: t(f"pf.rebal_{r}"), widget="select", where=c1)  # fmt: skip
     bands = plans.DEFAULT_BANDS
@@ -237,6 +238,9 @@ def inputs(start: dt.date | None, end: dt.date | None) -> Inputs:
         bands = (widgets.number(c2, t("pf.band_abs"), "band_abs", 5, 0.1, 100, 1, "%.1f"),
                  widgets.number(c3, t("pf.band_rel"), "band_rel", 25, 0.1, 100, 5, "%.1f"))  # fmt: skip
     rf_pct = widgets.risk_free_picker(c4)
+    currency = widgets.choice(t("pf.currency"), list(plans.CURRENCIES), "KRW", "ccy", lambda c: t(f"pf.ccy_{c}"),
+                              where=c5, on_change=_convert_amounts)  # fmt: skip
+    st.session_state["_pf_ccy"] = currency
     st.caption(t(f"pf.rebal_{rebalance}_help"))
     costs, whole = _costs(t)
     options = widgets.asset_options("bench", named=[str(st.query_params.get("bench", "kospi200"))])
