@@ -124,24 +124,29 @@ def run(
 
 
 def _walk(plan: Plan, line: Timeline, state: Simulation, notes: list[Msg]) -> Backtest:
-    """Every day in order; the books recorded at each day's end."""
-    n, m = len(line.dates), len(plan.assets)
+    """Every day in order; the books recorded at the end of each day something happened, and carried over the
+    days nothing did."""
+    n = len(line.dates)
     book = state.book
-    units, receivable = np.zeros((n, m)), np.zeros((n, m))
-    cash, owed, invested, withdrawn, paid = (np.zeros(n) for _ in range(5))
-    years = line.dates.year.to_numpy()
+    years = line.dates.year.tolist()
     put_in = taken = 0.0
+    changed, rows = [], []
     for d in range(n):
-        state.day(d)
+        moved = state.day(d)
         if d == n - 1 or years[d + 1] != years[d]:
-            state.pay_tax(d, int(years[d]), line.dates[d].date() if d == n - 1 else None)
-        put_in += state.arrivals.get(d, 0.0)
-        taken += state.outs.get(d, 0.0) - state.forgiven.get(d, 0.0)
-        units[d], receivable[d] = book.units, book.receivable
-        cash[d], owed[d], invested[d], withdrawn[d], paid[d] = book.cash, book.owed, put_in, taken, state.dividends_paid
+            moved |= state.pay_tax(d, years[d], line.dates[d].date() if d == n - 1 else None)
+        if moved or not changed:
+            put_in += state.arrivals.get(d, 0.0)
+            taken += state.outs.get(d, 0.0) - state.forgiven.get(d, 0.0)
+            changed.append(d)
+            rows.append((book.units.copy(), book.receivable.copy(), book.cash, book.owed, put_in, taken,
+                         state.dividends_paid))  # fmt: skip
     if state.ran_out:
         notes.append(msg("pf.note_ran_out", day=state.ran_out))
     notes += [msg("pf.note_waited", due=due, day=day) for due, day in state.waited]
+    at = np.searchsorted(changed, np.arange(n), side="right") - 1  # each day's latest recorded row
+    units, receivable = (np.array([r[k] for r in rows])[at] for k in (0, 1))
+    cash, owed, invested, withdrawn, paid = (np.array([r[k] for r in rows], dtype=float)[at] for k in range(2, 7))
     return _result(plan, line, state, units, receivable, cash, owed, invested, withdrawn, paid, notes)
 
 

@@ -62,6 +62,9 @@ class Simulation:
         self.legs: dict[int, list[Leg]] = {}
         self.live_legs = 0
         self.raising = 0.0  # owed money that legs are already selling for
+        self.day_first = line.day_first.tolist()  # plain ints: read once a day, faster than numpy scalars
+        self.busy = {*arrivals, *outs, *self.ex}  # days with something due before their first close
+        self.bands = plan.rebalance == "bands"
         self.splits: dict[int, list[float]] = {}  # cash-flow split decisions: instant -> money to split
         self.raise_at: set[int] = set()
         self.agenda: list[int] = [*rebalances, *self.pay]
@@ -96,13 +99,16 @@ class Simulation:
         self.emptying = 0
 
     # -- a day -----------------------------------------------------------------------------------------------------
-    def day(self, d: int) -> None:
+    def day(self, d: int) -> bool:
+        """Day d, before and at its closes; False when nothing happened (the books stand as they were)."""
         line, book = self.line, self.book
+        if d not in self.busy and not (self.agenda and self.agenda[0] < self.day_first[d + 1]) and not self.bands:
+            return False  # nothing arrives, leaves, goes ex or trades today: most days of a buy and hold
         for k in self.ex.get(d, []):  # entitled: the units held at the asset's last close before the ex-date
             p = self.payouts[k]
             self.entitled[k] = book.units[p.j]
             book.receivable[p.j] += book.units[p.j] * p.gross * (1 - book.withholding[p.j])
-        first = int(line.day_first[d])
+        first = self.day_first[d]
         if d in self.arrivals:
             got = book.receive(self.arrivals[d])
             if self.plan.rebalance == "cashflow":
@@ -116,8 +122,8 @@ class Simulation:
                 self.outs[d] = min(self.outs[d], max(book.free + float(book.remainder.sum()), 0.0))
             book.take(self.outs[d])
             self._owe(first)
-        last = int(line.day_first[d + 1])
-        if self.plan.rebalance == "bands":
+        last = self.day_first[d + 1]
+        if self.bands:
             for i in range(first, last):
                 self.instant(i, d)
             while self.agenda and self.agenda[0] < last:
@@ -129,6 +135,7 @@ class Simulation:
                 if i != done:
                     self.instant(i, int(line.inst_day[i]))
                     done = i
+        return True
 
     def _wait(self, first: int, d: int, parts: np.ndarray) -> None:
         """Money for each asset waits as cash for its first session on or after day d."""
@@ -322,11 +329,13 @@ class Simulation:
             book.free += budget - spent
             self._keep_remainder(j, budget - spent)
 
-    def pay_tax(self, d: int, year: int, settled_by: dt.date | None) -> None:
+    def pay_tax(self, d: int, year: int, settled_by: dt.date | None) -> bool:
+        """The year's 양도소득세 at day d's end; False when there is none."""
         tax = self.book.year_tax(d, year, settled_by)
         if tax > 0:
             self.book.take(tax)
-            self._owe(int(self.line.day_first[d + 1]))
+            self._owe(self.day_first[d + 1])
+        return tax > 0
 
 
 def water_fill(held: np.ndarray, goal: np.ndarray, money: float) -> np.ndarray:

@@ -58,8 +58,8 @@ def krx_sale_tax(settlement: dt.date) -> float:
 def settlement(trade_day: dt.date, market: str) -> dt.date:
     """The day a sale settles: KRX T+2 KRX sessions; US T+1 NYSE sessions from 2024-05-28, T+2 before."""
     calendar, days = ("XKRX", 2) if market == "krx" else ("XNYS", 1 if trade_day >= US_T1_FROM else 2)
-    later = calendars.sessions(calendar, trade_day + dt.timedelta(days=1), trade_day + dt.timedelta(days=20))
-    return later[days - 1].date()
+    later = calendars.session_days(calendar, trade_day + dt.timedelta(days=1), trade_day + dt.timedelta(days=20))
+    return later[days - 1].astype(dt.date)
 
 
 def overseas_tax(gain_krw: float) -> float:

@@ -34,19 +34,16 @@ def first_bars(
     bars: pd.DataFrame, asset_ids: list[str], start: dt.date | None, end: dt.date | None
 ) -> dict[str, dt.date]:
     """Each asset's first bar in [start, end]; an asset with none there is named (PlanError)."""
-    dates, owners = bars["date"].to_numpy(), bars["asset_id"].to_numpy()
-    inside = np.ones(len(dates), dtype=bool)
+    inside = bars["asset_id"].isin(asset_ids)
     if start is not None:
-        inside &= dates >= np.datetime64(start, "ns")
+        inside &= bars["date"] >= pd.Timestamp(start)
     if end is not None:
-        inside &= dates <= np.datetime64(end, "ns")
-    out = {}
-    for asset_id in asset_ids:
-        mine = dates[inside & (owners == asset_id)]
-        if not len(mine):
-            raise PlanError(msg("pf.err_no_bars", asset=Name(asset_id)))
-        out[asset_id] = _day(mine.min())
-    return out
+        inside &= bars["date"] <= pd.Timestamp(end)
+    firsts = bars.loc[inside].groupby("asset_id")["date"].min()
+    missing = [a for a in asset_ids if a not in firsts.index]
+    if missing:
+        raise PlanError(msg("pf.err_no_bars", asset=Name(missing[0])))
+    return {a: _day(firsts[a]) for a in asset_ids}
 
 
 def effective_start(bars: pd.DataFrame, asset_ids: list[str], start: dt.date | None, end: dt.date | None) -> dt.date:
@@ -59,8 +56,8 @@ def data_until(asset: catalog.Asset, last_bar: dt.date, horizon: dt.date) -> dt.
     `horizon` when there is none before it). KRX closed on Dec 31: a bar of Dec 30 has data up to Dec 31."""
     if horizon <= last_bar:
         return horizon
-    after = calendars.sessions(asset.calendar, last_bar + dt.timedelta(days=1), horizon)
-    return horizon if not len(after) else after[0].date() - dt.timedelta(days=1)
+    after = calendars.session_days(asset.calendar, last_bar + dt.timedelta(days=1), horizon)
+    return horizon if not len(after) else _day(after[0]) - dt.timedelta(days=1)
 
 
 def run_end(bars: pd.DataFrame, asset_ids: list[str], end: dt.date | None) -> tuple[dt.date, list[Msg]]:
@@ -139,8 +136,12 @@ def build(plan: Plan, bars: pd.DataFrame, fx: pd.DataFrame | None, start: dt.dat
 
     # Every bar's close instant; the run's instants are those of its days.
     instant = np.zeros(closes.shape, dtype=np.int64)
+    clocks: dict[tuple[str, str], np.ndarray] = {}  # one conversion per market close (most assets share a few)
     for j, asset in enumerate(assets):
-        instant[:, j] = local_instants(index, asset.timezone, asset.close_time.strftime("%H:%M:%S")).asi8
+        key = (asset.timezone, asset.close_time.strftime("%H:%M:%S"))
+        if key not in clocks:
+            clocks[key] = local_instants(index, *key).asi8
+        instant[:, j] = clocks[key]
     rate_at_bar = np.where(traded, known_rate(instant.ravel()).reshape(closes.shape), np.nan)
     notes = _stale_fx(assets, plan.currency, index, traded, instant, fx_times, by_instant, first) if needs_fx else []
     if needs_fx:
@@ -213,10 +214,9 @@ def _gaps(assets: list[catalog.Asset], days: pd.DatetimeIndex, session: np.ndarr
         bar_days = days[session[:, j]]
         if len(bar_days) < 2:
             continue
-        cal = calendars.sessions(asset.calendar, bar_days[0].date(), bar_days[-1].date()).to_numpy()
-        missing = np.searchsorted(cal, bar_days[1:].to_numpy(), "left") - np.searchsorted(
-            cal, bar_days[:-1].to_numpy(), "right"
-        )
+        cal = calendars.session_days(asset.calendar, bar_days[0].date(), bar_days[-1].date())
+        own = bar_days.to_numpy().astype("datetime64[D]")
+        missing = np.searchsorted(cal, own[1:], "left") - np.searchsorted(cal, own[:-1], "right")
         for k in np.flatnonzero(missing > STALE_SESSIONS):
             notes.append(msg("pf.note_gap", asset=Name(asset.id), last=bar_days[k].date(), next=bar_days[k + 1].date(),
                              n=int(missing[k])))  # fmt: skip
@@ -232,7 +232,7 @@ def _stale_fx(assets: list[catalog.Asset], currency: str, index: pd.DatetimeInde
     fix_days = (by_instant.index.tz_convert("Asia/Seoul").normalize().tz_localize(None)).to_numpy()
     convert = np.array([a.currency != currency and a.currency in ("USD", "KRW") for a in assets])
     stale_from: dict[str, dt.date] = {}
-    krx = calendars.sessions("XKRX", index[0].date(), index[-1].date() + dt.timedelta(days=1)).to_numpy()
+    krx = calendars.session_days("XKRX", index[0].date(), index[-1].date() + dt.timedelta(days=1))
     for j, asset in enumerate(assets):
         if not convert[j]:
             continue
@@ -241,8 +241,8 @@ def _stale_fx(assets: list[catalog.Asset], currency: str, index: pd.DatetimeInde
             continue
         pos = np.searchsorted(fx_times, instant[rows, j], side="right") - 1
         ok = pos >= 0
-        lag = np.searchsorted(krx, index[rows].to_numpy(), "right") - np.searchsorted(
-            krx, fix_days[np.maximum(pos, 0)], "right"
+        lag = np.searchsorted(krx, index[rows].to_numpy().astype("datetime64[D]"), "right") - np.searchsorted(
+            krx, fix_days[np.maximum(pos, 0)].astype("datetime64[D]"), "right"
         )
         late = ok & (lag > STALE_SESSIONS)
         if late.any():
