@@ -1,5 +1,6 @@
-"""The one collector shape (OpenBB's fetcher steps): source parameters -> raw pages -> DailyBar records; and the
-one quote source shape: an asset -> its current Quote.
+"""The one collector shape (OpenBB's fetcher steps): source parameters -> raw pages -> DailyBar records; the one
+quote source shape: an asset -> its current Quote; and the one dividend source shape: an asset and a window of
+record dates -> its Dividend records.
 
 A collector yields pages of bars, newest data first for paging sources, so the caller can store what arrived even
 when a later page fails.
@@ -12,7 +13,7 @@ from collections.abc import Iterator
 from typing import Protocol
 
 from marketdash.domain.catalog import Asset
-from marketdash.domain.records import DailyBar, Quote
+from marketdash.domain.records import DailyBar, Dividend, Quote
 
 
 class Collector(Protocol):
@@ -28,4 +29,13 @@ class Quoter(Protocol):
 
     def quote(self, asset: Asset) -> Quote:
         """The asset's current price; raise a CollectorError on failure (errors that look like success included)."""
+        ...
+
+
+class DividendSource(Protocol):
+    source: str
+
+    def dividends(self, asset: Asset, start: dt.date, end: dt.date) -> list[Dividend]:
+        """The asset's cash dividends with a record date in [start, end]; raise a CollectorError on failure
+        (RealAccountOnlyError where the source serves them to real accounts only)."""
         ...

@@ -47,6 +47,12 @@ class SubscriptionError(CollectorError):
     kind = "not subscribed"
 
 
+class RealAccountOnlyError(SubscriptionError):
+    """KIS serves this only to real-account keys (its dividend records): a paper key, or the paper host."""
+
+    kind = "real only"
+
+
 class NoDataError(CollectorError):
     """No rows at all for a range that should have some: a wrong code, or a range before the history starts."""
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +22,7 @@ from collectors.errors import (
     CollectorError,
     NoDataError,
     RateLimitedError,
+    RealAccountOnlyError,
     SubscriptionError,
 )
 from collectors.http import HttpClient, Reply
@@ -154,6 +155,8 @@ def kis_error(msg_cd: str, msg1: str, status: int, asset: Asset | None = None) -
         return AuthError(msg("err.kis_token_refused", said=said), code=msg_cd)
     if msg_cd == "EGW02004":
         return AuthError(msg("err.kis_paper_key", said=said), code=msg_cd)
+    if "모의투자TR이아닙니다" in "".join(msg1.split()):  # the paper host refusing a real-only TR (no code seen)
+        return RealAccountOnlyError(msg("err.kis_real_only", said=said), code=msg_cd)
     if msg_cd == "EGW00551":
         return SubscriptionError(msg("err.kis_not_subscribed", said=said), code=msg_cd)
     if msg_cd == "MCA00124":
@@ -244,6 +247,13 @@ class KisCollector:
     def call(self, path: str, tr_id: str, params: dict[str, str], asset: Asset | None = None) -> dict:
         """One GET: renews the token once on EGW00123/EGW00121; any other rt_cd != "0" (rt_cd "1", and "2" for an
         input KIS rejects) becomes a typed error, never retried here."""
+        return self.exchange(path, tr_id, params, asset)[0]
+
+    def exchange(
+        self, path: str, tr_id: str, params: dict[str, str], asset: Asset | None = None, tr_cont: str = ""
+    ) -> tuple[dict, Mapping[str, str]]:
+        """`call` with the continuation header sent (`tr_cont`: "N" asks for the next page of the TRs that page
+        that way) and the reply's headers returned beside its body (their `tr_cont`: "M"/"F" means more)."""
         token = self.auth.token()
         for attempt in range(2):
             headers = {
@@ -253,11 +263,12 @@ class KisCollector:
                 "appsecret": self._app_secret.reveal(),
                 "tr_id": tr_id,
                 "custtype": "P",
+                **({"tr_cont": tr_cont} if tr_cont else {}),
             }
             reply = self.http.request("GET", path, params=params, headers=headers, retry_delay=self._retry_rate_limit)
             body = _body(reply)
             if str(body.get("rt_cd")) == "0":
-                return body
+                return body, reply.headers
             msg_cd, msg1 = str(body.get("msg_cd") or body.get("error_code") or ""), str(body.get("msg1") or "")
             if msg_cd in TOKEN_ERRORS and attempt == 0:
                 log.info("KIS token refused (%s): renewing once", msg_cd)

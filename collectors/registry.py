@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import TypeVar
 
-from collectors.base import Collector, Quoter
+from collectors.base import Collector, DividendSource, Quoter
 from collectors.ecb import EcbFxCollector
 from marketdash.domain import catalog
 from marketdash.domain.config import Settings
@@ -72,3 +72,13 @@ def live_quoters(settings: Settings, collectors: Mapping[str, Collector]) -> ByS
         sources["kis"] = quoter
     out["btc"] = sources["upbit"] = coin_quoter(settings.upbit_base_url, settings.bithumb_base_url)
     return BySource(out, sources)
+
+
+def live_dividends(settings: Settings, collectors: Mapping[str, Collector]) -> DividendSource | None:
+    """KIS's dividend records on the KIS collector's token and budget (None without one). A paper key's collector
+    never asks (the records are real-account only) and says so."""
+    from collectors.kis import KisCollector
+    from collectors.kis_dividends import KisDividends
+
+    kis = next((c for c in collectors.values() if isinstance(c, KisCollector)), None)
+    return None if kis is None else KisDividends(kis, paper=settings.kis_env == "paper")

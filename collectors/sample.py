@@ -26,7 +26,7 @@ import pandas as pd
 from collectors.ecb import EcbFxCollector
 from marketdash.domain import calendars
 from marketdash.domain.catalog import Asset
-from marketdash.domain.records import BAR_COLUMNS, DailyBar, bars_to_frame
+from marketdash.domain.records import BAR_COLUMNS, DailyBar, Dividend, bars_to_frame
 
 SOURCE = "sample"
 SHIPPED = Path(__file__).with_name("sample_bars.parquet")
@@ -123,6 +123,69 @@ def sample_bars(asset: Asset, start: dt.date, end: dt.date) -> list[DailyBar]:
                  asset.currency, SOURCE)
         for i, ts in enumerate(all_sessions) if keep[i]
     ]  # fmt: skip
+
+
+# The sample's dividend payers (per share, gross, in the asset's currency), shaped like their real schedules: record
+# date -> amount. 삼성전자: quarterly at the quarter ends (per share after its 2018 50:1 split); SK하이닉스: yearly,
+# then quarterly from 2021; SOXL: small quarterly distributions. Not real amounts, and labelled as sample.
+def _samsung(year: int, quarter: int) -> float:
+    if year <= 2017:
+        return (420.0 if year < 2017 else 850.0) if quarter == 4 else 20.0
+    if year <= 2020:
+        return 1_932.0 if (year, quarter) == (2020, 4) else 354.0  # 2020's year-end special dividend
+    return 361.0
+
+
+def _skhynix(year: int, quarter: int) -> float:
+    if year <= 2020:
+        return {2015: 500.0, 2016: 600.0, 2017: 1_000.0, 2018: 1_500.0}.get(year, 1_000.0) if quarter == 4 else 0.0
+    return 300.0 + (1_200.0 if (year, quarter) == (2024, 4) else 0.0)
+
+
+def _soxl(year: int, quarter: int) -> float:
+    return round(0.005 + 0.004 * ((year * 4 + quarter) % 7), 5)
+
+
+_PAYERS = {"samsung": _samsung, "skhynix": _skhynix, "soxl": _soxl}
+_PAID_AFTER = {"XKRX": (47, 107), "XNYS": (7, 7)}  # days from the record date to the pay date (quarter, year end)
+_US_T1 = dt.date(2024, 5, 28)  # US ex-date = record date from then on (T+1); the session before it under T+2
+
+
+def _record_dates(asset: Asset, year: int) -> list[tuple[int, dt.date]]:
+    """(quarter, record date): KRX at the quarter ends, SOXL on the Tuesday before the last week of the quarter."""
+    if asset.calendar == "XKRX":
+        return [(q, dt.date(year, 3 * q, 1) + pd.offsets.MonthEnd(0)) for q in (1, 2, 3, 4)]
+    out = []
+    for q in (1, 2, 3, 4):
+        day = dt.date(year, 3 * q, 20)
+        out.append((q, day - dt.timedelta(days=(day.weekday() - 1) % 7)))
+    return out
+
+
+def sample_dividends(asset: Asset, end: dt.date) -> list[Dividend]:
+    """The sample's cash dividends of an asset with a record date from SAMPLE_START through `end`, every one fixed,
+    each paid on the first session on or after its pay day (KRX ex-dates are left to the T+2 rule of the caller;
+    US ones follow the US rule). The same values on every run; none for an asset that pays nothing."""
+    amount_of = _PAYERS.get(asset.id)
+    if amount_of is None:
+        return []
+    sessions = calendars.sessions(asset.calendar, SAMPLE_START - dt.timedelta(days=10), _HORIZON_END)
+    out = []
+    for year in range(SAMPLE_START.year, end.year + 1):
+        for quarter, record in _record_dates(asset, year):
+            record = pd.Timestamp(record).date()
+            amount = amount_of(year, quarter)
+            if record > end or amount <= 0:
+                continue
+            quarter_days, year_end_days = _PAID_AFTER[asset.calendar]
+            due = pd.Timestamp(record + dt.timedelta(days=year_end_days if quarter == 4 else quarter_days))
+            pay = sessions[sessions.searchsorted(due)].date()
+            ex = None
+            if asset.calendar == "XNYS":
+                ex = record if record >= _US_T1 else sessions[sessions.searchsorted(pd.Timestamp(record)) - 1].date()
+            kind = ("final" if quarter == 4 else "quarterly") if asset.calendar == "XKRX" else "cash"
+            out.append(Dividend(asset.id, record, ex, pay, amount, asset.currency, kind, True, SOURCE))
+    return out
 
 
 class SampleCollector:

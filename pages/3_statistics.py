@@ -5,7 +5,7 @@ import streamlit as st
 
 from marketdash.analysis import risk, timeseries
 from marketdash.domain import catalog
-from marketdash.web import charts, fetching, notices, ui, widgets
+from marketdash.web import charts, dividends_view, fetching, notices, ui, widgets
 
 t = ui.setup_page("statistics")
 STATS_RETURNS = ["total_return_pct", "cagr_pct", "volatility_pct", "sharpe", "max_drawdown_pct", "first_date",
@@ -16,18 +16,25 @@ STATS_DAYS = ["drawdown_peak", "drawdown_trough", "drawdown_recovered", "best_da
 st.title(t("stats.title"))
 ids = widgets.asset_picker()
 start, end = widgets.range_picker()
-c1, c2 = st.columns([3, 1])
+c1, c2, c3 = st.columns([3, 2, 1])
 currency = widgets.currency_picker(c1)
-risk_free = widgets.number(c2, t("stats.risk_free"), "rf", 0.0, 0.0, 20.0, 0.25, "%.2f")
+total = widgets.returns_picker(c2) == "total"
+risk_free = widgets.number(c3, t("stats.risk_free"), "rf", 0.0, 0.0, 20.0, 0.25, "%.2f")
 data, ids = fetching.page_data(ids, start, end)
-wide = fetching.in_currency(timeseries.to_wide(data.bars, ids), currency, start, end).wide
+native = timeseries.to_wide(data.bars, ids)
+wide = fetching.in_currency(native, currency, start, end).wide
+if total:  # every figure of the total-return lines: dividends reinvested at the close before each ex-date
+    wide = dividends_view.total_return(data, native, wide)[1]
 periods = {a: catalog.get(a).periods_per_year for a in ids}
 table = risk.statistics_table(wide, periods, risk_free / 100, pd.Timestamp(start) if start else None)
 st.caption(t("stats.caption", rf=f"{risk_free:g}", unit=notices.unit_label(currency)))
+if total:
+    dividends_view.total_return_notes(data, ids)
 notices.span_notes(table)
 for columns in (STATS_RETURNS, STATS_DAYS):  # two tables that fit the page at 1440 px; the CSV holds every column
     notices.show_table(table[[c for c in columns if c in table]])
-notices.download_csv(table, "statistics", t("download.what", what=t("stats.table")))
+notices.download_csv(table, "statistics_total_return" if total else "statistics",
+                     t("download.what", what=t("stats.table")))  # fmt: skip
 
 drawdowns = wide.apply(lambda s: risk.drawdown(s.dropna())) * 100
 fig = charts.line_chart(
@@ -39,4 +46,4 @@ fig = charts.line_chart(
     note=notices.sample_note(data),
     reference=0.0,
 )
-notices.chart(fig, drawdowns, "drawdowns", t("stats.drawdowns"))
+notices.chart(fig, drawdowns, "drawdowns_total_return" if total else "drawdowns", t("stats.drawdowns"))

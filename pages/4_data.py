@@ -3,9 +3,9 @@
 import streamlit as st
 
 from marketdash.analysis.integrity import EMPTY
-from marketdash.domain import catalog
+from marketdash.domain import catalog, config
 from marketdash.domain.i18n import Name
-from marketdash.web import charts, fetching, notices, ui, widgets
+from marketdash.web import access, charts, dividends_view, fetching, notices, ui, widgets
 
 t = ui.setup_page("data")
 
@@ -23,7 +23,13 @@ if settings.offline:
 elif not settings.has_kis:
     st.info(t("data.no_keys"))
 
-if st.button(t("data.update_now"), type="primary", disabled=not live or bool(problem), help=t("data.update_help")):
+owner = access.can_write()  # viewers read: no update, backup or list download (issue 31)
+if not owner:
+    st.caption(f":material/visibility: {t('auth.read_only')}")
+elif open_files := config.too_open(config.secret_files(settings)):
+    st.warning(t("auth.exposed", files=[f"{path} ({mode:04o})" for path, mode in open_files]), icon=":material/key:")
+if owner and st.button(t("data.update_now"), type="primary", disabled=not live or bool(problem),
+                       help=t("data.update_help")):  # fmt: skip
     fetching.refresh_live(list(dict.fromkeys([*catalog.ASSETS, *widgets.default_assets()])), force=True)
 
 if not problem:
@@ -31,7 +37,9 @@ if not problem:
     coverage = ui.load_coverage().set_index("asset_id")
     notices.show_table(coverage)
     notices.download_csv(coverage, "store_coverage", t("download.what", what=t("data.coverage")))
-    notices.store_backup_button()
+    if owner:
+        notices.store_backup_button()
+    dividends_view.data_section(list(dict.fromkeys([*catalog.ASSETS, *widgets.default_assets()])))
 
     st.subheader(t("data.snapshots"))
     st.caption(t("data.snapshots_caption"))
@@ -44,7 +52,7 @@ if not problem:
     st.caption(t("data.lists_caption"))
     lists = ui.load_symbol_lists()
     notices.show_table(lists)
-    if st.button(t("data.lists_refresh"), disabled=settings.offline):
+    if owner and st.button(t("data.lists_refresh"), disabled=settings.offline):
         with st.spinner(t("sym.downloading")):
             ui.service().universe.refresh(force=True)
         ui.clear_caches()

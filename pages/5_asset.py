@@ -1,11 +1,11 @@
 """One asset's own bars, as a broker's screen shows them: candles, moving averages 5/20/60/120, volume, the 52-week
-high and low, and the stored bars as a table with their CSV. `/asset?id=samsung`."""
+high and low, its dividends with their yields, and the stored bars as a table with their CSV. `/asset?id=samsung`."""
 
 import streamlit as st
 
 from marketdash.analysis import timeseries
 from marketdash.domain import catalog
-from marketdash.web import charts, fetching, notices, ui, widgets
+from marketdash.web import charts, dividends_view, fetching, notices, ui, widgets
 
 t = ui.setup_page("asset")
 
@@ -33,6 +33,7 @@ fig = charts.candles(shown, averages.loc[shown["date"].min() :], t,
                      unit=t.unit(asset_id))  # fmt: skip
 csv = shown.set_index("date")[["open", "high", "low", "close", "volume"]].join(averages)
 notices.chart(fig, csv, f"asset_{asset_id}", t("asset.csv"))
+dividends_view.asset_dividends(data, asset_id, bars)
 st.subheader(t("asset.bars"))
 table = shown.set_index("date").drop(columns=["asset_id"]).sort_index(ascending=False)
 notices.show_bars(table, asset_id)

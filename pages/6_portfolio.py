@@ -3,13 +3,13 @@ next to a benchmark. Every input lives in the URL, so a portfolio is a link."""
 
 import streamlit as st
 
-from marketdash.web import portfolio_view, ui, widgets
+from marketdash.web import portfolio_inputs, portfolio_view, ui, widgets
 
 t = ui.setup_page("portfolio")
 
 st.title(t("pf.title"))
 st.caption(t("pf.intro"))
 start, end = widgets.range_picker()
-inputs = portfolio_view.inputs(start, end)
+inputs = portfolio_inputs.inputs(start, end)
 result = portfolio_view.run(inputs)
 portfolio_view.results(inputs, result)

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from marketdash.domain.config import is_loopback
 from tests.conftest import ROOT
 
 CHROMIUM = next((p for p in (os.environ.get("CHROMIUM_PATH"), "/usr/bin/chromium") if p and Path(p).exists()), None)
@@ -23,6 +24,18 @@ PAGES = {"overview": "", "compare": "compare", "correlations": "correlations", "
 CHROMIUM_ARGS = ["--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync"]
 
 
+def outside_address() -> str | None:
+    """This machine's own address on its network (what another device would type), or None without one. A UDP
+    socket's connect only picks the route and source address: no packet is sent."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.123", 9))  # TEST-NET-1: any routable address would do
+        except OSError:
+            return None
+        address = probe.getsockname()[0]
+    return None if is_loopback(address) else address
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -30,26 +43,31 @@ def free_port() -> int:
 
 
 @contextmanager
-def streamlit_app(env: dict[str, str], script: Path = ROOT / "app.py", log: Path | None = None) -> Iterator[str]:
-    """`streamlit run` on a free local port; yields the base URL once /_stcore/health answers."""
-    with streamlit_server(env, script, log) as (url, _):
+def streamlit_app(
+    env: dict[str, str], script: Path = ROOT / "app.py", log: Path | None = None, **options: str
+) -> Iterator[str]:
+    """`streamlit run` on a free local port; yields the base URL once /_stcore/health answers. `options`: more of
+    Streamlit's settings (`secrets_files=...` is `--secrets.files ...`; `address` the interface, 127.0.0.1)."""
+    with streamlit_server(env, script, log, **options) as (url, _):
         yield url
 
 
 @contextmanager
 def streamlit_server(
-    env: dict[str, str], script: Path = ROOT / "app.py", log: Path | None = None
-) -> Iterator[tuple[str, subprocess.Popen]]:
+    env: dict[str, str], script: Path = ROOT / "app.py", log: Path | None = None, address: str = "127.0.0.1",
+    **options: str,
+) -> Iterator[tuple[str, subprocess.Popen]]:  # fmt: skip
     """As streamlit_app, with the server's process too (the load bench reads its CPU time and memory)."""
     port = free_port()
     cmd = [
         sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true",
-        "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
+        "--server.address", address, "--server.port", str(port), "--browser.gatherUsageStats", "false",
         "--server.fileWatcherType", "none", "--client.toolbarMode", "viewer",
+        *(part for name, value in options.items() for part in (f"--{name.replace('_', '.', 1)}", value)),
     ]  # fmt: skip
     out = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
     proc = subprocess.Popen(cmd, env=env, cwd=script.parent, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://{'127.0.0.1' if address == '0.0.0.0' else address}:{port}"
     try:
         deadline = time.monotonic() + 60
         while True:

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo
 
+from tests import kis_dividends_server as dividends
 from tests.local_server import LocalServer, QuietHandler
 
 KST = ZoneInfo("Asia/Seoul")
@@ -54,6 +55,7 @@ PATHS = {
     "/uapi/domestic-stock/v1/quotations/inquire-price": ("quote_stock", "FHKST01010100", 1),
     "/uapi/domestic-stock/v1/quotations/inquire-index-price": ("quote_index", "FHPUP02100000", 1),
     "/uapi/overseas-price/v1/quotations/price": ("quote_overseas", "HHDFS00000300", 1),
+    **dividends.PATHS,  # the real-only dividend records (kis_dividends_server.py)
 }
 QUOTE_KINDS = {"quote_stock": "stock", "quote_index": "index", "quote_overseas": "overseas"}
 FIELDS = {
@@ -141,6 +143,14 @@ class KisServer(LocalServer):
     chart_delayed: bool = False  # FHKST03030100's output1 is the previous session's close, today's bar not yet out
     first_token_invalid_after: int | None = None  # the first token is refused EGW00121 after this many calls
     input_errors: set = field(default_factory=set)  # codes answered rt_cd "2" OPSQ2002 (an input KIS rejects)
+    # dividend records (kis_dividends_server.py): by default 삼성전자 (and 005935) quarterly 361원, SK하이닉스
+    # quarterly 300원, SOXL quarterly in USD, QQQ beside QQQM
+    payouts: list | None = None
+    paper_host: bool = False  # the paper host: the real-only dividend TRs are refused
+    ksd_key: str = "output1"  # where HHKDB669102C0 puts its rows ("output" as some replies do)
+    ksd_single_object: bool = False  # one row sent as an object, not an array
+    ksd_repeat_pages: bool = False  # HHKDB669102C0 says "more" (tr_cont M) and its next page repeats the rows
+    page_rows: int = 0  # CTRGT011R rows per page (0: all on one page)
 
     def __post_init__(self) -> None:
         self.tokens: dict[str, tuple[str, dt.datetime]] = {}
@@ -156,6 +166,11 @@ class KisServer(LocalServer):
         self._rows: dict[str, list[dict[str, str]]] = {}
         self.live: dict[str, float] = {}  # code -> current price; default: 1 % above the previous close
         self._days = {us: trading_days(us, self.history_start, self.today) for us in (False, True)}
+        if self.payouts is None:
+            year = self.history_start.year
+            hynix = dividends.krx_quarterly(max(year, 2021), self.today, 300, (("000660", "보통"),))
+            soxl = dividends.soxl(year, self.today, self._days[True])
+            self.payouts = [*dividends.krx_quarterly(year, self.today), *hynix, *soxl, *dividends.qqq(self.today)]
 
     # -- live prices ---------------------------------------------------------------------------------------------
     def prev_close(self, code: str) -> float:
@@ -226,10 +241,11 @@ class KisServer(LocalServer):
         server = self
 
         class Handler(QuietHandler):
-            def _send(self, status: int, body: dict | bytes) -> None:
+            def _send(self, status: int, body: dict | bytes, headers: dict | None = None) -> None:
                 if isinstance(body, bytes):
                     return self.send_body(status, body, "text/html")
-                self.send_body(status, json.dumps(body, ensure_ascii=False).encode(), "application/json; charset=utf-8")
+                self.send_body(status, json.dumps(body, ensure_ascii=False).encode(), "application/json; charset=utf-8",
+                               headers)  # fmt: skip
 
             def handle_one_request(self) -> None:
                 server.first_request_at = server.first_request_at or time.monotonic()
@@ -278,7 +294,7 @@ class KisServer(LocalServer):
     def _error(self, status: int, code: str, msg: str) -> tuple[int, dict]:
         return status, {"rt_cd": "1", "msg_cd": code, "msg1": msg}
 
-    def answer(self, path: str, params: dict, headers: dict) -> tuple[int, dict | bytes]:
+    def answer(self, path: str, params: dict, headers: dict) -> tuple:
         if path not in PATHS:
             return 404, {"rt_cd": "1", "msg_cd": "404", "msg1": "not found"}
         kind, tr_id, cap = PATHS[path]
@@ -329,7 +345,10 @@ class KisServer(LocalServer):
         if headers.get("tr_id") != tr_id or headers.get("custtype") != "P":
             return self._error(500, "OPSQ0002", "없는 서비스 코드 입니다")
         code = params.get("FID_INPUT_ISCD") or params.get("SYMB", "")
-        if code in self.input_errors:
+        reply_headers: dict = {}
+        if kind in dividends.REAL_ONLY:
+            status, body, reply_headers = dividends.answer(self, kind, params, headers)
+        elif code in self.input_errors:
             status, body = 500, {"rt_cd": "2", "msg_cd": "OPSQ2002", "msg1": "ERROR : INPUT_FIELD_SIZE 오류"}
         elif kind == "quote_index" and not self.index_quote_offered:
             status, body = self._error(500, "MCA00124", "모의투자에서는 해당업무가 제공되지 않습니다.")
@@ -339,7 +358,7 @@ class KisServer(LocalServer):
             status, body = self._chart(kind, cap, params)
         with self.lock:
             self.calls.append((path, params))
-        return status, body
+        return status, body, reply_headers
 
     def _snapshot(self, code: str) -> tuple[str, str, str, str]:
         """(price, previous close, signed change, change %) as wire strings, with the faults asked for."""

@@ -262,7 +262,11 @@ def _scenarios(lang: str):
             yield f"{page} check", at
 
 
+_ICON = re.compile(r":material/[a-z_]+:")  # Streamlit's icon shortcodes are drawn as icons, not read as words
+
+
 def _unmarked(text: str) -> str:
+    text = _ICON.sub(" ", text)
     while _MARKED.search(text):
         text = _MARKED.sub(" ", text)
     return text

@@ -179,6 +179,9 @@ def test_a_url_value_is_quoted_as_typed():
 
 def test_the_usage_line_names_the_command_as_called(subprocess_env):
     for package in ("marketdash", "collectors"):
-        done = subprocess.run([sys.executable, "-m", package], env=subprocess_env, capture_output=True, text=True,
-                              timeout=120)  # fmt: skip
-        assert done.returncode == 2 and done.stderr.startswith(f"usage: python -m {package} "), done.stderr
+        run = [sys.executable, "-m", package]
+        helped = subprocess.run([*run, "--help"], env=subprocess_env, capture_output=True, text=True, timeout=120)
+        assert helped.stdout.startswith(f"usage: python -m {package} "), helped.stdout[:200]
+        bad = subprocess.run([*run, "update", "--nope"], env=subprocess_env, capture_output=True, text=True,
+                             timeout=120)  # fmt: skip
+        assert bad.returncode == 2 and f"`python -m {package} --help`" in bad.stderr, bad.stderr

@@ -15,7 +15,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from collectors.sample import SampleCollector
-from marketdash.analysis.portfolio import engine, measures
+from marketdash.analysis.portfolio import engine, measures, timeline
 from marketdash.analysis.portfolio.plan import Plan
 from marketdash.domain import catalog, clock
 from marketdash.domain.records import bars_to_frame
@@ -74,8 +74,9 @@ def test_the_page_shows_the_engines_figures_on_the_same_bars():
     data = svc.load(ids, start, None)
     plan = Plan({"samsung": 40, "soxl": 30, "btc": 30}, start, None, every="monthly", day=10, amount=500_000,
                 rebalance="quarterly")  # fmt: skip
-    first = max(engine.effective_start(data.bars, p, start, None) for p in (plan.assets, ["kospi200"]))
-    run = engine.run(Plan(**{**plan.__dict__, "start": first}), data.bars, svc.usd_krw(first - dt.timedelta(14)))
+    first = max(timeline.effective_start(data.bars, p, start, None) for p in (plan.assets, ["kospi200"]))
+    run = engine.run(Plan(**{**plan.__dict__, "start": first}), data.bars, svc.usd_krw(first - dt.timedelta(14)),
+                     data.dividends)  # fmt: skip
     assert drawn[-1] == pytest.approx(run.values["value"].iloc[-1], rel=1e-9)
     assert len(drawn) == len(run.values)
 
@@ -86,7 +87,6 @@ def test_the_page_shows_the_engines_figures_on_the_same_bars():
         ({"p1": "samsung=0,btc=0"}, "Every weight is 0"),
         ({"initial": "0", "every": "none"}, "No money goes in"),
         ({"initial": "0", "every": "monthly", "amount": "0"}, "No money goes in"),
-        ({"rebal": "bands", "band_abs": "0"}, "cannot be used: both must be above 0"),
         ({"p1": "ovs:FX@JPY=100"}, "cannot be converted to KRW or USD"),
     ],
 )
@@ -155,7 +155,8 @@ def test_cli_writes_values_trades_and_stats_from_the_store(entry, tmp_path, subp
     values = _csv(out / "values.csv")
     trades = _csv(out / "trades.csv")
     stats = _csv(out / "stats.csv").set_index("metric")["value"]
-    assert list(values.columns) == ["date", "invested", "cash", "value", "samsung", "soxl", "btc"]
+    assert list(values.columns) == ["date", "invested", "withdrawn", "cash", "receivable", "owed", "dividends", "value",
+                                    "samsung", "soxl", "btc"]  # fmt: skip
     assert list(trades.columns) == ["date", "asset_id", "side", "units", "price", "currency", "fx", "amount", "fee",
                                     "tax"]  # fmt: skip
     assert set(measures.STAT_KEYS) <= set(stats.index)
@@ -172,7 +173,7 @@ def test_cli_writes_values_trades_and_stats_from_the_store(entry, tmp_path, subp
     run = engine.run(plan, bars, fx)
     assert float(stats["twr_pct"]) == pytest.approx(measures.summary(run)["twr_pct"], rel=1e-8)
     printed = dict(line.split(None, 1) for line in done.stdout.splitlines() if line.strip())
-    assert set(printed) == set(measures.STAT_KEYS)
+    assert set(printed) == {*measures.STAT_KEYS, "data"} and printed["data"] == "store"
     assert not math.isnan(float(printed["mwr_annual_pct"]))
 
 

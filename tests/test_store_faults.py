@@ -16,7 +16,7 @@ import pytest
 
 from marketdash.domain import catalog
 from marketdash.domain.config import load_settings
-from marketdash.domain.records import DailyBar, Quote, bars_to_frame
+from marketdash.domain.records import DailyBar, Dividend, Quote, bars_to_frame, dividends_to_frame
 from marketdash.services.market import MarketService
 from marketdash.services.store import FetchAttempt, Store, StoreUnreadableError, utcnow
 from tests.conftest import ROOT, run_cli
@@ -205,19 +205,23 @@ def _populated(path: Path) -> Store:
     store.log_fetch(FetchAttempt("samsung", "kis", t0, t0, dt.date(2025, 1, 1), dt.date(2025, 2, 9), 40, "ok", ""))
     store.log_fetch(FetchAttempt("btc", "upbit", t0, t0, None, None, 0, "error", "잠시 후 다시 시도"))
     store.add_snapshots([Quote("btc", 1.5e8, 1.4e8, "KRW", "upbit", dt.datetime(2025, 1, 31, 1, tzinfo=dt.UTC), True)])
+    year_end = Dividend("samsung", dt.date(2024, 12, 31), dt.date(2024, 12, 27), dt.date(2025, 4, 17), 361.0, "KRW",
+                        "final", True, "kis")  # fmt: skip
+    store.upsert_dividends(dividends_to_frame([year_end]))
     return store
 
 
 def test_export_then_import_into_an_empty_store_gives_identical_tables(tmp_path):
     source = _populated(tmp_path / "a.duckdb")
     counts = source.export_to(tmp_path / "backup")
-    assert counts == {"prices": 101, "fetch_log": 2, "snapshots": 1}
+    assert counts == {"prices": 101, "fetch_log": 2, "snapshots": 1, "dividends": 1}
     target = Store(tmp_path / "moved" / "b.duckdb")
     assert target.import_from(tmp_path / "backup") == counts
     pd.testing.assert_frame_equal(target.table("prices"), source.table("prices"))
     log_columns = [c for c in source.table("fetch_log").columns if c != "id"]  # ids are the new store's own
     pd.testing.assert_frame_equal(target.table("fetch_log")[log_columns], source.table("fetch_log")[log_columns])
     pd.testing.assert_frame_equal(target.table("snapshots"), source.table("snapshots"))
+    pd.testing.assert_frame_equal(target.table("dividends"), source.table("dividends"))
     assert target.import_from(tmp_path / "backup") == dict.fromkeys(counts, 0)  # importing twice adds nothing
 
 

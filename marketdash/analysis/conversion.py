@@ -17,6 +17,18 @@ def local_instants(dates: pd.DatetimeIndex, timezone: str, clock: str) -> pd.Dat
     return local.tz_convert("UTC")
 
 
+def in_force(fx: pd.DataFrame) -> pd.DataFrame:
+    """The fixings that count: the store's (KIS) over its whole span, the ECB's reference rates only on the days
+    before or after it. Which rate a past day gets never depends on where a window ends (a window ending on a KRX
+    holiday once took that day from the ECB and priced 2024-12-31 differently)."""
+    ecb = (fx["source"] == "ecb").to_numpy()
+    if ecb.all() or not ecb.any():
+        return fx
+    own = fx.loc[~ecb, "date"]
+    outside = (fx["date"] < own.min()) | (fx["date"] > own.max())
+    return fx.loc[~ecb | outside.to_numpy()]
+
+
 def fx_known_at(fx: pd.DataFrame) -> pd.Series:
     """USD/KRW rates indexed by the UTC instant each was fixed (KIS: 15:30 KST, ECB: 14:15 CET)."""
     parts = []

@@ -173,7 +173,7 @@ def lead_lag_reading(table: pd.DataFrame, a: str, b: str, unit: str = "session")
     if corr.isna().all():
         return msg("leadlag.too_few")
     found = [k for k in table.index if stands_out(corr.loc[k], int(table.loc[k, "observations"]))]
-    same = f"{corr.loc[0]:.2f}"
+    same = f"{round(corr.loc[0], 2) + 0.0:.2f}"  # + 0.0: -0.001 reads 0.00, never -0.00
     if not found:
         return msg(f"leadlag.none.{unit}", a=Name(a), b=Name(b), r=same)
     peak = int(max(found, key=lambda k: abs(corr.loc[k])))
@@ -182,8 +182,8 @@ def lead_lag_reading(table: pd.DataFrame, a: str, b: str, unit: str = "session")
         return msg(f"leadlag.together.{unit}", a=Name(a), b=Name(b), r=same, way=way)
     leader, follower = (a, b) if peak > 0 else (b, a)
     key = f"leadlag.next.{unit}" if abs(peak) == 1 else f"leadlag.later.{unit}"
-    return msg(key, leader=Name(leader), follower=Name(follower), lag=abs(peak), r=f"{corr.loc[peak]:.2f}",
-               same=same, way=way)  # fmt: skip
+    r = f"{round(corr.loc[peak], 2) + 0.0:.2f}"
+    return msg(key, leader=Name(leader), follower=Name(follower), lag=abs(peak), r=r, same=same, way=way)
 
 
 def _window_ranks(windows: np.ndarray) -> np.ndarray:

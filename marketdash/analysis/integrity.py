@@ -1,8 +1,9 @@
 """The store's integrity report (`python -m collectors check`, the Data page): pure functions over stored bars.
 
-Four kinds of finding: an asset with no stored bar at all; sessions missing inside an asset's stored range by the
-days its source publishes; rows whose prices are not positive finite numbers; and days held from a source that ranks
-below another source the store holds for that asset over the same span (a fallback day a rerun could replace).
+Five kinds of finding: an asset with no stored bar at all; sessions missing inside an asset's stored range by the
+days its source publishes; rows whose prices are not positive finite numbers; days held from a source that ranks
+below another source the store holds for that asset over the same span (a fallback day a rerun could replace); and
+stored dividends that cannot be right (dated by their record dates).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from marketdash.domain.i18n import Msg, msg
 from marketdash.domain.records import SOURCE_RANK
 
 EMPTY, MISSING, BAD_PRICE, WORSE_SOURCE = "no data", "missing sessions", "bad price", "worse source"
+BAD_DIVIDEND = "bad dividend"
 # ECB fixings follow the euro area's TARGET days, not the KRX calendar USD/KRW is filed under: no gap check there.
 NO_CALENDAR_SOURCES = frozenset({"ecb"})
 # Days a source publishes are the days all these calendars trade: KIS files COMEX futures by US trading date and
@@ -113,9 +115,27 @@ def worse_sources(asset_id: str, rows: pd.DataFrame) -> Finding | None:
     )
 
 
-def check(bars: pd.DataFrame, expected: tuple[str, ...] = tuple(catalog.ASSETS)) -> pd.DataFrame:
-    """Every finding over the stored bars (long form, as Store.read_bars returns them), one row each; each of the
-    `expected` assets with no bar at all is a finding too (an empty store is not a healthy one)."""
+def bad_dividends(asset_id: str, rows: pd.DataFrame) -> Finding | None:
+    """Dividends that cannot be right: any of an asset that pays none (an index, a coin, a future); a fixed one
+    without a positive finite amount or a pay date; a pay date before the record date; an ex-date after it."""
+    asset = catalog.find(asset_id)
+    amount = rows["amount"].astype("float64")
+    bad = pd.Series(asset is None or not asset.pays_dividends, index=rows.index)
+    bad |= rows["fixed"].astype(bool) & (~np.isfinite(amount) | (amount <= 0) | rows["pay_date"].isna())
+    bad |= rows["pay_date"] < rows["record_date"]
+    bad |= rows["ex_date"] > rows["record_date"]
+    if not bad.any():
+        return None
+    days = tuple(pd.DatetimeIndex(rows.loc[bad, "record_date"]).date)
+    return Finding(asset_id, BAD_DIVIDEND, days, msg("integrity.bad_dividend_detail"))
+
+
+def check(
+    bars: pd.DataFrame, expected: tuple[str, ...] = tuple(catalog.ASSETS), dividends: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Every finding over the stored bars (long form, as Store.read_bars returns them) and dividends (as
+    Store.read_dividends returns them), one row each; each of the `expected` assets with no bar at all is a finding
+    too (an empty store is not a healthy one)."""
     held = set(bars["asset_id"].unique()) if len(bars) else set()
     findings = [Finding(a, EMPTY, (), msg("integrity.empty_detail", asset_id=a)) for a in expected if a not in held]
     for asset_id, rows in bars.groupby("asset_id", sort=True):
@@ -126,5 +146,8 @@ def check(bars: pd.DataFrame, expected: tuple[str, ...] = tuple(catalog.ASSETS))
             bad_prices(str(asset_id), rows),
             worse_sources(str(asset_id), rows),
         ]
+        findings.extend(f for f in found if f is not None)
+    if dividends is not None and len(dividends):
+        found = [bad_dividends(str(a), rows) for a, rows in dividends.groupby("asset_id", sort=True)]
         findings.extend(f for f in found if f is not None)
     return pd.DataFrame([f.row() for f in findings], columns=COLUMNS)

@@ -73,14 +73,25 @@ def _session_days(code: str) -> np.ndarray:
     return days
 
 
-def sessions(calendar: str, start: dt.date, end: dt.date) -> pd.DatetimeIndex:
-    """Session dates of `calendar` in [start, end]; "24/7" is every day."""
+def session_days(calendar: str, start: dt.date, end: dt.date) -> np.ndarray:
+    """Session dates of `calendar` in [start, end] as datetime64[D] (no index built: the portfolio engine asks
+    this for every asset of every run); "24/7" is every day."""
     if calendar == "24/7":
-        return pd.date_range(start, end, freq="D")
+        return np.arange(np.datetime64(start, "D"), np.datetime64(end, "D") + 1)
     days = _session_days(calendar)
     lo = np.searchsorted(days, np.datetime64(start, "D"), side="left")
     hi = np.searchsorted(days, np.datetime64(end, "D"), side="right")
-    return pd.DatetimeIndex(days[lo:hi].astype("datetime64[ns]"))
+    return days[lo:hi]
+
+
+def sessions(calendar: str, start: dt.date, end: dt.date) -> pd.DatetimeIndex:
+    """Session dates of `calendar` in [start, end]; "24/7" is every day."""
+    return pd.DatetimeIndex(session_days(calendar, start, end).astype("datetime64[ns]"))
+
+
+def all_sessions(calendar: str) -> pd.DatetimeIndex:
+    """Every session the persisted list of `calendar` holds (2010 to about a year ahead)."""
+    return pd.DatetimeIndex(_session_days(calendar).astype("datetime64[ns]"))
 
 
 def expected_last_session(asset: Asset, now: dt.datetime) -> dt.date:

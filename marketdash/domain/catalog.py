@@ -40,6 +40,12 @@ class Asset:
     fixed: bool = True  # one of the catalog's own entries (sample data exists for it), not an added symbol
 
     @property
+    def pays_dividends(self) -> bool:
+        """Listed shares and funds: KRX stocks and ETFs (not ETNs, notes whose codes start with Q) and US stocks and
+        ETFs. An index is a price index, a coin or a future pays nothing."""
+        return (self.kind == "domestic_stock" and not self.code.startswith("Q")) or self.kind == "overseas_stock"
+
+    @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 

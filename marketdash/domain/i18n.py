@@ -330,7 +330,8 @@ class Translator:
             return "—"
         if currency == "USD":
             return messages(self.lang)["fmt.usd"].format(amount=self.number(value, 2))
-        return formats.krw_korean(value, 0) if self.lang == "ko" else formats.compact_english(value, 0, "KRW")
+        # one unit through a table: 8,613만 원 beside 1억 2,613만 원, never 86,130,716원 beside it
+        return formats.krw_change(value, 0) if self.lang == "ko" else formats.compact_english(value, 0, "KRW")
 
     # -- market colours ------------------------------------------------------------------------------------------
     @property

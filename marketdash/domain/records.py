@@ -1,4 +1,5 @@
-"""The one record shape for a daily bar, shared by every collector, and its exact parsing from wire strings."""
+"""The one record shape for a daily bar (and for a cash dividend), shared by every collector, and the exact parsing
+of wire strings."""
 
 from __future__ import annotations
 
@@ -78,6 +79,49 @@ def bars_to_frame(bars: Iterable[DailyBar]) -> pd.DataFrame:
         frame[col] = pd.to_numeric(frame[col], errors="coerce").astype("float64")
     frame = frame.drop_duplicates(["asset_id", "date"], keep="last")
     return frame.sort_values(["asset_id", "date"]).reset_index(drop=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Dividend:
+    """One cash dividend (or fund distribution) of one asset, per share, gross, in `currency` (SPEC.md,
+    `dividends`). `fixed` is False while the source says the amount or its dates may still change; `ex_date` is the
+    source's own (US) or, for KRX, derived from the record date by the T+2 rule (None until it is)."""
+
+    asset_id: str
+    record_date: dt.date
+    ex_date: dt.date | None
+    pay_date: dt.date | None
+    amount: float
+    currency: str
+    kind: str  # final, interim, quarterly (KRX); cash, special (US); else the source's own word
+    fixed: bool
+    source: str
+
+
+DIVIDEND_COLUMNS: tuple[str, ...] = (*(f.name for f in fields(Dividend)), "fetched_at")
+_DIVIDEND_DATES = ("record_date", "ex_date", "pay_date")
+
+
+def dividends_to_frame(rows: Iterable[Dividend], fetched_at: dt.datetime | None = None) -> pd.DataFrame:
+    """Dividends -> a frame with the store's columns (dates as datetime64), one row per (asset, record date, kind),
+    later duplicates winning, sorted."""
+    names = DIVIDEND_COLUMNS[:-1]
+    frame = pd.DataFrame([attrgetter(*names)(r) for r in rows], columns=list(names))
+    frame["fetched_at"] = pd.Timestamp(fetched_at) if fetched_at is not None else pd.NaT
+    return dividend_frame(frame.drop_duplicates(["asset_id", "record_date", "kind"], keep="last"))
+
+
+def dividend_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Any frame of dividend rows in the one shape: exactly DIVIDEND_COLUMNS, dates as datetime64, sorted by asset,
+    record date and kind (an empty one keeps the columns and types)."""
+    out = frame.reindex(columns=list(DIVIDEND_COLUMNS))
+    for col in (*_DIVIDEND_DATES, "fetched_at"):
+        out[col] = pd.to_datetime(out[col]).astype("datetime64[ns]")
+    out["amount"] = pd.to_numeric(out["amount"], errors="coerce").astype("float64")
+    out["fixed"] = out["fixed"].astype("boolean").fillna(False).astype(bool)
+    for col in ("asset_id", "currency", "kind", "source"):
+        out[col] = out[col].astype(object)
+    return out.sort_values(["asset_id", "record_date", "kind"], ignore_index=True)
 
 
 @dataclass(frozen=True, slots=True)

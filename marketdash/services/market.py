@@ -17,11 +17,12 @@ from pathlib import Path
 import pandas as pd
 
 from collectors.base import Collector
-from marketdash.analysis import integrity
+from marketdash.analysis import conversion, integrity
 from marketdash.domain import calendars, catalog, clock
 from marketdash.domain.config import Settings
 from marketdash.domain.i18n import Msg, msg
 from marketdash.domain.records import bars_to_frame
+from marketdash.services.dividends import DividendService, empty
 from marketdash.services.live import LiveQuotes
 from marketdash.services.sources import Sources
 from marketdash.services.store import Store
@@ -65,6 +66,9 @@ class PriceData:
     notes: dict[str, Msg] = field(default_factory=dict)
     freshness: dict[str, Freshness] = field(default_factory=dict)
     store_problem: Msg | None = None  # the user's store cannot be opened: why, and the way out
+    # Cash dividends (the store's columns) from the same origin as each asset's bars: the store's for assets on
+    # stored bars, the sample's (source 'sample') for assets on sample data, none for the others.
+    dividends: pd.DataFrame = field(default_factory=empty)
 
     @property
     def sample_assets(self) -> list[str]:
@@ -96,6 +100,13 @@ class MarketService(Updates):
         self._sample_checked: dt.date | None = None
         self.live = LiveQuotes(self.store, self.sources)
         self.universe = Universe(self.store, settings)
+        self.dividends = DividendService(self.store, self.sample_store, self.sources, settings)
+
+    def close(self) -> None:
+        """Release both store files now, from the calling thread (a command's end: no DuckDB call is then left to a
+        timer thread while Python exits, which aborted the process once in about 30 runs)."""
+        self.store.close()
+        self.sample_store.close()
 
     # -- reads ---------------------------------------------------------------------------------------------------
     def ensure_sample(self) -> None:
@@ -156,7 +167,8 @@ class MarketService(Updates):
         bars = pd.concat(filled, ignore_index=True) if filled else self.store.read_bars([])
         bars = drop_unfinished(bars, clock.now())
         origin = {a: ("store" if a in held else "sample" if a in sample_ids else "none") for a in asset_ids}
-        return PriceData(bars, origin, notes, freshness(last_dates), problem)
+        dividends = self.dividends.read(real_ids, sample_ids)
+        return PriceData(bars, origin, notes, freshness(last_dates), problem, dividends)
 
     def usd_krw(self, start: dt.date | None = None, end: dt.date | None = None) -> pd.DataFrame:
         """USD/KRW bars for currency views: the store's (or the sample's) fixings, and the ECB reference rates
@@ -164,14 +176,13 @@ class MarketService(Updates):
         holds while the history of USD/KRW is still being fetched. `source` says which each day is."""
         from collectors import ecb
 
-        bars = self.load([catalog.FX_ASSET], start, end).bars
-        rates = ecb.usdkrw_history().loc[pd.Timestamp(start or dt.date.min) : pd.Timestamp(end or dt.date.max)]
-        reference = bars_to_frame(ecb.transform(catalog.get(catalog.FX_ASSET), rates))
-        if bars.empty:
-            return reference
-        outside = (reference["date"] < bars["date"].min()) | (reference["date"] > bars["date"].max())
-        both = pd.concat([bars, reference[outside]], ignore_index=True) if outside.any() else bars
-        return both.sort_values("date", ignore_index=True)
+        bars = self.load([catalog.FX_ASSET]).bars  # its whole span decides where the ECB's days are, not the window
+        reference = bars_to_frame(ecb.transform(catalog.get(catalog.FX_ASSET), ecb.usdkrw_history()))
+        both = conversion.in_force(pd.concat([bars, reference], ignore_index=True) if len(bars) else reference)
+        inside = (both["date"] >= pd.Timestamp(start or dt.date.min)) & (
+            both["date"] <= pd.Timestamp(end or dt.date.max)
+        )
+        return both.loc[inside].sort_values("date", ignore_index=True)
 
     def store_problem(self) -> Msg | None:
         """Why the user's store cannot be opened, in one sentence; None when it can (or does not exist yet)."""
@@ -198,8 +209,8 @@ class MarketService(Updates):
             return self.store.import_from(schema.parent if schema else Path(tmp))
 
     def check(self) -> pd.DataFrame:
-        """The integrity report of the user's store (integrity.check)."""
-        return integrity.check(self.store.read_bars())
+        """The integrity report of the user's store (integrity.check): its bars and its dividends."""
+        return integrity.check(self.store.read_bars(), dividends=self.store.read_dividends())
 
     def coverage(self) -> pd.DataFrame:
         """The user's store per asset (SPEC 'status'), every catalog asset listed even when empty."""

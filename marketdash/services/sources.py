@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 
-from collectors.base import Collector
+from collectors.base import Collector, DividendSource
 from marketdash.domain import catalog
 from marketdash.domain.config import Settings
 from marketdash.domain.i18n import Msg, msg
@@ -18,6 +18,8 @@ class Sources:
     def __init__(self, settings: Settings, collectors: Mapping[str, Collector] | None = None) -> None:
         self.settings = settings
         self._collectors = collectors
+        self._dividends: DividendSource | None = None
+        self._dividends_built = False
         self._lock = threading.Lock()
 
     def collectors(self) -> Mapping[str, Collector]:
@@ -28,6 +30,16 @@ class Sources:
 
                 self._collectors = live_collectors(self.settings)
             return self._collectors
+
+    def dividends(self) -> DividendSource | None:
+        """The dividend source under the current settings (KIS's records on the KIS collector), None without one."""
+        collectors = self.collectors()
+        with self._lock:
+            if not self._dividends_built:
+                from collectors.registry import live_dividends
+
+                self._dividends, self._dividends_built = live_dividends(self.settings, collectors), True
+            return self._dividends
 
     def why_not_live(self, asset_id: str) -> Msg:
         """A sentence for the page when an asset has no live source (an added symbol has no sample data either)."""

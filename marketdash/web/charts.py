@@ -112,12 +112,14 @@ def line_chart(
     end_labels: dict[str, str] | None = None,
     styles: dict[str, dict[str, str]] | None = None,
     y_format: str | None = None,
+    money: str | None = None,
 ) -> go.Figure:
     """One line per column, named by `labels` (default: the asset's name); gaps (days a market was closed) are
     drawn flat, never filled in the data behind the chart. One unified hover, dated once, lists every series at
     that date (a market closed that day at its last value). `end_labels` are written at each line's end.
     `time_axis`: the x values are times of one day (hover shows the time, ticks the clock). `styles` sets a line's
-    colour and dash instead of its asset's; `y_format` the value axis's tick format (",.0f": 18,000,000, not 18M)."""
+    colour and dash instead of its asset's; `y_format` the value axis's tick format (",.0f": 18,000,000, not 18M);
+    `money` ("KRW", "USD") labels a linear value axis with round amounts to its top (1,000만 · 2,000만 … 1억)."""
     hover_x = "%H:%M:%S" if time_axis else tr.plot_date
     dated = isinstance(wide.index, pd.DatetimeIndex) and not time_axis
     days = pd.Series(date_values(wide.index), index=wide.index) if dated else None
@@ -149,8 +151,12 @@ def line_chart(
     yaxis = {"title": yaxis_title, "type": "log" if log_y else "linear", "tickformat": y_format or ",~r"}
     if span is not None:
         yaxis["range"] = list(span)
-        if log_y:  # a few round, whole labels a decade (100, 200, 500, 1,000), never "10k" or bare 2 … 9
+        if log_y and money:
+            yaxis.update(_log_money_ticks(tr, 10 ** span[0], 10 ** span[1], money))
+        elif log_y:  # a few round, whole labels a decade (100, 200, 500, 1,000), never "10k" or bare 2 … 9
             yaxis.update(_log_ticks(tr, 10 ** span[0], 10 ** span[1]))
+        elif money:
+            yaxis.update(_money_ticks(tr, *span, money))
     layout = {
         **_base(title, note, 480),
         "yaxis": yaxis,
@@ -197,6 +203,37 @@ def _log_ticks(tr: Translator, lo: float, hi: float) -> dict:
         vals = list(np.arange(np.ceil(lo / step) * step, hi + step / 2, step))[:10]
     text = [tr.number(v, 0 if v >= 10 or v == int(v) else max(0, int(-np.floor(np.log10(v))) + 1)) for v in vals]
     return {"tickvals": vals, "ticktext": text}
+
+
+def _money_ticks(tr: Translator, lo: float, hi: float, currency: str) -> dict:
+    """Round amounts from the bottom of a linear money axis to its top, 4 to 8 of them (1, 2, 2.5 or 5 times a power
+    of ten apart), each written as the reader writes money (1,500만 원 · 1억 원; 15.0M KRW)."""
+    span = max(hi - lo, abs(hi) * 1e-6, 1e-9)
+    magnitude = 10.0 ** np.floor(np.log10(span / 4))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if span / (m * magnitude) <= 8)
+    vals = [float(v) for v in np.arange(np.ceil(lo / step) * step, hi + step * 1e-9, step)]
+    return {"tickvals": vals, "ticktext": [tr.money(v, currency) for v in vals]}
+
+
+_LOG_MONEY_STEPS = (
+    (1, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8, 9),
+    (1, 2, 3, 4, 5, 6, 8),
+    (1, 2, 3, 5, 7),
+    (1, 2, 5),
+    (1, 5),
+    (1,),
+)
+
+
+def _log_money_ticks(tr: Translator, lo: float, hi: float, currency: str) -> dict:
+    """Round amounts on a log money axis, as many as fit (4 to 8) up to its top (1,000만 · 2,000만 · 3,000만 ·
+    4,000만 under 4,700만, not 1,000만 and 2,000만 alone), written as the reader writes money."""
+    decades = range(int(np.floor(np.log10(lo))), int(np.ceil(np.log10(hi))) + 1)
+    for steps in _LOG_MONEY_STEPS:
+        vals = [s * 10.0**d for d in decades for s in steps if lo <= s * 10.0**d <= hi]
+        if len(vals) <= 8:
+            break
+    return {"tickvals": vals, "ticktext": [tr.money(v, currency) for v in vals]}
 
 
 def _end_labels(wide: pd.DataFrame, texts: dict[str, str], log_y: bool, span: tuple[float, float]) -> list[dict]:
@@ -336,12 +373,17 @@ def change_bars(pct: pd.Series, labels: Sequence[str], tr: Translator, *, title:
 
 
 def grouped_bars(frame: pd.DataFrame, tr: Translator, *, title: str, yaxis_title: str, labels: dict[str, str],
-                 note: str | None = None, percent: bool = True) -> go.Figure:  # fmt: skip
-    """One bar per column in each row (years, assets), each column in its own series colour; values signed."""
+                 note: str | None = None, percent: bool = True, by_sign: bool = False) -> go.Figure:  # fmt: skip
+    """One bar per column in each row (years, assets), each column in its own series colour, or (`by_sign`) each
+    bar in the market colour of its sign (a loss in the falling colour); values signed."""
     among = list(frame.columns)
     x = [str(i) for i in frame.index]
+
+    def paint(c: object) -> object:
+        return [tr.change_color(float(v)) for v in frame[c].to_numpy()] if by_sign else color(c, among)
+
     traces = [{"type": "bar", "x": x, "y": frame[c].to_numpy(), "name": labels.get(c, str(c)),
-               "marker": {"color": color(c, among)},
+               "marker": {"color": paint(c)},
                "hovertemplate": ("%{y:+.2f}%" if percent else "%{y:,.0f}") + "<extra></extra>"}
               for c in frame.columns]  # fmt: skip
     layout = {**_base(title, note, 420), "barmode": "group", "legend": {"orientation": "h", "y": -0.15},
@@ -355,7 +397,7 @@ def month_heatmap(table: pd.DataFrame, tr: Translator, *, title: str, month_name
     """Years x months of returns in %, with the year's total as the last column, in the market colours (a rise in
     the scheme's rising colour), centred at 0."""
     values = table.to_numpy(dtype=float)
-    text = np.vectorize(lambda v: "" if np.isnan(v) else f"{v:+.1f}")(values)
+    text = np.vectorize(lambda v: "" if np.isnan(v) else f"{round(v, 1) + 0.0:+.1f}")(values)  # never "-0.0"
     bound = float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 1.0
     up, down = tr.change_color(1.0), tr.change_color(-1.0)
     fig = go.Figure(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -22,8 +22,9 @@ from marketdash.domain import catalog
 from marketdash.domain.config import DEFAULT_START
 from marketdash.domain.i18n import Msg, Name, msg
 from marketdash.domain.records import SOURCE_RANK
+from marketdash.services.dividends import DividendResult
 from marketdash.services.jobs import HistoryJob
-from marketdash.services.market import PriceData
+from marketdash.services.market import MarketService, PriceData
 from marketdash.services.updates import UpdateResult
 from marketdash.web.notices import data_notice, missing_notice, timing_notes
 from marketdash.web.ui import (
@@ -82,18 +83,21 @@ def refresh_live(asset_ids: Sequence[str], force: bool = False, start: dt.date |
         with ThreadPoolExecutor(max_workers=1) as runner:
             # "Update now" fills the whole history too, as far back as DEFAULT_START (what the pages fill behind)
             first = dt.date.fromisoformat(DEFAULT_START) if force else start
-            job = runner.submit(svc.update, todo, first, progress=progress, workers=UPDATE_WORKERS)
+            job = runner.submit(_prices_then_dividends, svc, todo, first, progress)
             while not job.done():
                 current = next((a for a in reversed(todo) if 0 < done[a] < 1), None)
                 text = (msg("progress.series", asset=Name(current), doing=latest.get(current, msg("progress.starting")))
                         if current else msg("progress.starting"))  # fmt: skip
                 bar.progress(min(sum(done.values()) / len(todo), 1.0), text=t.text(text))
                 time.sleep(0.2)
-            results = job.result()
+            results, dividends = job.result()
         bar.progress(1.0, text=t("progress.done"))
         for result in results:
             icon = "✅" if result.ok else "⚠️"
             st.write(f"{icon} **{t.name(result.asset_id)}**: {describe(result)}")
+        for result in dividends.values():  # a dividend fetch that failed; a paper key is said on the Data page
+            if not result.ok and result.kind != "real only":
+                st.write(f"⚠️ **{t.name(result.asset_id)}**: {t('div.update_failed', why=result.note or '')}")
         failed = [r for r in results if not r.ok]
         if len(results) <= NAMED_UP_TO and not failed:  # "원/달러 업데이트 완료", not "1개 중 1개": which ones
             summary = t("update.summary_named", names=[Name(r.asset_id) for r in results])
@@ -106,6 +110,14 @@ def refresh_live(asset_ids: Sequence[str], force: bool = False, start: dt.date |
             st.write(f"⏸️ {_left_out_line(left_out)}")
     clear_caches()
     return results
+
+
+def _prices_then_dividends(
+    svc: MarketService, asset_ids: list[str], start: dt.date | None, progress: Callable[[str, float, Msg], None]
+) -> tuple[list[UpdateResult], dict[str, DividendResult]]:
+    """The missing days of each series, then the dividends of those that pay them (each at most once a day)."""
+    results = svc.update(asset_ids, start, progress=progress, workers=UPDATE_WORKERS)
+    return results, svc.dividends.update(asset_ids)
 
 
 NAMED_UP_TO = 3  # an update of this many series or fewer names them in its summary

@@ -28,12 +28,14 @@ SIGNED = {"day_change_pct", "range_change_pct", "total_return_pct", "cagr_pct", 
           "worst_day_pct", "asset_return_pct", "fx_return_pct", "krw_return_pct", "sharpe", "twr_pct",
           "share_pct"}  # fmt: skip
 # Amounts of money in a portfolio's currency (the caller names it); the signed ones in the market colours.
-MONEY_COLUMNS = {"invested", "cash", "value", "amount", "fee", "tax", "contributed", "value_end", "profit", "fees",
-                 "taxes", "asset_part", "fx_part", "costs"}  # fmt: skip
-SIGNED_MONEY = {"profit", "asset_part", "fx_part"}
+MONEY_COLUMNS = {"invested", "withdrawn", "cash", "receivable", "owed", "dividends", "value", "amount", "fee", "tax",
+                 "contributed", "value_end", "profit", "fees", "taxes", "asset_part", "fx_part", "dividend_part",
+                 "costs"}  # fmt: skip
+SIGNED_MONEY = {"profit", "asset_part", "fx_part", "dividend_part"}
 # Stored as naive UTC (SPEC.md); shown in KST, the time every page speaks (the CSV keeps UTC).
 UTC_COLUMNS = TIMESTAMP_COLUMNS - {"time_kst"}
-PRICE_COLUMNS = {"last_close", "open", "high", "low", "close", "price", "prev_close"}  # in the row's asset's unit
+# In the row's asset's unit.
+PRICE_COLUMNS = {"last_close", "open", "high", "low", "close", "price", "prev_close", "dividend", "close_before_ex"}
 DECIMALS = {"correlation": 3, "ci95_low": 3, "ci95_high": 3, "sharpe": 2, "volume": 0, "rows": 0, "quotes": 0}
 
 

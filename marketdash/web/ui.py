@@ -17,14 +17,15 @@ from urllib.parse import urlsplit
 import pandas as pd
 import streamlit as st
 
-from marketdash.analysis.portfolio import measures
+from marketdash.analysis.portfolio import breakdown
 from marketdash.analysis.portfolio import plan as plans
-from marketdash.domain import formats, i18n
+from marketdash.domain import clock, formats, i18n
 from marketdash.domain.config import ConfigError, load_settings
 from marketdash.domain.i18n import Msg, Translator
 from marketdash.services import portfolio as portfolios
 from marketdash.services.market import MarketService, PriceData
 from marketdash.services.store import StoreBusyError, StoreError
+from marketdash.web import access
 
 PAGES = (
     ("app.py", "overview", ":material/dashboard:"),
@@ -58,7 +59,7 @@ def _remember(name: str) -> None:
     st.query_params[name] = value
 
 
-CARRIED = ("assets", "range", "start", "end")  # the reader's selection, which follows them from page to page
+CARRIED = ("assets", "range", "start", "end", "ret")  # the reader's selection, which follows them from page to page
 
 
 def sticky_params() -> dict[str, str]:
@@ -164,7 +165,8 @@ _PAGE_SCRIPT = """<script>
 
 def setup_page(page: str) -> Translator:
     """Every page's first call: language and colours from the URL (or this session, or the browser), the page
-    title, and the sidebar with both switches and named links to every page that keep them.
+    title, the door (access.gate: a visitor who may not see the dashboard gets one sentence and nothing more), and
+    the sidebar with both switches, named links to every page that keep them, and who is logged in.
 
     Streamlit's own file-name navigation is hidden (.streamlit/config.toml): it would label the first page "app".
     """
@@ -188,6 +190,7 @@ def setup_page(page: str) -> Translator:
                 {w: t(f"pick.aria_{w.split()[0].lower()}") for w in ("Choose date", "year", "month", "day")},
                 ensure_ascii=False)).replace("</script>", NARROW_JS + "</script>"),
             unsafe_allow_javascript=True)  # fmt: skip
+    granted = access.gate(t)  # nothing below is drawn for a visitor who may not see it
     with st.sidebar:
         st.markdown(f"**{t('app.name')}**")
         _page_links(t)
@@ -195,6 +198,7 @@ def setup_page(page: str) -> Translator:
                              key="lang_switch", on_change=_remember, args=("lang",), required=True)  # fmt: skip
         st.selectbox(t("sidebar.colors"), formats.COLOR_CHOICES, format_func=lambda c: t(f"colors.{c}"),
                      key="colors_switch", on_change=_remember, args=("colors",))  # fmt: skip
+        access.sidebar(t, granted)
     if page == "overview" and (unknown := _unknown_path()) is not None:
         _not_found(t, unknown)
     return t
@@ -289,6 +293,13 @@ def _cached_fx(start: dt.date | None, end: dt.date | None) -> pd.DataFrame:
     return get_service().usd_krw(start, end)
 
 
+def latest_usd_krw() -> float | None:
+    """Won per dollar at the latest fixing known (the store's, else the ECB's shipped history): amounts switched
+    between currencies are converted at it."""
+    fx = load_fx(clock.today_kst() - dt.timedelta(days=60), None)
+    return float(fx["close"].iloc[-1]) if len(fx) else None
+
+
 def load_fx(start: dt.date | None, end: dt.date | None) -> pd.DataFrame:
     with store_errors_in_plain_words():
         return _cached_fx(start, end)
@@ -342,18 +353,19 @@ def load_symbol_lists() -> pd.DataFrame:
 
 
 @st.cache_data(ttl=600, show_spinner=False, max_entries=64)
-def _cached_run(plan: str, ids: tuple[str, ...], start: dt.date | None, end: dt.date | None) -> measures.Measured:
+def _cached_run(plan: str, ids: tuple[str, ...], start: dt.date | None, end: dt.date | None,
+                rf_pct: float) -> breakdown.Measured:  # fmt: skip
     """One portfolio's run and figures (plans.to_json of it alone), on the bars of the page's assets and range."""
     runs, _ = plans.from_json(plan)
     data = _cached_prices(ids, start, end)
-    return portfolios.run_and_measure(runs["p"], data.bars, _cached_fx(_fx_start(start), end))
+    return portfolios.runner(rf_pct)(runs["p"], data.bars, _cached_fx(_fx_start(start), end), data.dividends)
 
 
 def _fx_start(start: dt.date | None) -> dt.date | None:
     return start - dt.timedelta(days=14) if start else None
 
 
-def load_portfolios(spec: str) -> portfolios.Comparison:
+def load_portfolios(spec: str, rf_pct: float = 0.0) -> portfolios.Comparison:
     """The portfolios and the benchmark of a page (plans.to_json), run from the store (or sample data), each run
     remembered on its own: a changed weight runs that portfolio again, not the others. A plan the engine refuses
     raises PlanError."""
@@ -361,8 +373,8 @@ def load_portfolios(spec: str) -> portfolios.Comparison:
     first = next(iter(runs.values()))
     ids = tuple(portfolios.asset_ids(runs, benchmark))
 
-    def run(plan: plans.Plan, bars: pd.DataFrame, fx: pd.DataFrame | None) -> measures.Measured:
-        return _cached_run(plans.to_json({"p": plan}, None), ids, first.start, first.end)
+    def run(plan: plans.Plan, bars: pd.DataFrame, fx: pd.DataFrame | None, _: pd.DataFrame) -> breakdown.Measured:
+        return _cached_run(plans.to_json({"p": plan}, None), ids, first.start, first.end, rf_pct)
 
     with store_errors_in_plain_words(), st.spinner(tr()("pf.running")):
         data = _cached_prices(ids, first.start, first.end)

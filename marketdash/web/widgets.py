@@ -10,7 +10,7 @@ import streamlit as st
 
 from marketdash.domain import catalog, clock, symbols
 from marketdash.services.store import StoreError
-from marketdash.web import ui
+from marketdash.web import access, ui
 from marketdash.web.ui import tr
 
 RANGES = ("1M", "3M", "6M", "YTD", "1Y", "3Y", "5Y", "Max", "Custom")
@@ -150,10 +150,12 @@ def asset_picker(key: str = "assets") -> list[str]:
 
 
 def _add_asset(key: str, asset_id: str) -> None:
-    """A search result picked: into the user's list (kept in the store), the offered options and the selection."""
+    """A search result picked: into the user's list (kept in the store; a viewer's stays in the URL only), the
+    offered options and the selection."""
     asset_id = catalog.get(asset_id).id
     try:
-        ui.service().universe.add(asset_id)
+        if access.can_write():
+            ui.service().universe.add(asset_id)
     except StoreError as exc:  # a read-only or busy store: the asset is shown (and in the URL), not kept
         st.session_state["_sym_error"] = exc.msg
     st.session_state.setdefault("_added", []).append(asset_id)
@@ -163,6 +165,8 @@ def _add_asset(key: str, asset_id: str) -> None:
 
 
 def _remove_asset(key: str, asset_id: str) -> None:
+    if not access.can_write():  # the owner's saved list; a viewer never sees this button
+        return
     try:
         ui.service().universe.remove(asset_id)
     except StoreError as exc:
@@ -196,7 +200,9 @@ def symbol_search(key: str) -> None:
                           use_container_width=True, disabled=dead,
                           help=t("symwarn.not_served_help") if dead else None)  # fmt: skip
         mine = svc.universe.user_assets()
-        if mine:
+        if not access.can_write():
+            st.caption(t("auth.viewer_added"))
+        elif mine:
             st.caption(t("sym.mine"))
             for asset_id in mine:
                 st.button(f"{t.name(asset_id)} · {t('sym.remove')}", key=f"sym_rm_{asset_id}", icon=":material/close:",
@@ -246,8 +252,8 @@ def range_picker(today: bool = False) -> tuple[dt.date | None, dt.date | None]:
     _order_url_dates()
     with st.form("custom_range", border=False, enter_to_submit=True):
         col1, col2, col3 = st.columns([5, 5, 2], vertical_alignment="bottom")
-        start = _date_field(col1, t("pick.from"), "start", day - dt.timedelta(days=366), day)
-        end = _date_field(col2, t("pick.to"), "end", day, day)
+        start = date_field(col1, t("pick.from"), "start", day - dt.timedelta(days=366), day)
+        end = date_field(col2, t("pick.to"), "end", day, day)
         col3.form_submit_button(t("pick.apply"), type="primary", use_container_width=True, on_click=_order_dates)
     if st.session_state.pop("_dates_swapped", False):
         st.warning(t("pick.swapped"))
@@ -291,7 +297,7 @@ def _parse_day(raw: object) -> dt.date | None:
         return None
 
 
-def _date_field(where: object, label: str, key: str, default: dt.date, latest: dt.date) -> dt.date:
+def date_field(where: object, label: str, key: str, default: dt.date, latest: dt.date) -> dt.date:
     """A date input whose value lives in the URL as an ISO date (`?start=2026-01-05`), seeded on entering a page
     like the other pickers: Streamlit's own query binding drops the dates when the reader changes page, and the
     chart then drew another range than the bookmark said. A date outside [EARLIEST, latest] is clamped."""
@@ -326,10 +332,21 @@ def currency_picker(where: object = st) -> str:
     return choice(t("pick.currency"), list(CURRENCIES), "native", "ccy", lambda c: t(f"currency.{c}"), where=where)
 
 
+RETURNS = ("price", "total")
+
+
+def returns_picker(where: object = st) -> str:
+    """가격 / 총수익, `?ret=price|total` (Compare and Risk share it): price return, or total return with the
+    dividends reinvested."""
+    t = tr()
+    return choice(t("div.returns"), list(RETURNS), "price", "ret", lambda r: t(f"div.returns_{r}"), where=where)
+
+
 def number(where: object, label: str, key: str, default: float, lo: float, hi: float, step: float,
-           fmt: str = "%g", help: str | None = None) -> float:  # fmt: skip
+           fmt: str = "%g", help: str | None = None, shown: Callable[[float], str] | None = None) -> float:  # fmt: skip
     """A number input whose value lives in the URL (`?initial=10000000`), seeded on entering a page like the other
-    pickers; a URL value that is not a number, or outside [lo, hi], is named in one line (never silently 0)."""
+    pickers; a URL value that is not a number, or outside [lo, hi], is named in one line (never silently 0), with
+    the value used instead written by `shown` (1,000만 원, not 10000000)."""
     default, lo, hi, step = float(default), float(lo), float(hi), float(step)  # a float field, never an int one
     seeded = st.session_state.setdefault("_seeded", {})
     if key not in st.session_state or seeded.get(key) != ui.page_entry():
@@ -346,9 +363,26 @@ def number(where: object, label: str, key: str, default: float, lo: float, hi: f
     else:
         st.session_state[key] = st.session_state[key]
     value = where.number_input(label, min_value=lo, max_value=hi, step=step, format=fmt, key=key, help=help)
-    _say_resets(key, lambda v: fmt % v)
+    _say_resets(key, shown or (lambda v: fmt % v))
     _publish_to_url(key, f"{value:g}", f"{default:g}")
     return float(value)
+
+
+def url_problem(key: str) -> tuple[str, str | None] | None:
+    """The URL value of `key` this visit could not use, and what is used instead (for a note outside a folded
+    section, where the widget's own note is out of sight)."""
+    if key not in _resets():
+        return None
+    raw, used = _resets()[key]
+    return raw, None if used is None else str(used)
+
+
+def risk_free_picker(where: object = st) -> float:
+    """The yearly risk-free rate in % Sharpe ratios subtract, `?rf=3.25` (the Risk page's and the Portfolio's)."""
+    return number(where, tr()("stats.risk_free"), "rf", 0.0, 0.0, 20.0, 0.25, "%.2f")
+
+
+ON, OFF = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
 def flag(where: object, label: str, key: str, help: str | None = None) -> bool:
@@ -356,9 +390,13 @@ def flag(where: object, label: str, key: str, help: str | None = None) -> bool:
     seeded = st.session_state.setdefault("_seeded", {})
     if key not in st.session_state or seeded.get(key) != ui.page_entry():
         seeded[key] = ui.page_entry()
-        st.session_state[key] = str(st.query_params.get(key, "")).lower() in ("1", "true", "yes", "on")
+        raw = str(st.query_params.get(key, ""))
+        st.session_state[key] = raw.lower() in ON
+        if raw and raw.lower() not in ON + OFF:  # `tax=maybe` is said, never silently off
+            _resets()[key] = (raw, tr()("pick.off"))
     else:
         st.session_state[key] = st.session_state[key]
     value = where.toggle(label, key=key, help=help)
+    _say_resets(key, str)
     _publish_to_url(key, "1" if value else None, None)
     return bool(value)

@@ -1,40 +1,46 @@
 """What a backtest's numbers mean to an investor (SPEC.md, "Portfolio", Returns): time- and money-weighted returns,
-risk of the time-weighted index, drawdowns, calendar returns, and where the profit came from.
+risk of the time-weighted index, drawdowns and calendar returns.
 
 - TWR chains r_d = (V_d - F_d) / V_(d-1) - 1 from the first day that holds money (money invested at a day's close
-  earns nothing that day); annualised over calendar days / 365.25 (so CAGR, the growth of one won invested at the
-  start, is the same figure, as Portfolio Visualizer and ffn compute it).
-- MWR is the XIRR of the dated flows (each arrival negative, the last value positive), ACT/365.
+  earns nothing that day; money out is a negative F); annualised over calendar days / 365.25, so CAGR, the growth
+  of one won invested at the start, is the same figure (Portfolio Visualizer and ffn compute it so).
+- MWR is the XIRR of the dated flows (each arrival negative, each withdrawal and the last value positive), ACT/365.
 - Volatility, Sharpe and Sortino are of the TWR index's returns, annualised by the valuation days per year the
-  portfolio actually has (about 250 for KRX alone, 365 with a coin), with no risk-free rate.
+  portfolio actually has (about 250 for KRX alone, 365 with a coin); Sharpe and Sortino less the risk-free rate of
+  the Risk page. Annualised figures need MIN_DAYS valuation days, as on the Risk page: a year's rate from a few
+  days says nothing (1,468 % "a year" from one day).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from marketdash.analysis.portfolio.engine import Backtest
 
+MIN_DAYS = 60  # valuation days an annualised figure needs (the Risk page's rule)
+WHOLE_SLACK = pd.Timedelta(days=7)  # a year or month counts whole when the run covers all but its edge week
 STAT_KEYS = (
-    "invested", "final_value", "profit", "simple_return_pct", "twr_pct", "twr_annual_pct", "mwr_annual_pct",
-    "cagr_pct", "volatility_pct", "sharpe", "sortino", "max_drawdown_pct", "max_drawdown_peak",
+    "invested", "withdrawn", "final_value", "profit", "simple_return_pct", "twr_pct", "twr_annual_pct",
+    "mwr_annual_pct", "cagr_pct", "volatility_pct", "sharpe", "sortino", "max_drawdown_pct", "max_drawdown_peak",
     "max_drawdown_trough", "max_drawdown_recovery", "longest_underwater_days", "best_year_pct", "worst_year_pct",
-    "best_month_pct", "worst_month_pct", "fees", "taxes",
+    "best_month_pct", "worst_month_pct", "dividends", "dividend_tax", "fees", "taxes",
 )  # fmt: skip
+ANNUAL_KEYS = ("twr_annual_pct", "mwr_annual_pct", "cagr_pct", "volatility_pct", "sharpe", "sortino")
 
 
 def twr_index(values: pd.Series, flows: pd.Series) -> pd.Series:
-    """The time-weighted growth of one unit, from the first day that holds money (1.0 there)."""
+    """The time-weighted growth of one unit, from the first day that holds money (1.0 there). A day that starts
+    from nothing (all money gone) adds no return."""
     flow = flows.reindex(values.index, fill_value=0.0)
     held = values.to_numpy()
     first = int(np.argmax(held > 0)) if (held > 0).any() else len(held)
     prev = np.roll(held, 1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        r = (held - flow.to_numpy()) / prev - 1
+        r = np.where(prev > 0, (held - flow.to_numpy()) / prev - 1, 0.0)
     r[: first + 1] = 0.0
     growth = np.cumprod(1 + r)
     return pd.Series(growth, index=values.index).iloc[first:]
@@ -44,50 +50,43 @@ def years_between(first: pd.Timestamp, last: pd.Timestamp) -> float:
     return (last - first).days / 365.25
 
 
-def xirr(dates: pd.DatetimeIndex, amounts: np.ndarray, guess: float = 0.1) -> float:
-    """The annual rate at which the flows' present value is zero (ACT/365): Newton's method, bisection where it
-    strays. NaN when the flows do not change sign."""
+XIRR_GRID = (-0.999999, -0.99, -0.9, -0.5, 0.0, 0.5, 1.0, 3.0, 10.0, 100.0, 1e4, 1e6)
+
+
+def xirr(dates: pd.DatetimeIndex, amounts: np.ndarray) -> float:
+    """The annual rate at which the flows' present value is zero (ACT/365): the first sign change of the present
+    value along a grid of rates from -99.9999 % up, narrowed by bisection. Flows that change sign more than once
+    (money that ran out and came back) can have several such rates: this takes the lowest. NaN when there is
+    none (flows that never change sign)."""
     amounts = np.asarray(amounts, dtype=float)
     if not ((amounts > 0).any() and (amounts < 0).any()):
         return math.nan
-    t = np.asarray((pd.DatetimeIndex(dates) - pd.DatetimeIndex(dates)[0]).days, dtype=float) / 365.0
+    t = np.asarray((pd.DatetimeIndex(dates) - pd.DatetimeIndex(dates).min()).days, dtype=float) / 365.0
 
     def npv(rate: float) -> float:
         return float((amounts / (1 + rate) ** t).sum())
 
-    def slope(rate: float) -> float:
-        return float((-t * amounts / (1 + rate) ** (t + 1)).sum())
-
-    rate = guess
-    for _ in range(100):
-        value, d = npv(rate), slope(rate)
-        if d == 0 or not math.isfinite(d):
-            break
-        step = value / d
-        nxt = rate - step
-        if nxt <= -1 or not math.isfinite(nxt):
-            break
-        rate = nxt
-        if abs(step) < 1e-12 * max(1.0, abs(rate)):
-            return rate
-    lo, hi = -0.999999999, 1.0
-    while npv(hi) > 0 and hi < 1e6:
-        hi *= 2
-    if npv(lo) * npv(hi) > 0:
-        return math.nan
-    for _ in range(300):
-        mid = (lo + hi) / 2
-        if npv(lo) * npv(mid) <= 0:
-            hi = mid
-        else:
-            lo = mid
-        if hi - lo < 1e-14:
-            break
-    return (lo + hi) / 2
+    values = [npv(r) for r in XIRR_GRID]
+    for (lo, f_lo), (hi, f_hi) in itertools.pairwise(zip(XIRR_GRID, values, strict=True)):
+        if f_lo == 0:
+            return lo
+        if f_lo * f_hi < 0:
+            for _ in range(200):
+                mid = (lo + hi) / 2
+                f_mid = npv(mid)
+                if f_lo * f_mid <= 0:
+                    hi = mid
+                else:
+                    lo, f_lo = mid, f_mid
+                if hi - lo < 1e-15:
+                    break
+            return (lo + hi) / 2
+    return math.nan
 
 
 def mwr(backtest: Backtest) -> float:
-    """The money-weighted annual return: XIRR of every arrival (negative) and the last value (positive)."""
+    """The money-weighted annual return: XIRR of every arrival (negative), every withdrawal and the last value
+    (positive)."""
     values = backtest.values["value"]
     flows = backtest.flows
     dates = pd.DatetimeIndex([*flows.index, values.index[-1]])
@@ -130,132 +129,67 @@ def period_returns(index: pd.Series, rule: str) -> pd.Series:
     return pd.Series(ends.to_numpy() / base.to_numpy() - 1, index=ends.index)
 
 
-def summary(backtest: Backtest) -> dict[str, object]:
-    """Every statistic of stats.csv (percentages as percents, dates as dates, None when unknown)."""
+def whole(periods: pd.Series, rule: str, first: pd.Timestamp, last: pd.Timestamp) -> pd.Series:
+    """The periods (indexed by their end) the run covers but for their edge week: a run that starts on Jan 20 has
+    no "year" in January's 11 days (SPEC.md: best and worst year count whole calendar years only)."""
+    begins = periods.index.to_period("Y" if rule == "YE" else "M").start_time
+    ends = periods.index.normalize()
+    keep = (first <= begins + WHOLE_SLACK) & (last >= ends - WHOLE_SLACK)
+    return periods[keep]
+
+
+def summary(backtest: Backtest, rf_pct: float = 0.0) -> dict[str, object]:
+    """Every statistic of stats.csv (percentages as percents, dates as dates, None or NaN when unknown);
+    `rf_pct` is the yearly risk-free rate Sharpe and Sortino subtract."""
     values = backtest.values["value"]
     invested = float(backtest.values["invested"].iloc[-1])
+    withdrawn = float(backtest.values["withdrawn"].iloc[-1])
     final = float(values.iloc[-1])
     index = twr_index(values, backtest.flows)
     years = years_between(index.index[0], index.index[-1])
     total = float(index.iloc[-1] - 1)
     r = index.pct_change().dropna()
     per_year = len(r) / years if years > 0 else math.nan
+    rf = rf_pct / 100
     vol = float(r.std(ddof=1) * math.sqrt(per_year)) if len(r) > 1 and years > 0 else math.nan
-    downside = float(np.sqrt(np.mean(np.minimum(r.to_numpy(), 0.0) ** 2)) * math.sqrt(per_year)) if len(r) else 0.0
+    excess = r.to_numpy() - (rf / per_year if per_year > 0 else 0.0)
+    downside = float(np.sqrt(np.mean(np.minimum(excess, 0.0) ** 2)) * math.sqrt(per_year)) if len(r) else 0.0
     annual = (1 + total) ** (1 / years) - 1 if years > 0 else math.nan
-    yearly, monthly = period_returns(index, "YE"), period_returns(index, "ME")
+    first, last = index.index[0], index.index[-1]
+    yearly = whole(period_returns(index, "YE"), "YE", first, last)
+    monthly = whole(period_returns(index, "ME"), "ME", first, last)
     trades = backtest.trades
+    paid = trades[trades["side"] == "dividend"]
+    costs = trades[trades["side"] != "dividend"]
+    profit = final + withdrawn - invested
     stats: dict[str, object] = {
         "invested": invested,
+        "withdrawn": withdrawn,
         "final_value": final,
-        "profit": final - invested,
-        "simple_return_pct": (final / invested - 1) * 100 if invested else math.nan,
+        "profit": profit,
+        "simple_return_pct": profit / invested * 100 if invested else math.nan,
         "twr_pct": total * 100,
         "twr_annual_pct": annual * 100,
         "mwr_annual_pct": mwr(backtest) * 100,
         "cagr_pct": annual * 100,
         "volatility_pct": vol * 100,
-        "sharpe": float(r.mean() * per_year / vol) if vol > 0 else math.nan,
-        "sortino": float(r.mean() * per_year / downside) if downside > 0 else math.nan,
+        "sharpe": float((r.mean() * per_year - rf) / vol) if vol > 0 else math.nan,
+        "sortino": float((r.mean() * per_year - rf) / downside) if downside > 0 else math.nan,
         **_max_drawdown(index),
-        "best_year_pct": float(yearly.max()) * 100,
-        "worst_year_pct": float(yearly.min()) * 100,
-        "best_month_pct": float(monthly.max()) * 100,
-        "worst_month_pct": float(monthly.min()) * 100,
-        "fees": float(trades["fee"].sum()) if len(trades) else 0.0,
-        "taxes": float(trades["tax"].sum()) if len(trades) else 0.0,
+        "best_year_pct": float(yearly.max()) * 100 if len(yearly) else math.nan,
+        "worst_year_pct": float(yearly.min()) * 100 if len(yearly) else math.nan,
+        "best_month_pct": float(monthly.max()) * 100 if len(monthly) else math.nan,
+        "worst_month_pct": float(monthly.min()) * 100 if len(monthly) else math.nan,
+        "dividends": float((paid["amount"] - paid["tax"]).sum()),
+        "dividend_tax": float(paid["tax"].sum()),
+        "fees": float(costs["fee"].sum()),
+        "taxes": float(costs["tax"].sum()),
     }
+    if len(values) < MIN_DAYS:
+        stats.update(dict.fromkeys(ANNUAL_KEYS, math.nan))
     return {k: stats[k] for k in STAT_KEYS}
-
-
-def monthly_table(index: pd.Series) -> pd.DataFrame:
-    """Years x months of TWR returns in %, with each year's total in a last column ("year")."""
-    monthly = period_returns(index, "ME") * 100
-    yearly = period_returns(index, "YE") * 100
-    years = yearly.index.year
-    grid = np.full((len(years), 12), np.nan)
-    grid[years.get_indexer(monthly.index.year), monthly.index.month - 1] = monthly.to_numpy()
-    table = pd.DataFrame(grid, index=pd.Index(years, name="year"), columns=range(1, 13))
-    table["year"] = yearly.to_numpy()
-    return table
-
-
-def yearly_summary(backtest: Backtest) -> pd.DataFrame:
-    """Per calendar year: money put in, value at the year's end, profit over the year, TWR %, fees and taxes."""
-    values = backtest.values
-    year = values.index.year.to_numpy()
-    last = np.flatnonzero(np.r_[year[1:] != year[:-1], True])  # each year's last valuation day
-    years = pd.Index(year[last], name="year")
-    value_end = values["value"].to_numpy()[last]
-    put_in = values["invested"].to_numpy()[last]
-    contributed = np.diff(put_in, prepend=0.0)
-    trades = backtest.trades
-    costs = np.zeros((len(years), 2))
-    if len(trades):
-        rows = years.get_indexer(trades["date"].dt.year)
-        np.add.at(costs, rows, trades[["fee", "tax"]].to_numpy())
-    index = twr_index(values["value"], backtest.flows)
-    return pd.DataFrame({
-        "contributed": contributed, "value_end": value_end,
-        "profit": value_end - np.r_[0.0, value_end[:-1]] - contributed,
-        "twr_pct": (period_returns(index, "YE") * 100).to_numpy(), "fees": costs[:, 0], "taxes": costs[:, 1],
-    }, index=years)  # fmt: skip
-
-
-def contributions(backtest: Backtest) -> pd.DataFrame:
-    """Each asset's profit in the portfolio's currency: its value at the end plus what its sales brought, less
-    what its buys cost (fees and taxes included), and its share of the total profit in %. For an asset in the
-    other currency, the part from its own price, the part from the exchange rate, and what trading cost."""
-    units, prices, conv = (f.to_numpy() for f in (backtest.units, backtest.prices, backtest.conv))
-    held = np.vstack([np.zeros((1, units.shape[1])), units[:-1]])
-    before = np.vstack([conv[:1], conv[:-1]])
-    asset_part = (held * np.diff(prices, axis=0, prepend=prices[:1]) * before).sum(axis=0)
-    fx_part = (held * prices * np.diff(conv, axis=0, prepend=conv[:1])).sum(axis=0)
-    ids = list(backtest.units.columns)
-    trades = backtest.trades
-    col = pd.Index(ids).get_indexer(trades["asset_id"])
-    row = backtest.units.index.get_indexer(trades["date"])
-    sign = np.where(trades["side"].to_numpy() == "buy", -1.0, 1.0)
-    sums = np.zeros((len(ids), 3))  # cash from trades, fees and taxes, the same trades at the plain rate
-    plain = sign * trades["units"].to_numpy() * trades["price"].to_numpy() * conv[row, col]
-    paid = (trades["fee"] + trades["tax"]).to_numpy()
-    np.add.at(sums, col, np.column_stack([sign * trades["amount"].to_numpy(), paid, plain]))
-    final = backtest.values[ids].iloc[-1].to_numpy()
-    spread = sums[:, 0] - sums[:, 2]  # trading at the applied rate against valuing at the plain one: a cost too
-    table = pd.DataFrame({"profit": final + sums[:, 0] - sums[:, 1], "asset_part": asset_part, "fx_part": fx_part,
-                          "costs": sums[:, 1] - spread}, index=pd.Index(ids, name="asset_id"))  # fmt: skip
-    total = float(backtest.values["value"].iloc[-1] - backtest.values["invested"].iloc[-1])
-    table["share_pct"] = table["profit"] / total * 100 if total else math.nan
-    return table
-
-
-def weights(backtest: Backtest) -> pd.DataFrame:
-    """Each holding's and the cash's share of the value, in %, every valuation day."""
-    values = backtest.values
-    parts = values[[*backtest.plan.assets, "cash"]]
-    total = values["value"].where(values["value"] != 0)
-    return parts.div(total, axis=0) * 100
 
 
 def growth(backtest: Backtest) -> pd.Series:
     """The TWR index rebased to 100 at the first day that holds money (charts)."""
     return twr_index(backtest.values["value"], backtest.flows) * 100
-
-
-@dataclass(frozen=True)
-class Measured:
-    """A backtest with every figure the page and the command line show of it, computed once."""
-
-    backtest: Backtest
-    summary: dict[str, object]
-    growth: pd.Series
-    monthly: pd.DataFrame
-    yearly: pd.DataFrame
-    parts: pd.DataFrame
-    weights: pd.DataFrame
-
-
-def measure(backtest: Backtest) -> Measured:
-    index = growth(backtest)
-    return Measured(backtest, summary(backtest), index, monthly_table(index), yearly_summary(backtest),
-                    contributions(backtest), weights(backtest))  # fmt: skip

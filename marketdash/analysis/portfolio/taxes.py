@@ -16,7 +16,13 @@ calendar year's realised gain above the 2,500,000원 basic deduction, every amou
 each lot's cost at the USD/KRW fixing of its own trade date (so a currency gain is taxed), fees deducted (소득세법
 제118조의2~8). Lots are matched first in, first out: the rule where the shares sold are not identified (소득세법 시행령
 제162조 제5항; 국세청 서면-2022-국제세원-0764, which also accepts a broker's moving average, as 한국투자증권 reports).
+A sale belongs to the tax year of its settlement date (a sale on the year's last sessions settles in January).
 The tax is paid from the portfolio on the year's last valuation day (in life, in May of the next year).
+
+배당소득세 withheld on cash dividends: 15.4 % (14 % plus 1.4 % local tax) on KRX-listed shares and funds (on the
+whole distribution: KIS gives no 과세표준 for a fund, so this is the conservative reading), and the 15 % the US
+withholds under the Korea-US treaty on US-listed ones (no Korean top-up: 15 % is above Korea's 14 %;
+kis-dividends.md section 4).
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ import bisect
 import datetime as dt
 from collections import deque
 from dataclasses import dataclass, field
+
+from marketdash.domain import calendars
 
 _KRX_SALE_TAX = (  # (settlement date from which the rate applies, rate as a fraction)
     (dt.date(1996, 1, 1), 0.0030),
@@ -36,6 +44,8 @@ _KRX_SALE_TAX = (  # (settlement date from which the rate applies, rate as a fra
     (dt.date(2026, 1, 1), 0.0020),
 )
 _FROM = [d for d, _ in _KRX_SALE_TAX]
+US_T1_FROM = dt.date(2024, 5, 28)  # NYSE and Nasdaq settle T+1 for trades from this date, T+2 before
+WITHHOLDING = {"krx": 0.154, "us": 0.15}
 OVERSEAS_RATE = 0.22
 OVERSEAS_DEDUCTION = 2_500_000.0  # won a year
 
@@ -43,6 +53,13 @@ OVERSEAS_DEDUCTION = 2_500_000.0  # won a year
 def krx_sale_tax(settlement: dt.date) -> float:
     """The 증권거래세 rate (a fraction of the sale amount) for KRX stock sold and settled on `settlement`."""
     return _KRX_SALE_TAX[max(bisect.bisect_right(_FROM, settlement) - 1, 0)][1]
+
+
+def settlement(trade_day: dt.date, market: str) -> dt.date:
+    """The day a sale settles: KRX T+2 KRX sessions; US T+1 NYSE sessions from 2024-05-28, T+2 before."""
+    calendar, days = ("XKRX", 2) if market == "krx" else ("XNYS", 1 if trade_day >= US_T1_FROM else 2)
+    later = calendars.session_days(calendar, trade_day + dt.timedelta(days=1), trade_day + dt.timedelta(days=20))
+    return later[days - 1].astype(dt.date)
 
 
 def overseas_tax(gain_krw: float) -> float:

@@ -9,15 +9,16 @@ import duckdb
 import pandas as pd
 
 from marketdash.domain.i18n import Said, msg
-from marketdash.domain.records import BAR_COLUMNS, SOURCE_RANK
+from marketdash.domain.records import BAR_COLUMNS, DIVIDEND_COLUMNS, SOURCE_RANK, dividend_frame
+from marketdash.services.store.dividends import IMPORT_DIVIDENDS
 from marketdash.services.store.files import StoreError
 from marketdash.services.store.prices import IMPORT_PRICES
 from marketdash.services.store.quotes import INSERT_SNAPSHOTS, SNAPSHOT_COLUMNS
 
-TABLES = ("prices", "fetch_log", "snapshots")
+TABLES = ("prices", "fetch_log", "snapshots", "dividends")
 _LOG_COLUMNS = (
     "asset_id", "source", "started_at", "finished_at", "start_date", "end_date", "rows", "status", "message",
-    "message_key",
+    "message_key", "dataset",
 )  # fmt: skip
 _IMPORT_LOG = f"""
 INSERT INTO fetch_log ({", ".join(_LOG_COLUMNS)})
@@ -25,6 +26,7 @@ SELECT {", ".join(_LOG_COLUMNS)} FROM incoming i
 WHERE NOT EXISTS (
     SELECT 1 FROM fetch_log f
     WHERE f.asset_id = i.asset_id AND f.source IS NOT DISTINCT FROM i.source AND f.started_at = i.started_at
+      AND coalesce(f.dataset, 'prices') = coalesce(i.dataset, 'prices')
 )
 """
 
@@ -43,7 +45,9 @@ class Backups:
 
     def import_from(self, folder: Path) -> dict[str, int]:
         """Merge an export into this store: a day is taken only where the store has none, or one from a worse
-        source, or an older fetch of an equally good one; attempts not yet logged are added. Rows taken per table."""
+        source, or an older fetch of an equally good one; attempts not yet logged are added; a dividend is taken
+        where the store has none, or an unfixed one the backup has fixed, or an older fetch of a row alike. Rows
+        taken per table."""
         tables = read_export(folder)
         prices = tables["prices"].copy()
         prices["source_rank"] = prices["source"].map(SOURCE_RANK).fillna(0).astype("int32")
@@ -53,11 +57,16 @@ class Backups:
         if not log.empty:
             if "message_key" not in log:  # a backup from before message keys: its messages stay English
                 log = log.assign(message_key=pd.Series([None] * len(log), dtype=object, index=log.index))
+            if "dataset" not in log:  # a backup from before dividends: every attempt fetched prices
+                log = log.assign(dataset="prices")
             self._write(_IMPORT_LOG, frame=log.loc[:, list(_LOG_COLUMNS)])
         quotes = tables["snapshots"]
         if not quotes.empty:  # a backup from before a column existed has none of its values
             quotes = quotes.reindex(columns=list(SNAPSHOT_COLUMNS))
             self._write(INSERT_SNAPSHOTS, frame=quotes)
+        dividends = tables["dividends"]
+        if not dividends.empty:  # a backup from before the table has none
+            self._write(IMPORT_DIVIDENDS, frame=dividend_frame(dividends).loc[:, list(DIVIDEND_COLUMNS)])
         after = self.row_counts()
         return {t: after[t] - before[t] for t in TABLES}
 
@@ -67,7 +76,8 @@ class Backups:
 
     def table(self, name: str) -> pd.DataFrame:
         """A whole table, ordered by its key (exports, round-trip checks)."""
-        order = {"prices": "asset_id, date", "fetch_log": "id", "snapshots": "asset_id, quoted_at"}[name]
+        order = {"prices": "asset_id, date", "fetch_log": "id", "snapshots": "asset_id, quoted_at",
+                 "dividends": "asset_id, record_date, kind"}[name]  # fmt: skip
         with self.connect() as con:
             return con.execute(f"SELECT * FROM {name} ORDER BY {order}").df()
 

@@ -54,6 +54,8 @@ class FetchAttempt:
         return stored(self.message, self.message_key) or ""
 
 
+PRICES = "prices"  # fetch_log.dataset of daily-bar attempts (the others: "dividends")
+_OF_DATASET = "coalesce(dataset, 'prices') = ?"
 # The latest attempt per asset; one still running (or killed) has no finished_at yet.
 _LATEST = (
     "QUALIFY row_number() OVER (PARTITION BY asset_id ORDER BY coalesce(finished_at, started_at) DESC, id DESC) = 1"
@@ -119,13 +121,16 @@ class PriceTables:
             rows = con.execute("SELECT asset_id, max(date) FROM prices GROUP BY asset_id").fetchall()
         return {asset_id: last for asset_id, last in rows}
 
-    def begin_attempt(self, asset_id: str, source: str, start_date: dt.date | None, end_date: dt.date | None) -> int:
-        """Log an attempt before it fetches anything, so one killed halfway is still on record (status 'running')."""
+    def begin_attempt(
+        self, asset_id: str, source: str, start_date: dt.date | None, end_date: dt.date | None, dataset: str = PRICES
+    ) -> int:
+        """Log an attempt before it fetches anything, so one killed halfway is still on record (status 'running').
+        `dataset`: what it fetches, daily bars (PRICES) or dividends."""
         sql = (
-            "INSERT INTO fetch_log (asset_id, source, started_at, start_date, end_date, rows, status, message)"
-            " VALUES (?, ?, ?, ?, ?, 0, 'running', '') RETURNING id"
+            "INSERT INTO fetch_log (asset_id, source, started_at, start_date, end_date, rows, status, message, dataset)"
+            " VALUES (?, ?, ?, ?, ?, 0, 'running', '', ?) RETURNING id"
         )
-        return self._write(sql, [asset_id, source, utcnow(), start_date, end_date])[0][0]
+        return self._write(sql, [asset_id, source, utcnow(), start_date, end_date, dataset])[0][0]
 
     def end_attempt(self, attempt_id: int, rows: int, status: str, message: Msg | None) -> None:
         sql = "UPDATE fetch_log SET finished_at = ?, rows = ?, status = ?, message = ?, message_key = ? WHERE id = ?"
@@ -141,22 +146,25 @@ class PriceTables:
         params = [a.asset_id, a.source, a.started_at, a.finished_at, a.start_date, a.end_date, a.rows, a.status]
         self._write(sql, [*params, a.message[:2000], a.message_key])
 
-    def requested_history(self, asset_id: str) -> tuple[dt.date | None, dt.date | None]:
+    def requested_history(self, asset_id: str, dataset: str = PRICES) -> tuple[dt.date | None, dt.date | None]:
         """The earliest start any attempt asked for, and the earliest start of one that finished 'ok': the source
         has nothing before what the store holds once an attempt from that start has completed."""
-        sql = "SELECT min(start_date), min(start_date) FILTER (WHERE status = 'ok') FROM fetch_log WHERE asset_id = ?"
+        sql = (
+            "SELECT min(start_date), min(start_date) FILTER (WHERE status = 'ok') FROM fetch_log"
+            f" WHERE asset_id = ? AND {_OF_DATASET}"
+        )
         with self.connect() as con:
-            asked, completed = con.execute(sql, [asset_id]).fetchone()
+            asked, completed = con.execute(sql, [asset_id, dataset]).fetchone()
         return asked, completed
 
-    def last_attempts(self) -> dict[str, FetchAttempt]:
-        """The latest fetch attempt per asset."""
+    def last_attempts(self, dataset: str = PRICES) -> dict[str, FetchAttempt]:
+        """The latest fetch attempt per asset (of daily bars, or of `dataset`)."""
         sql = f"""
             SELECT asset_id, source, started_at, finished_at, start_date, end_date, rows, status, message, message_key
-            FROM fetch_log {_LATEST}
+            FROM fetch_log WHERE {_OF_DATASET} {_LATEST}
         """
         with self.connect() as con:
-            rows = con.execute(sql).fetchall()
+            rows = con.execute(sql, [dataset]).fetchall()
         return {row[0]: FetchAttempt(*row) for row in rows}
 
     def coverage(self) -> pd.DataFrame:
@@ -169,11 +177,11 @@ class PriceTables:
             l AS (
                 SELECT asset_id, finished_at AS last_attempt, status AS last_status, message AS last_message,
                        message_key AS last_message_key
-                FROM fetch_log
+                FROM fetch_log WHERE {_OF_DATASET}
                 {_LATEST})
             SELECT coalesce(c.asset_id, l.asset_id) AS asset_id, first_date, last_date, coalesce(rows, 0) AS rows,
                    sources, last_attempt, last_status, last_message, last_message_key
             FROM c FULL OUTER JOIN l ON c.asset_id = l.asset_id ORDER BY 1
         """
         with self.connect() as con:
-            return con.execute(sql).df()
+            return con.execute(sql, [PRICES]).df()

@@ -44,4 +44,14 @@ UPDATE snapshots SET quote_kind = 'close'
 WHERE coalesce(quote_kind, 'live') = 'live' AND market_state IN ('closed', 'break');
 -- The user's own added assets, in the order added (the seven are always there).
 CREATE TABLE IF NOT EXISTS user_assets (asset_id VARCHAR PRIMARY KEY, added_at TIMESTAMP);
+-- Cash dividends per share, gross, in `currency` (KIS's records). `fixed`: the source says the amount and dates
+-- will not change; a fixed row is never replaced by an unfixed one. `ex_date`: the source's (US), or the T+2 rule
+-- on the exchange calendar when fetched (KRX; the engine derives it again from the stored bars).
+CREATE TABLE IF NOT EXISTS dividends (
+    asset_id VARCHAR NOT NULL, record_date DATE NOT NULL, ex_date DATE, pay_date DATE, amount DOUBLE,
+    currency VARCHAR, kind VARCHAR NOT NULL, fixed BOOLEAN, source VARCHAR, fetched_at TIMESTAMP,
+    PRIMARY KEY (asset_id, record_date, kind)
+);
+-- What an attempt fetched: 'prices' (daily bars) or 'dividends'. Stores from before it hold price attempts only.
+ALTER TABLE fetch_log ADD COLUMN IF NOT EXISTS dataset VARCHAR DEFAULT 'prices';
 """

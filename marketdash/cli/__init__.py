@@ -1,5 +1,5 @@
-"""Command line (SPEC.md): `python -m collectors update|snapshot|status|check|export|import|symbols|search|portfolio`
-(also `python -m marketdash …`).
+"""Command line (SPEC.md): `python -m collectors update|snapshot|status|check|export|import|symbols|search|portfolio|
+dividends` (also `python -m marketdash …`).
 Asset ids are the catalog's (`samsung`) or symbol ids (`krx:005380`, `us:NVDA`, `kidx:1001`, `ovs:SPX`,
 `coin:ETH`). Safe to run from
 cron while the app is open. Exit codes: 0 done, 1 some asset failed (or `check` found problems), 2 bad input or a
@@ -9,41 +9,41 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import datetime as dt
 import logging
 import sys
 import threading
 import time
 from pathlib import Path
+from typing import NoReturn
 
 import pandas as pd
 from tqdm import tqdm
 
-from marketdash.analysis.portfolio.plan import CURRENCIES, DEFAULT_INITIAL, EVERY, REBALANCE, Costs, Plan, PlanError
+from marketdash.cli import portfolio
+from marketdash.cli.common import UnknownIdsError, date_arg, resolve_ids
 from marketdash.domain import catalog, clock, market_clock
-from marketdash.domain.config import ConfigError, load_settings
-from marketdash.domain.csvfiles import csv_bytes, stat_text
+from marketdash.domain.config import ConfigError, load_settings, secret_files, too_open
+from marketdash.domain.csvfiles import csv_bytes
 from marketdash.domain.i18n import Msg
-from marketdash.services import portfolio as portfolios
 from marketdash.services.market import MarketService
 from marketdash.services.store import StoreError
 
 
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a YYYY-MM-DD date: {text!r}") from None
+class _Parser(argparse.ArgumentParser):
+    """Bad arguments are one sentence and exit 2: the error and where help is, not the whole usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message} (`{self.prog} --help` lists the options)\n")
 
 
 def _parser(prog: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
+    parser = _Parser(prog=prog, description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     update = sub.add_parser("update", help="fetch what is missing for each asset")
     update.add_argument("--assets", help=f"comma-separated ids (default: {','.join(catalog.ASSETS)} and your added "
                         "assets), e.g. samsung,krx:005380,us:NVDA,coin:ETH")  # fmt: skip
-    update.add_argument("--start", type=_date, help="first date on an empty store (default 2015-01-01)")
-    update.add_argument("--end", type=_date, help="last date (default: the last closed session)")
+    update.add_argument("--start", type=date_arg, help="first date on an empty store (default 2015-01-01)")
+    update.add_argument("--end", type=date_arg, help="last date (default: the last closed session)")
     update.add_argument("--db", type=Path, help="DuckDB file (default: MARKET_DB or data/market.duckdb)")
     update.add_argument("--workers", type=int, default=3, help="assets fetched at once (they share rate limits)")
     snapshot = sub.add_parser("snapshot", help="fetch live quotes into `snapshots` (once, or --every SECONDS)")
@@ -62,78 +62,18 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     search = sub.add_parser("search", help="find symbols by Korean/English name, code, ticker or 초성")
     search.add_argument("text", nargs="+", help="what to look for, e.g. 현대차, ㅎㄷㅊ, 005380, NVDA")
     search.add_argument("--limit", type=int, default=10, help="matches shown (default 10)")
-    _portfolio_parser(sub)
-    for command in (snapshot, status, check, export, restore, symbols, search):
+    portfolio.add_parser(sub)
+    dividends = sub.add_parser("dividends", help="print the stored cash dividends as CSV (per share, gross; "
+                               "`update` fetches them)")  # fmt: skip
+    dividends.add_argument("--assets", help="comma-separated ids (default: every paying asset of the seven and your "
+                           "added ones)")  # fmt: skip
+    for command in (snapshot, status, check, export, restore, symbols, search, dividends):
         command.add_argument("--db", type=Path, help="DuckDB file (default: MARKET_DB or data/market.duckdb)")
     return parser
 
 
-def _pairs(text: str, what: str) -> dict[str, float]:
-    """'samsung=40,soxl=30' -> {'samsung': 40.0, 'soxl': 30.0}."""
-    out = {}
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        key, eq, value = part.rpartition("=")
-        try:
-            if not eq or not key:
-                raise ValueError
-            out[key.strip()] = float(value)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{what}: expected name=number pairs, not {part!r}") from None
-    return out
-
-
-def _portfolio_parser(sub: argparse._SubParsersAction) -> None:
-    cmd = sub.add_parser(
-        "portfolio",
-        help="backtest a mix of stored assets: a lump sum and/or monthly or weekly "
-        "contributions, rebalancing, KRW or USD, costs and taxes; writes values, trades, stats CSV",
-    )
-    cmd.add_argument(
-        "--weights",
-        required=True,
-        type=lambda s: _pairs(s, "--weights"),
-        help="asset=percent pairs, e.g. samsung=40,soxl=30,btc=30 (scaled when they do not add to 100)",
-    )
-    cmd.add_argument("--start", type=_date, required=True, help="first day (moved to the first day every asset has "
-                     "a bar)")  # fmt: skip
-    cmd.add_argument("--end", type=_date, help="last day (default: the newest stored bar)")
-    cmd.add_argument("--initial", type=float, default=DEFAULT_INITIAL, help="lump sum on the first day (10000000)")
-    cmd.add_argument("--every", choices=EVERY, default="none", help="contributions: monthly, weekly or none")
-    cmd.add_argument("--day", type=int, default=10, help="monthly: the day of the month, 1-31 (10)")
-    cmd.add_argument("--weekday", type=int, default=0, help="weekly: 0 Monday .. 4 Friday (0)")
-    cmd.add_argument("--amount", type=float, default=0.0, help="each contribution, in the portfolio's currency")
-    cmd.add_argument("--rebalance", choices=REBALANCE, default="none", help="none, monthly, quarterly, yearly, "
-                     "bands, or cashflow (new money buys what is below target; nothing is sold)")  # fmt: skip
-    cmd.add_argument("--bands", default="5,25", help="bands: absolute %%p and relative %% (5,25)")
-    cmd.add_argument("--currency", choices=CURRENCIES, default="KRW")
-    cmd.add_argument("--fee", type=lambda s: _pairs(s, "--fee"), default={},
-                     help="fee %% per venue, e.g. krx=0.015,us=0.25,coin=0.05")  # fmt: skip
-    cmd.add_argument("--fx-spread", type=float, default=0.0, help="FX spread %% on every KRW<->USD conversion")
-    cmd.add_argument("--fx-discount", type=float, default=0.0, help="우대율: %% of the spread waived")
-    cmd.add_argument("--whole-shares", action="store_true", help="whole units only; the remainder stays cash")
-    cmd.add_argument("--tax", action="store_true", help="KRX 증권거래세 on sales, 22%% tax on each year's overseas "
-                     "gains above 2,500,000 won")  # fmt: skip
-    cmd.add_argument("--out", type=Path, required=True, help="folder for values.csv, trades.csv and stats.csv")
-    cmd.add_argument("--db", type=Path, help="DuckDB file (default: MARKET_DB or data/market.duckdb)")
-
-
-class UnknownIdsError(ValueError):
-    """Ids the symbol lists do not hold: one sentence naming them."""
-
-
-def _ids(svc: MarketService, text: str | None, default: list[str]) -> list[str]:
-    """The ids asked for (added symbols named from the stored lists); unknown ones raise, named."""
-    usable, unknown = svc.universe.resolve(catalog.parse_ids(text, tuple(default)) if text else default)
-    if unknown:
-        raise UnknownIdsError(
-            f"unknown asset {', '.join(unknown)}: not in the stored KIS/Upbit symbol lists "
-            "(the `search TEXT` command finds ids; `symbols --refresh` downloads the lists)"
-        )
-    return usable
-
-
 def _update(svc: MarketService, args: argparse.Namespace) -> int:
-    ids = _ids(svc, args.assets, [*catalog.ASSETS, *svc.universe.user_assets()])
+    ids = resolve_ids(svc, args.assets, [*catalog.ASSETS, *svc.universe.user_assets()])
     if args.start and args.end and args.start > args.end:
         print(f"--start {args.start} is after --end {args.end}", file=sys.stderr)
         return 2
@@ -153,9 +93,15 @@ def _update(svc: MarketService, args: argparse.Namespace) -> int:
     results = svc.update(ids, args.start, args.end, progress=progress, workers=max(1, args.workers))
     for bar in bars.values():
         bar.close()
+    dividends = svc.dividends.update(ids, args.start)
+    real_only = next((d.note for d in dividends.values() if d.kind == "real only"), None)
+    if real_only is not None:  # said once, not on every line: prices go on without dividends
+        print(f"note: {real_only}", file=sys.stderr)
     for result in results:
-        print(result.line())
-    return 0 if all(r.ok for r in results) else 1
+        extra = dividends.get(result.asset_id)
+        print(result.line() + (f"  | {extra.text()}" if extra and extra.kind != "real only" else ""))
+    failed = [r for r in results if not r.ok] + [d for d in dividends.values() if not d.ok and d.kind != "real only"]
+    return 1 if failed else 0
 
 
 def _status(svc: MarketService) -> int:
@@ -173,7 +119,7 @@ def _status(svc: MarketService) -> int:
 def _snapshot(svc: MarketService, args: argparse.Namespace) -> int:
     """Once: every requested asset, closed markets included (their last price). With --every: each round quotes
     the markets that trade, until none of them does; a rate-limit answer doubles the wait."""
-    ids = _ids(svc, args.assets, [*catalog.COMPARED, *svc.universe.user_assets()])
+    ids = resolve_ids(svc, args.assets, [*catalog.COMPARED, *svc.universe.user_assets()])
     if args.every is not None and args.every < 2:
         print("--every must be at least 2 seconds", file=sys.stderr)
         return 2
@@ -258,40 +204,13 @@ def _search(svc: MarketService, args: argparse.Namespace) -> int:
     return 0
 
 
-def _portfolio(svc: MarketService, args: argparse.Namespace) -> int:
-    """The page's engine on the store's bars (never sample data): the statistics one a line, and the files."""
-    try:
-        bands = tuple(float(x) for x in args.bands.split(","))
-        if len(bands) != 2:
-            raise ValueError
-    except ValueError:
-        print(f"--bands: expected ABS,REL such as 5,25, not {args.bands!r}", file=sys.stderr)
-        return 2
-    weights: dict[str, float] = {}
-    for raw, weight in args.weights.items():
-        asset_id = catalog.get(raw).id  # one spelling: krx:005930 is samsung
-        weights[asset_id] = weights.get(asset_id, 0.0) + weight
-    _ids(svc, ",".join(weights), [])  # an id the symbol lists do not hold is named (exit 2)
-    plan = Plan(weights, args.start, args.end, args.initial, args.every, args.day, args.weekday, args.amount,
-                args.rebalance, bands, args.currency, Costs(args.fee, args.fx_spread, args.fx_discount, args.tax),
-                args.whole_shares)  # fmt: skip
-    try:
-        result = portfolios.compare(svc, {"p1": plan}, store_only=True)
-    except PlanError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    for note in result.notes:
-        print(f"note: {note}", file=sys.stderr)
-    run, stats = result.runs["p1"].backtest, result.runs["p1"].summary
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "values.csv").write_bytes(csv_bytes(run.values))
-    (args.out / "trades.csv").write_bytes(csv_bytes(run.trades))
-    table = pd.DataFrame({"metric": list(stats), "value": [stat_text(v) for v in stats.values()]})
-    (args.out / "stats.csv").write_bytes(csv_bytes(table.set_index("metric")))
-    width = max(map(len, stats))
-    for key, value in stats.items():
-        print(f"{key:<{width}}  {stat_text(value)}")
-    print(f"wrote values.csv, trades.csv and stats.csv to {args.out}", file=sys.stderr)
+def _dividends(svc: MarketService, args: argparse.Namespace) -> int:
+    """The store's dividends of the paying assets asked for, as CSV on stdout (the table's columns, ISO dates)."""
+    ids = svc.dividends.payers(resolve_ids(svc, args.assets, [*catalog.ASSETS, *svc.universe.user_assets()]))
+    frame = svc.store.read_dividends(ids)
+    sys.stdout.write(csv_bytes(frame).decode("utf-8-sig"))
+    if frame.empty:
+        print("no dividends stored for these assets: `update` fetches them (KIS real-account keys)", file=sys.stderr)
     return 0
 
 
@@ -304,7 +223,8 @@ COMMANDS = {
     "import": _import,
     "symbols": _symbols,
     "search": _search,
-    "portfolio": _portfolio,
+    "portfolio": portfolio.run,
+    "dividends": _dividends,
 }
 
 
@@ -313,8 +233,12 @@ def main(argv: list[str] | None = None, prog: str = "python -m marketdash") -> i
     and help lines."""
     args = _parser(prog).parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    svc = None
     try:
         settings = load_settings()
+        for path, mode in too_open(secret_files(settings)):  # as ssh names a key file others can read
+            print(f"warning: permissions {mode:04o} for '{path}' are too open: other users of this computer can "
+                  f"read the secrets in it (chmod 600 '{path}')", file=sys.stderr)  # fmt: skip
         if args.db:
             settings = dataclasses.replace(settings, market_db=args.db)
         svc = MarketService(settings)
@@ -323,6 +247,9 @@ def main(argv: list[str] | None = None, prog: str = "python -m marketdash") -> i
             print(f"error: {problem}", file=sys.stderr)
             return 2
         return COMMANDS[args.command](svc, args)
-    except (ConfigError, catalog.UnknownAssetError, UnknownIdsError, StoreError) as exc:
+    except (ConfigError, catalog.UnknownAssetError, UnknownIdsError, StoreError, portfolio.ArgumentsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    finally:
+        if svc is not None:  # closed here, in the main thread: no DuckDB call may be left to Python's exit
+            svc.close()
