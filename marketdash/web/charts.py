@@ -1,5 +1,6 @@
 """Plotly figures from analytics output, written in the reader's language (a Translator). Traces carry the asset's
-name; data columns stay asset ids."""
+name; data columns stay asset ids. The module is longer than 400 lines because every figure shares its private layout
+helpers (_base, _level, the series colours, the end labels); split, they would have to be public to one another."""
 
 from __future__ import annotations
 

@@ -18,9 +18,7 @@ TODAY = "1D"  # Compare only: today's live quotes, not daily bars
 _RANGE_DAYS = {"1M": 31, "3M": 92, "6M": 183, "1Y": 366, "3Y": 3 * 365 + 1, "5Y": 5 * 365 + 1}
 CURRENCIES = ("native", "KRW", "USD")
 EARLIEST = dt.date(1990, 1, 1)  # Streamlit's default floor is ten years back, before most of the history
-# What a date field takes as typed: a day outside its bounds turns it red with a bare "!" and reverts without a word,
-# so the field takes any date of these and 조회 brings one outside [EARLIEST, today] in, saying so (_order_dates).
-TYPED_BOUNDS = (dt.date(1900, 1, 1), dt.date(2099, 12, 31))
+TYPED_BOUNDS = (dt.date(1900, 1, 1), dt.date(2099, 12, 31))  # what a range's field takes as typed (_order_dates)
 DATE_INPUT = {"ko": "YYYY.MM.DD", "en": "YYYY-MM-DD"}
 
 
@@ -252,25 +250,23 @@ def range_picker(today: bool = False) -> tuple[dt.date | None, dt.date | None]:
     _order_url_dates()
     with st.form("custom_range", border=False, enter_to_submit=True):
         col1, col2, col3 = st.columns([5, 5, 2], vertical_alignment="bottom")
-        start = date_field(col1, t("pick.from"), "start", day - dt.timedelta(days=366), day)
-        end = date_field(col2, t("pick.to"), "end", day, day)
+        start = date_field(col1, t("pick.from"), "start", day - dt.timedelta(days=366), day, any_typed=True)
+        end = date_field(col2, t("pick.to"), "end", day, day, any_typed=True)
         col3.form_submit_button(t("pick.apply"), type="primary", use_container_width=True, on_click=_order_dates)
     if st.session_state.pop("_dates_swapped", False):
         st.warning(t("pick.swapped"))
     for key, typed in st.session_state.pop("_dates_moved", []):
-        why = "pick.future" if typed > day else "pick.too_early"
-        field = t(f"pick.{key}_date")
-        st.warning(t(why, field=field, typed=typed, used=st.session_state[key]))
+        st.warning(t("pick.future" if typed > day else "pick.too_early", field=t(f"pick.{key}_date"), typed=typed,
+                     used=st.session_state[key]))  # fmt: skip
     return start, end
 
 
 def _order_dates() -> None:
-    """조회: a typed day after today or before EARLIEST is brought to the nearest usable one, and an end before the
-    start swaps the two, in the fields themselves (not only in the range drawn), each said in a sentence."""
+    """조회: a typed day past today or before EARLIEST is moved to the nearest usable one, an end before the start
+    swaps the two, in the fields themselves (not only in the range drawn), each said in a sentence."""
     latest = clock.today_kst()
     for key in ("start", "end"):
-        typed = st.session_state.get(key)
-        if typed and not EARLIEST <= typed <= latest:
+        if (typed := st.session_state.get(key)) and not EARLIEST <= typed <= latest:
             st.session_state[key] = min(max(typed, EARLIEST), latest)
             st.session_state.setdefault("_dates_moved", []).append((key, typed))
     start, end = st.session_state.get("start"), st.session_state.get("end")
@@ -297,10 +293,12 @@ def _parse_day(raw: object) -> dt.date | None:
         return None
 
 
-def date_field(where: object, label: str, key: str, default: dt.date, latest: dt.date) -> dt.date:
+def date_field(where: object, label: str, key: str, default: dt.date, latest: dt.date, any_typed: bool = False
+               ) -> dt.date:  # fmt: skip
     """A date input whose value lives in the URL as an ISO date (`?start=2026-01-05`), seeded on entering a page
     like the other pickers: Streamlit's own query binding drops the dates when the reader changes page, and the
-    chart then drew another range than the bookmark said. A date outside [EARLIEST, latest] is clamped."""
+    chart then drew another range than the bookmark said. A date outside [EARLIEST, latest] is clamped; `any_typed`:
+    the field takes any typed date (not a bare red "!"), which its form's 조회 clamps and says (_order_dates)."""
     seeded = st.session_state.setdefault("_seeded", {})
     if key not in st.session_state or seeded.get(key) != ui.page_entry():
         seeded[key] = ui.page_entry()
@@ -311,7 +309,7 @@ def date_field(where: object, label: str, key: str, default: dt.date, latest: dt
             ui.say_reset(key, raw, tr().date(st.session_state[key]))
     else:
         st.session_state[key] = st.session_state[key]
-    lo, hi = TYPED_BOUNDS
+    lo, hi = TYPED_BOUNDS if any_typed else (EARLIEST, latest)
     value = where.date_input(label, min_value=lo, max_value=hi, key=key, format=DATE_INPUT[tr().lang])
     value = value or default
     _publish_to_url(key, value.isoformat(), default.isoformat())
