@@ -276,3 +276,12 @@ def test_an_all_dollar_portfolio_in_dollars_runs():
     days = krx_days("2024-01-02", "2024-12-31")
     run = engine.run(Plan({"soxl": 100}, initial=10_000, currency="USD"), long_bars({"soxl": walk(days, 14, 40)}))
     assert run.values["value"].iloc[0] == pytest.approx(10_000, rel=REL)
+
+
+def test_withdrawals_starting_after_the_end_are_said():
+    days = krx_days("2024-01-02", "2024-06-28")
+    plan = Plan({"samsung": 100}, initial=1_000_000, withdraw=100_000, withdraw_every="monthly",
+                withdraw_from=dt.date(2030, 1, 1))  # fmt: skip
+    run = engine.run(plan, long_bars({"samsung": walk(days, 15, 70_000)}))
+    assert [n.key for n in run.notes] == ["pf.note_withdraw_after"]
+    assert run.values["withdrawn"].iloc[-1] == 0

@@ -226,7 +226,7 @@ def inputs(start: dt.date | None, end: dt.date | None) -> Inputs:
     if out_every != "none":
         out_amount = _money(c2, t, t("pf.withdraw_amount", unit=unit), "wamount", amount_default * 4, currency)
         out_from = widgets.date_field(
-            c3, t("pf.withdraw_from"), "wfrom", _withdraw_default(start, end), end or clock.today_kst()
+            c3, t("pf.withdraw_from"), "wfrom", _withdraw_default(start, end), widgets.TYPED_BOUNDS[1], any_typed=True
         )
     dividends = widgets.choice(t("pf.dividends"), list(plans.DIVIDENDS), "reinvest", "div", lambda d: t(f"pf.div_{d}"),
                                widget="select", where=c4, help=t("pf.div_help"))  # fmt: skip

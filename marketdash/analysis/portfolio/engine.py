@@ -108,6 +108,8 @@ def run(
     end, notes = timeline.run_end(bars, plan.assets, plan.end)
     start = timeline.effective_start(bars, plan.assets, plan.start, end)
     arrivals, outs = _money_days(plan, start, end)
+    if plan.withdraw > 0 and plan.withdraw_every != "none" and not schedule.withdrawal_dates(plan, start, end):
+        notes.append(msg("pf.note_withdraw_after", day=plan.withdraw_from or start, end=end))
     if not arrivals:
         raise PlanError(msg("pf.err_short", every=msg(f"pf.every_{plan.every}"), start=start, end=end))
     line, said = timeline.build(plan, bars, fx, start, end, sorted({*arrivals, *outs}))
