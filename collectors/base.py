@@ -32,6 +32,13 @@ class Quoter(Protocol):
         ...
 
 
+class StockInfo(Protocol):
+    def security_group(self, code: str) -> str | None:
+        """A KRX code's 증권그룹 (ST, EF, EN …) as its source names it; None when it names none; a CollectorError on
+        failure."""
+        ...
+
+
 class DividendSource(Protocol):
     source: str
 

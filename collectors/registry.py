@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import TypeVar
 
-from collectors.base import Collector, DividendSource, Quoter
+from collectors.base import Collector, DividendSource, Quoter, StockInfo
 from collectors.ecb import EcbFxCollector
 from marketdash.domain import catalog
 from marketdash.domain.config import Settings
@@ -82,3 +82,12 @@ def live_dividends(settings: Settings, collectors: Mapping[str, Collector]) -> D
 
     kis = next((c for c in collectors.values() if isinstance(c, KisCollector)), None)
     return None if kis is None else KisDividends(kis, paper=settings.kis_env == "paper")
+
+
+def live_stock_info(collectors: Mapping[str, Collector]) -> StockInfo | None:
+    """KIS's stock information on the KIS collector (None without one)."""
+    from collectors.kis import KisCollector
+    from collectors.kis_info import KisStockInfo
+
+    kis = next((c for c in collectors.values() if isinstance(c, KisCollector)), None)
+    return None if kis is None else KisStockInfo(kis)

@@ -56,7 +56,10 @@ PATHS = {
     "/uapi/domestic-stock/v1/quotations/inquire-index-price": ("quote_index", "FHPUP02100000", 1),
     "/uapi/overseas-price/v1/quotations/price": ("quote_overseas", "HHDFS00000300", 1),
     **dividends.PATHS,  # the real-only dividend records (kis_dividends_server.py)
+    # 주식기본조회: a KRX code's security group (ST a stock, EF an ETF, EN an ETN)
+    "/uapi/domestic-stock/v1/quotations/search-stock-info": ("stock_info", "CTPF1002R", 1),
 }
+SECURITY_GROUPS = {"005930": "ST", "000660": "ST", "005380": "ST", "069500": "EF", "122630": "EF", "Q520086": "EN"}
 QUOTE_KINDS = {"quote_stock": "stock", "quote_index": "index", "quote_overseas": "overseas"}
 FIELDS = {
     "stock": ("stck_bsop_date", "stck_oprc", "stck_hgpr", "stck_lwpr", "stck_clpr", "acml_vol"),
@@ -354,11 +357,22 @@ class KisServer(LocalServer):
             status, body = self._error(500, "MCA00124", "모의투자에서는 해당업무가 제공되지 않습니다.")
         elif kind in QUOTE_KINDS:
             status, body = self._quote(kind, params)
+        elif kind == "stock_info":
+            status, body = self._stock_info(params)
         else:
             status, body = self._chart(kind, cap, params)
         with self.lock:
             self.calls.append((path, params))
         return status, body, reply_headers
+
+    def _stock_info(self, params: dict) -> tuple[int, dict]:
+        """주식기본조회 (CTPF1002R): `scty_grp_id_cd` of the codes in SECURITY_GROUPS; an unknown code answers
+        success with blank fields, as KIS does for a code it does not know."""
+        code = params.get("PDNO", "")
+        group = SECURITY_GROUPS.get(code, "")
+        out = {"pdno": code if group else "", "prdt_type_cd": params.get("PRDT_TYPE_CD", ""), "scty_grp_id_cd": group,
+               "mket_id_cd": "STK" if group else "", "excg_dvsn_cd": "02" if group else ""}  # fmt: skip
+        return 200, {"rt_cd": "0", "msg_cd": "KIOK0000", "msg1": "정상처리 되었습니다.", "output": out}
 
     def _snapshot(self, code: str) -> tuple[str, str, str, str]:
         """(price, previous close, signed change, change %) as wire strings, with the faults asked for."""

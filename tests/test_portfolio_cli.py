@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import date as dt_date
 
 import pandas as pd
 import pytest
@@ -110,3 +111,51 @@ def test_the_command_exits_cleanly_every_time(store_env, tmp_path):
         codes.append(done.returncode)
         assert "terminate called" not in done.stderr, done.stderr
     assert codes == [0] * len(codes)
+
+
+def _krx_bars(db, codes: list[str]) -> None:
+    """Two years of bars of KRX codes no symbol list names (삼성전자's sample path, as if fetched)."""
+    import dataclasses
+    import datetime as dt
+
+    from collectors.sample import sample_bars
+    from marketdash.domain import catalog
+    from marketdash.domain.records import bars_to_frame
+    from marketdash.services.store import Store
+
+    store = Store(db)
+    for k, code in enumerate(codes):
+        bars = sample_bars(catalog.get("samsung"), dt.date(2023, 1, 2), dt.date(2024, 12, 31))
+        frame = bars_to_frame([dataclasses.replace(b, asset_id=f"krx:{code}", close=b.close / (3 + k)) for b in bars])
+        frame["source"] = "kis"
+        store.upsert_bars(frame)
+    store.close()
+
+
+def test_a_krx_etf_no_list_names_is_known_from_kis_and_pays_no_sales_tax(tmp_path):
+    """Issue 30: an ETF is known as one without the symbol lists (KIS's 주식기본조회 says EF), so its sales pay no
+    증권거래세 while a stock's do; without keys the kind is unknown, taxed as a stock, and said."""
+    from tests.kis_server import KisServer, cli_env
+
+    server = KisServer(today=dt_date(2026, 7, 10)).start()
+    try:
+        db = tmp_path / "m.duckdb"
+        _krx_bars(db, ["069500", "005380"])
+        env = cli_env(server, tmp_path, MARKET_DB=str(db), KIS_MASTER_URL="http://127.0.0.1:9")
+        args = ["portfolio", "--weights", "krx:069500=50,krx:005380=50", "--start", "2023-01-02", "--rebalance",
+                "monthly", "--tax", "--out"]  # fmt: skip
+        done = run_cli(env, *args, str(tmp_path / "keys"))
+        assert done.returncode == 0, done.stderr
+        trades = pd.read_csv(tmp_path / "keys" / "trades.csv", encoding="utf-8-sig")
+        sells = trades[trades["side"] == "sell"]
+        assert (sells.loc[sells["asset_id"] == "krx:069500", "tax"] == 0).all()
+        assert (sells.loc[sells["asset_id"] == "krx:005380", "tax"] > 0).all()
+        assert "taxed as a stock" not in (tmp_path / "keys" / "notes.txt").read_text()
+        offline = {**env, "DASHBOARD_OFFLINE": "1", "MARKET_DB": str(tmp_path / "m2.duckdb")}
+        _krx_bars(tmp_path / "m2.duckdb", ["069500"])
+        done = run_cli(offline, "portfolio", "--weights", "krx:069500=100", "--start", "2023-01-02", "--tax",
+                       "--out", str(tmp_path / "off"))  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert "taxed as a stock" in (tmp_path / "off" / "notes.txt").read_text()
+    finally:
+        server.stop()

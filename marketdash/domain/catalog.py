@@ -38,6 +38,7 @@ class Asset:
     compared: bool = True
     alt_markets: tuple[str, ...] = ()  # further market codes to try when the first answers with no rows
     fixed: bool = True  # one of the catalog's own entries (sample data exists for it), not an added symbol
+    listing: str = ""  # a KRX symbol's kind as its list or KIS says (stock, etf, etn, reit, fund); "" not known
 
     @property
     def pays_dividends(self) -> bool:
@@ -172,9 +173,10 @@ def symbol_asset(
               "compared": True, "fixed": False}  # fmt: skip
     short = name_en if len(name_en) <= 16 else code
     if prefix == "krx":
+        kind = kind or ("etn" if code.startswith("Q") else "")  # an ETN's code carries its Q, listed or not
         unit = "KRW per share" if kind not in ("etf", "etn") else "KRW per unit"
         return Asset(short=short, source="kis", kind="domestic_stock", market_code="J", code=code, unit=unit,
-                     periods_per_year=252, decimals=0, **_KRX, **common)  # fmt: skip
+                     periods_per_year=252, decimals=0, listing=kind, **_KRX, **common)  # fmt: skip
     if prefix == "kidx":
         return Asset(short=short, source="kis", kind="domestic_index", market_code="U", code=code,
                      unit="index points", periods_per_year=252, decimals=2, **_KRX, **common)  # fmt: skip

@@ -69,13 +69,19 @@ _GROUP_KIND = {"ST": "stock", "FS": "stock", "DR": "stock", "EF": "etf", "FE": "
 _MARKET_WARNING = {"01": "caution", "02": "warning", "03": "danger"}
 
 
+def group_kind(group: str) -> str:
+    """A KRX 증권그룹 code (the masters' scrt_grp_cls_code, KIS stock information's scty_grp_id_cd: ST, EF, EN …) as
+    a kind (stock, etf, etn …)."""
+    return _GROUP_KIND.get(group.strip().upper(), "other")
+
+
 def parse_stocks(data: bytes, layout: StockLayout) -> pd.DataFrame:
     """kospi_code.mst / kosdaq_code.mst / konex_code.mst -> symbols (ELWs left out: not a holding to compare)."""
     rows = []
     for rec in _records(data, 61 + layout.tail, layout.name):
         code, tail = _text(rec[0:9]), rec[61:]
         group = tail[0:2].decode("ascii", errors="replace")
-        kind = _GROUP_KIND.get(group, "other")
+        kind = group_kind(group)
         if layout.etp is not None and tail[layout.etp : layout.etp + 1] in (b"3", b"4"):
             kind = "etn"
         if kind == "elw" or not code:

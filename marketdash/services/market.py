@@ -99,7 +99,7 @@ class MarketService(Updates):
         self.sources = Sources(settings, collectors)
         self._sample_checked: dt.date | None = None
         self.live = LiveQuotes(self.store, self.sources)
-        self.universe = Universe(self.store, settings)
+        self.universe = Universe(self.store, settings, self.sources.stock_info)
         self.dividends = DividendService(self.store, self.sample_store, self.sources, settings)
 
     def close(self) -> None:

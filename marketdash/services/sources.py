@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 
-from collectors.base import Collector, DividendSource
+from collectors.base import Collector, DividendSource, StockInfo
 from marketdash.domain import catalog
 from marketdash.domain.config import Settings
 from marketdash.domain.i18n import Msg, msg
@@ -40,6 +40,12 @@ class Sources:
 
                 self._dividends, self._dividends_built = live_dividends(self.settings, collectors), True
             return self._dividends
+
+    def stock_info(self) -> StockInfo | None:
+        """KIS's stock information (what kind a KRX code is), None without a KIS collector."""
+        from collectors.registry import live_stock_info
+
+        return live_stock_info(self.collectors())
 
     def why_not_live(self, asset_id: str) -> Msg:
         """A sentence for the page when an asset has no live source (an added symbol has no sample data either)."""

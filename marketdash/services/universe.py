@@ -16,6 +16,7 @@ from typing import TypeVar
 
 import pandas as pd
 
+from collectors.base import StockInfo
 from collectors.errors import CollectorError, NetworkError
 from marketdash.domain import catalog, symbols
 from marketdash.domain.config import Settings
@@ -50,9 +51,11 @@ class ListStatus:
 
 
 class Universe:
-    def __init__(self, store: Store, settings: Settings) -> None:
+    def __init__(self, store: Store, settings: Settings,
+                 stock_info: Callable[[], StockInfo | None] | None = None) -> None:  # fmt: skip
         self.store = store
         self.settings = settings
+        self._stock_info = stock_info  # KIS's word on what a KRX code is, where no list has said it
         self._index: SymbolIndex | None = None
         self._signature: tuple | None = None
         self._checked: set[str] = set()  # added ids looked up in the stored lists since their last refresh
@@ -198,9 +201,26 @@ class Universe:
             elif asset_id in added and set(DECIDING[asset_id.split(":")[0]]) <= have:
                 unknown.append(asset_id)
                 continue
+            elif asset_id in added and asset_id.startswith("krx:") and not catalog.get(asset_id).listing:
+                self._ask_kind(asset_id)
             self._checked.add(asset_id)
             usable.append(asset_id)
         return usable, unknown
+
+    def _ask_kind(self, asset_id: str) -> None:
+        """A KRX code no list names yet: its kind (stock, ETF, ETN …) from what KIS said of it before, else asked
+        once now (with keys and the network); unknown stays unknown, and a portfolio says which tax it assumed."""
+        group = self._read(lambda: self.store.security_groups([asset_id]), {}).get(asset_id)
+        source = None if group or self.settings.offline or self._stock_info is None else self._stock_info()
+        if source is not None:
+            try:
+                group = source.security_group(asset_id.split(":", 1)[1])
+            except CollectorError as exc:
+                log.info("no security group for %s: %s", asset_id, exc)
+            if group:
+                self._read(lambda: self.store.save_security_group(asset_id, group), None)
+        if group:
+            catalog.register(catalog.symbol_asset(asset_id, kind=symbols.group_kind(group)))
 
     def due_for(self, asset_ids: Sequence[str]) -> bool:
         """Added ids the stored lists do not name while the lists are due: worth a download before drawing (a fresh

@@ -22,7 +22,8 @@ from marketdash.analysis.portfolio import schedule, timeline
 from marketdash.analysis.portfolio.plan import Plan, PlanError, check
 from marketdash.analysis.portfolio.simulation import Payout, Simulation
 from marketdash.analysis.portfolio.timeline import Timeline
-from marketdash.domain.i18n import Msg, msg
+from marketdash.domain import catalog
+from marketdash.domain.i18n import Msg, Name, msg
 
 TRADE_COLUMNS = ["date", "asset_id", "side", "units", "price", "currency", "fx", "amount", "fee", "tax"]
 VALUE_COLUMNS = ["invested", "withdrawn", "cash", "receivable", "owed", "dividends", "value"]
@@ -106,6 +107,9 @@ def run(
     check(plan)
     plan = plan.active()
     end, notes = timeline.run_end(bars, plan.assets, plan.end)
+    if plan.costs.tax:  # a KRX code neither a list nor KIS has named: taxed as a stock, and said
+        notes += [msg("pf.note_kind_assumed", asset=Name(a.id)) for a in map(catalog.get, plan.assets)
+                  if a.kind == "domestic_stock" and not a.fixed and not a.listing]  # fmt: skip
     start = timeline.effective_start(bars, plan.assets, plan.start, end)
     arrivals, outs = _money_days(plan, start, end)
     if plan.withdraw > 0 and plan.withdraw_every != "none" and not schedule.withdrawal_dates(plan, start, end):

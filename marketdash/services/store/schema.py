@@ -44,6 +44,8 @@ UPDATE snapshots SET quote_kind = 'close'
 WHERE coalesce(quote_kind, 'live') = 'live' AND market_state IN ('closed', 'break');
 -- The user's own added assets, in the order added (the seven are always there).
 CREATE TABLE IF NOT EXISTS user_assets (asset_id VARCHAR PRIMARY KEY, added_at TIMESTAMP);
+-- What KIS's stock information said a KRX code is (its 증권그룹), asked once for codes no symbol list names yet.
+CREATE TABLE IF NOT EXISTS security_groups (id VARCHAR PRIMARY KEY, grp VARCHAR, fetched_at TIMESTAMP);
 -- Cash dividends per share, gross, in `currency` (KIS's records). `fixed`: the source says the amount and dates
 -- will not change; a fixed row is never replaced by an unfixed one. `ex_date`: the source's (US), or the T+2 rule
 -- on the exchange calendar when fetched (KRX; the engine derives it again from the stored bars).

@@ -13,7 +13,7 @@ from marketdash.services.store.files import message_columns, utcnow
 
 
 class SymbolTables:
-    """`symbols`, `symbol_lists` and `user_assets` (a part of Store)."""
+    """`symbols`, `symbol_lists`, `user_assets` and `security_groups` (a part of Store)."""
 
     def replace_symbols(self, name: str, symbols: pd.DataFrame, as_of: dt.date) -> None:
         """One list's symbols replaced by a validated new one, with its as-of date, in one transaction."""
@@ -62,3 +62,15 @@ class SymbolTables:
 
     def remove_user_asset(self, asset_id: str) -> None:
         self._write("DELETE FROM user_assets WHERE asset_id = ?", [asset_id])
+
+    def security_groups(self, ids: Sequence[str]) -> dict[str, str]:
+        """What KIS said each KRX id is (its 증권그룹), for the ids it was asked about."""
+        if not ids:
+            return {}
+        with self.connect() as con:
+            rows = con.execute(f"SELECT id, grp FROM security_groups WHERE id IN ({', '.join('?' * len(ids))})",
+                               list(ids)).fetchall()  # fmt: skip
+        return dict(rows)
+
+    def save_security_group(self, asset_id: str, group: str) -> None:
+        self._write("INSERT OR REPLACE INTO security_groups VALUES (?, ?, ?)", [asset_id, group, utcnow()])
