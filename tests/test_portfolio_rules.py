@@ -285,3 +285,38 @@ def test_withdrawals_starting_after_the_end_are_said():
     run = engine.run(plan, long_bars({"samsung": walk(days, 15, 70_000)}))
     assert [n.key for n in run.notes] == ["pf.note_withdraw_after"]
     assert run.values["withdrawn"].iloc[-1] == 0
+
+
+def test_a_rebalance_that_waited_for_an_assets_bars_says_until_when():
+    days = krx_days("2024-03-04", "2024-06-28")
+    holed = days[(days < "2024-04-01") | (days > "2024-04-12")]  # the source skipped two weeks of 삼성전자
+    closes = {"samsung": walk(holed, 16, 70_000), "skhynix": walk(days, 17, 90_000)}
+    run = engine.run(Plan({"samsung": 50, "skhynix": 50}, initial=1_000_000, rebalance="monthly"), long_bars(closes))
+    waited = next(n for n in run.notes if n.key == "pf.note_waited")
+    assert waited.params["due"] == dt.date(2024, 4, 1) and waited.params["day"] == dt.date(2024, 4, 15)
+
+
+def test_the_window_end_never_decides_a_past_days_exchange_rate(tmp_path, monkeypatch):
+    """USD/KRW from the store over its whole span, the ECB's only outside it: 2024-12-31 (KRX closed, the ECB
+    fixing) is valued the same whether the window ends that day or ten days later."""
+    from marketdash.domain.config import load_settings
+    from marketdash.services.market import MarketService
+    from marketdash.services.store import Store
+    from tests.test_portfolio_page import _store_bars
+
+    db = tmp_path / "m.duckdb"
+    _store_bars(db, ["soxl"])
+    store = Store(db)
+    with store.connect(write=True) as con:  # KIS fixes no rate on a KRX holiday: the store has no Dec 31
+        con.execute("DELETE FROM prices WHERE asset_id = 'usdkrw' AND date = DATE '2024-12-31'")
+    store.close()
+    monkeypatch.setenv("MARKET_DB", str(db))
+    svc = MarketService(load_settings())
+    try:
+        short = svc.usd_krw(dt.date(2024, 12, 1), dt.date(2024, 12, 31))
+        long = svc.usd_krw(dt.date(2024, 12, 1), dt.date(2025, 1, 10))
+        assert set(short["source"]) == {"kis"}  # no ECB day inside the store's span
+        pd.testing.assert_frame_equal(short.reset_index(drop=True),
+                                      long[long["date"] <= "2024-12-31"].reset_index(drop=True))  # fmt: skip
+    finally:
+        svc.close()
