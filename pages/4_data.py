@@ -14,16 +14,17 @@ svc = ui.service()
 settings = svc.settings
 live = svc.sources.collectors()
 
-st.caption(t("data.where", store=str(settings.market_db), sample=settings.sample_db.name))
+owner = access.can_write()  # viewers read: no update, backup or list download (issue 31)
+if owner:  # where the owner's files are and how to add keys are the owner's business
+    st.caption(t("data.where", store=str(settings.market_db), sample=settings.sample_db.name))
 problem = ui.store_problem()
 if problem:
     st.error(t.text(problem), icon=":material/database_off:")
 if settings.offline:
     st.info(t("data.offline"))
-elif not settings.has_kis:
+elif not settings.has_kis and owner:
     st.info(t("data.no_keys"))
 
-owner = access.can_write()  # viewers read: no update, backup or list download (issue 31)
 if not owner:
     st.caption(f":material/visibility: {t('auth.read_only')}")
 elif open_files := config.too_open(config.secret_files(settings)):

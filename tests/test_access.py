@@ -196,6 +196,10 @@ def test_a_viewer_reads_everything_and_is_offered_no_write_action():
     assert BACKUP not in labels
     assert any(b.startswith("⬇") for b in labels)  # the CSVs are still there
     assert "View only" in _texts(data) and "Log out" in labels
+    # how to add KIS keys and where the owner's store file lies are the owner's business
+    owners_words = (Translator("en")("data.no_keys"), "Store:", "KIS_APP_KEY")
+    for page in (overview, data):
+        assert not [w for w in owners_words if w in _texts(page)], [w for w in owners_words if w in _texts(page)]
     portfolio = _open("pages/6_portfolio.py", viewer, SHARED)
     assert portfolio.get("plotly_chart")
 

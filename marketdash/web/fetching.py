@@ -26,6 +26,7 @@ from marketdash.services.dividends import DividendResult
 from marketdash.services.jobs import HistoryJob
 from marketdash.services.market import MarketService, PriceData
 from marketdash.services.updates import UpdateResult
+from marketdash.web import access
 from marketdash.web.notices import data_notice, missing_notice, timing_notes
 from marketdash.web.ui import (
     clear_caches,
@@ -272,7 +273,7 @@ def page_data(
     refresh_live(with_fx(asset_ids), start=start)
     fill_history_behind(with_fx(asset_ids))
     data = load_prices(tuple(asset_ids), start, end)
-    data_notice(data, keys_card=first_screen)
+    data_notice(data, keys_card=first_screen and access.can_write())  # how to add keys: the owner's card
     if not first_screen:  # the first screen says it under its chart: the cards and the chart come first
         timing_notes(asset_ids)
     present = missing_notice(data, asset_ids)
