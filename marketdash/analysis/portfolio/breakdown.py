@@ -123,25 +123,23 @@ def drawdown_table(index: pd.Series, count: int = DRAWDOWNS_SHOWN) -> pd.DataFra
     """The deepest drawdowns, one row each (a drawdown runs from a peak to the day the peak is regained): peak,
     trough, recovery (NaT while under water), depth in %, and calendar days from peak to recovery (or to the
     last day)."""
-    dd = drawdowns(index)
-    under = (dd < -1e-12).to_numpy()
-    rows = []
-    k, n = 0, len(dd)
-    while k < n:
-        if not under[k]:
-            k += 1
-            continue
-        end = k
-        while end < n and under[end]:
-            end += 1
-        span = dd.iloc[k:end]
-        peak = index.index[k - 1] if k > 0 else index.index[k]
-        recovery = index.index[end] if end < n else pd.NaT
-        rows.append({"peak": peak, "trough": span.idxmin(), "recovery": recovery, "depth_pct": float(span.min()) * 100,
-                     "days": int(((recovery if end < n else index.index[-1]) - peak).days)})  # fmt: skip
-        k = end
-    table = pd.DataFrame(rows, columns=["peak", "trough", "recovery", "depth_pct", "days"])
-    return table.sort_values("depth_pct", kind="stable").head(count).reset_index(drop=True)
+    dd = drawdowns(index).to_numpy()
+    days = index.index
+    under = dd < -1e-12
+    edges = np.diff(np.r_[0, under.astype(np.int8), 0])
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)  # each spell: [start, end)
+    columns = ["peak", "trough", "recovery", "depth_pct", "days"]
+    if not len(starts):
+        return pd.DataFrame(columns=columns)
+    depth = np.minimum.reduceat(dd, starts)
+    order = np.argsort(depth, kind="stable")[:count]
+    trough = np.array([s + int(np.argmin(dd[s:e])) for s, e in zip(starts[order], ends[order], strict=True)])
+    peak = days[np.maximum(starts[order] - 1, 0)]
+    back = ends[order] < len(dd)
+    recovery = pd.DatetimeIndex(np.where(back, days[np.minimum(ends[order], len(dd) - 1)], pd.NaT))
+    until = np.where(back, days[np.minimum(ends[order], len(dd) - 1)], days[-1])
+    return pd.DataFrame({"peak": peak, "trough": days[trough], "recovery": recovery, "depth_pct": depth[order] * 100,
+                         "days": (pd.DatetimeIndex(until) - peak).days}, columns=columns)  # fmt: skip
 
 
 @dataclass(frozen=True)

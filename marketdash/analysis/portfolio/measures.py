@@ -123,10 +123,15 @@ def _max_drawdown(index: pd.Series) -> dict[str, object]:
 
 
 def period_returns(index: pd.Series, rule: str) -> pd.Series:
-    """Returns of the TWR index per calendar month ("ME") or year ("YE"); the first period runs from the start."""
-    ends = index.resample(rule).last().dropna()
-    base = pd.concat([pd.Series([index.iloc[0]], index=[index.index[0]]), ends.iloc[:-1]])
-    return pd.Series(ends.to_numpy() / base.to_numpy() - 1, index=ends.index)
+    """Returns of the TWR index per calendar month ("ME") or year ("YE"), labelled by the period's last day; the
+    first period runs from the start. (By the rows' year and month: resample cost a page rerun 2 ms a call.)"""
+    stamps = index.index
+    key = stamps.year.to_numpy() * 100 + (stamps.month.to_numpy() if rule == "ME" else 0)
+    last = np.flatnonzero(np.r_[key[1:] != key[:-1], True])
+    ends = index.to_numpy()[last]
+    base = np.r_[index.iloc[0], ends[:-1]]
+    offset = pd.offsets.MonthEnd(0) if rule == "ME" else pd.offsets.YearEnd(0)
+    return pd.Series(ends / base - 1, index=(stamps[last] + offset).normalize())
 
 
 def whole(periods: pd.Series, rule: str, first: pd.Timestamp, last: pd.Timestamp) -> pd.Series:
