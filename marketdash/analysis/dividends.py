@@ -36,16 +36,6 @@ def krx_ex_date(record: dt.date, sessions: pd.DatetimeIndex) -> dt.date:
     return days[at - 1].date()
 
 
-def _krx_dates(dates: pd.Series, record: dt.date) -> pd.DatetimeIndex | None:
-    """The asset's own bar dates when they decide the record date's ex-date: they reach the record date and hold a
-    session before S. None when they do not (the calendar then stands in)."""
-    days = pd.DatetimeIndex(dates.dropna().unique()).sort_values()
-    if not len(days) or days[-1] < pd.Timestamp(record):
-        return None
-    at = int(days.searchsorted(pd.Timestamp(record), side="right")) - 1
-    return days if at >= 1 else None
-
-
 def resolve(
     dividends: pd.DataFrame,
     bars: pd.DataFrame,
@@ -60,21 +50,27 @@ def resolve(
     payers = {a: catalog.find(str(a)) for a in rows["asset_id"].unique()}
     usable &= rows["asset_id"].map(lambda a: payers[a] is not None and payers[a].pays_dividends).astype(bool)
     rows = rows[usable].copy()
-    by_asset = {a: g["date"] for a, g in bars.groupby("asset_id")} if len(bars) else {}
-    ex_dates = []
-    for row in rows.itertuples(index=False):
-        asset = payers[row.asset_id]
-        ex = row.ex_date
-        if asset.kind == "domestic_stock":
-            record = row.record_date.date()
-            days = _krx_dates(by_asset.get(row.asset_id, pd.Series(dtype="datetime64[ns]")), record)
-            if days is None and calendar_sessions is not None:
-                days = calendar_sessions(asset.calendar)
-            if days is not None:
-                with contextlib.suppress(ValueError):  # the calendar does not reach back: the stored one stays
-                    ex = pd.Timestamp(krx_ex_date(record, days))
-        ex_dates.append(ex)
-    rows["ex_date"] = pd.to_datetime(pd.Series(ex_dates, index=rows.index, dtype="datetime64[ns]"))
+    wanted = bars["asset_id"].isin(rows["asset_id"].unique()) if len(bars) else []
+    by_asset = {a: pd.DatetimeIndex(g["date"].dropna().unique()).sort_values()  # once per asset, not per row
+                for a, g in bars.loc[wanted].groupby("asset_id")} if len(bars) else {}  # fmt: skip
+    ex_dates = rows["ex_date"].to_numpy(dtype="datetime64[ns]").copy()
+    for asset_id, group in rows.groupby("asset_id").groups.items():
+        asset = payers[asset_id]
+        if asset.kind != "domestic_stock":
+            continue
+        at = rows.index.get_indexer(group)
+        records = rows["record_date"].to_numpy(dtype="datetime64[ns]")[at]
+        days = by_asset.get(asset_id, pd.DatetimeIndex([])).to_numpy()
+        s = np.searchsorted(days, records, side="right") - 1  # S: the last bar on or before each record date
+        ok = (s >= 1) & (len(days) > 0) & (records <= (days[-1] if len(days) else np.datetime64("NaT")))
+        ex_dates[at[ok]] = days[s[ok] - 1]
+        for k, record in zip(at[~ok], records[~ok], strict=True) if calendar_sessions else ():
+            # the bars do not reach the record date yet: the calendar stands in (where it does not reach back
+            # either, the stored ex-date stays)
+            with contextlib.suppress(ValueError):
+                sessions = calendar_sessions(asset.calendar)
+                ex_dates[k] = np.datetime64(krx_ex_date(pd.Timestamp(record).date(), sessions), "ns")
+    rows["ex_date"] = pd.to_datetime(pd.Series(ex_dates, index=rows.index))
     rows = rows[rows["ex_date"].notna()]
     return rows[RESOLVED_COLUMNS].sort_values(["asset_id", "ex_date", "record_date"], ignore_index=True)
 
