@@ -279,6 +279,11 @@ def load_prices(asset_ids: tuple[str, ...], start: dt.date | None, end: dt.date 
         return _cached_prices(asset_ids, start, end)
 
 
+def preload_prices(asset_ids: tuple[str, ...], start: dt.date | None, end: dt.date | None) -> PriceData:
+    """load_prices outside any page (the server's warm-up fills the cache the page reads): errors are raised."""
+    return _cached_prices(asset_ids, start, end)
+
+
 @st.cache_data(ttl=600, show_spinner=False, max_entries=16)
 def _cached_fx(start: dt.date | None, end: dt.date | None) -> pd.DataFrame:
     return get_service().usd_krw(start, end)

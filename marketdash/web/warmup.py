@@ -1,0 +1,78 @@
+"""What the server does as it starts, before anyone opens a page (issue 32): the work that does not depend on the
+reader. Streamlit calls `lifespan` once the server is up (app.py serves itself as an `st.App`); the work runs in a
+thread of its own, so the server answers the first browser while it goes on, and a page that needs it sooner does
+the same work itself (the imports wait for each other; the caches compute a value once).
+
+- imports: pandas, DuckDB, pyarrow, Plotly and every module a page imports (0.5 to 1 s a first page paid);
+- the store: opened, the sample bars loaded, the default view's bars read into the cache Overview reads;
+- with keys: what the default view lacks fetched as its page would (the first reader sees that fetch's progress
+  and result), then the history behind it begun;
+- a chart and a table of it drawn nowhere (outside a page Streamlit builds an element and sends it to no one): the
+  first of each pays for Plotly's validators, the Styler's templates, both message catalogs and Streamlit's own
+  first-element check, 0.3 to 0.5 s of a first page's run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+log = logging.getLogger(__name__)
+
+
+class _OutsideAPage(logging.Filter):
+    """Streamlit warns of every cached call made outside a page's run ("missing ScriptRunContext"): this thread
+    makes them on purpose."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.threadName == WARM_UP and "ScriptRunContext" in record.getMessage())
+
+
+WARM_UP = "warm-up"
+
+
+@asynccontextmanager
+async def lifespan(_app: object) -> AsyncIterator[None]:
+    """Streamlit's server start hook (`st.App(lifespan=...)`): start warming, and serve at once."""
+    threading.Thread(target=warm_up, name=WARM_UP, daemon=True).start()
+    yield
+
+
+def warm_up() -> None:
+    """Import, open the store and fill the default view (fetching.warm); any failure is left for the pages, which
+    do the same work and say what went wrong in the reader's language."""
+    logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(_OutsideAPage())
+    try:
+        from marketdash.domain import clock
+        from marketdash.domain.config import ConfigError
+        from marketdash.services.store import StoreError
+        from marketdash.web import fetching, live_view, notices, ui, widgets  # noqa: F401 - imported to warm
+
+        try:
+            ids = widgets.default_assets(ui.get_service())
+            start = widgets.range_bounds(widgets.DEFAULT_RANGE, clock.today_kst())
+            fetching.warm(ids, start)
+            _draw_nowhere(ids, start)
+        except (ConfigError, StoreError):
+            return
+    except Exception:
+        log.exception("warming the server up failed; the first page does the same work")
+
+
+def _draw_nowhere(ids: list[str], start: dt.date | None) -> None:
+    """The default view's chart and table, as the Overview draws them, in both languages, outside any page."""
+    import streamlit as st
+
+    from marketdash.analysis import timeseries
+    from marketdash.domain import i18n
+    from marketdash.web import charts, tables, ui
+
+    bars = ui.preload_prices(tuple(ids), start, None).bars
+    rebased, anchor = timeseries.rebase(timeseries.to_wide(bars, ids))
+    for lang in i18n.LANGS:
+        t = i18n.Translator(lang)
+        st.plotly_chart(charts.line_chart(rebased, t, title="", yaxis_title=""))
+        st.dataframe(tables.styled(timeseries.overview(bars, ids, anchor), t))
