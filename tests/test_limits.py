@@ -21,7 +21,8 @@ from collectors.limiter import SharedLimiter, background, limit_shown
 from marketdash.domain.config import Secret, load_settings
 from marketdash.services.market import MarketService
 from tests.conftest import run_cli
-from tests.kis_server import APP_KEY, APP_SECRET, KisServer, cli_env
+from tests.kis_dividends_server import REAL_ONLY as DIVIDEND_KINDS
+from tests.kis_server import APP_KEY, APP_SECRET, PATHS, KisServer, cli_env
 
 TODAY = dt.date(2026, 7, 10)
 
@@ -230,3 +231,17 @@ def test_background_calls_wait_while_a_screens_call_waits_for_a_slot(tmp_path):
     assert order[first : first + 4] == ["screen"] * 4, order
     gaps = [b - a for (a, _), (b, _) in itertools.pairwise(sorted(sent))]
     assert min(gaps) >= 0.25 * 0.99  # one budget: the priority never sends faster than the rate
+
+
+def test_the_command_asks_for_dividends_beside_the_prices_not_after_them(server, tmp_path):
+    """The dividends' few calls take slots the series leave (issue 32): the first of them goes out before the last
+    price call, where it used to wait for every series to end. Both still reach the store and the summary."""
+    env = cli_env(server, tmp_path)
+    done = run_cli(env, "update", "--assets", "kospi200,samsung,soxl", "--start", "2020-01-01", "--end", str(TODAY),
+                   "--db", str(tmp_path / "m.db"))  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    kinds = [PATHS[path][0] for path, _ in server.calls]
+    paying = [i for i, kind in enumerate(kinds) if kind in DIVIDEND_KINDS]
+    assert paying and min(paying) < max(i for i, kind in enumerate(kinds) if kind not in DIVIDEND_KINDS)
+    lines = {line.split()[0]: line for line in done.stdout.splitlines() if line.strip()}
+    assert "|" in lines["samsung"] and "|" in lines["soxl"] and "|" not in lines["kospi200"]  # their dividends said

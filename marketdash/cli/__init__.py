@@ -90,10 +90,10 @@ def _update(svc: MarketService, args: argparse.Namespace) -> int:
             bar.n = round(done * 100)
             bar.set_postfix_str(str(text)[:40], refresh=True)
 
-    results = svc.update(ids, args.start, args.end, progress=progress, workers=max(1, args.workers))
+    results, dividends = svc.update_with_dividends(ids, args.start, args.end, progress=progress,
+                                                   workers=max(1, args.workers), dividends_from=args.start)  # fmt: skip
     for bar in bars.values():
         bar.close()
-    dividends = svc.dividends.update(ids, args.start)
     real_only = next((d.note for d in dividends.values() if d.kind == "real only"), None)
     if real_only is not None:  # said once, not on every line: prices go on without dividends
         print(f"note: {real_only}", file=sys.stderr)

@@ -49,7 +49,7 @@ def _live_checks() -> tuple[threading.Lock, dict[tuple[str, ...], float]]:
 
 
 class _Fetch:
-    """The missing days of `todo` from `start`, then their dividends, in a thread of its own; how far each series
+    """The missing days of `todo` from `start`, and their dividends, in a thread of its own; how far each series
     has got is written by the fetching threads and read by the page that shows it (Streamlit elements may only be
     touched from the script's own thread)."""
 
@@ -62,8 +62,7 @@ class _Fetch:
 
     def _run(self, svc: MarketService, start: dt.date | None) -> None:
         try:
-            results = svc.update(self.todo, start, progress=self._progress, workers=UPDATE_WORKERS)
-            outcome = results, svc.dividends.update(self.todo)
+            outcome = svc.update_with_dividends(self.todo, start, progress=self._progress, workers=UPDATE_WORKERS)
         except BaseException as exc:  # raised again in whichever page shows this fetch
             self.outcome.set_exception(exc)
         else:
