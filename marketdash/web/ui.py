@@ -121,9 +121,18 @@ ICON = Path(__file__).with_name("icon.png")  # shipped: a material icon name wou
 # What Streamlit leaves in English or cannot do, set in the reader's page: the document's language (screen
 # readers, the browser's own translation offer), the date picker's button, and Enter in a date field applying the
 # range (the field commits a typed date when it loses focus, then 조회 is pressed for the reader).
+# Streamlit's frontend fetches and runs Plotly's 4.7 MB chunk only once a chart arrives, after the script has run:
+# a second of the first chart's wait here (issue 32). The page starts it as soon as the script starts, while the
+# server still works; the frontend's own import then finds it loaded (the same URL, one module).
+PLOTLY_CHUNK = next((p.name for p in (Path(st.__file__).parent / "static/static/js").glob("PlotlyChart.*.js")), "")
 _PAGE_SCRIPT = """<script>
 (() => {
   window.__md = {lang: "$LANG", words: $WORDS};
+  const main = [...document.scripts].find(s => /\\/static\\/js\\/index\\.[\\w-]+\\.js$/.test(s.src));
+  if (main && "$PLOTLY" && !window.__mdPlotly) {
+    window.__mdPlotly = true;
+    import(new URL("$PLOTLY", main.src).href).catch(() => {});
+  }
   const fix = () => {
     document.documentElement.lang = window.__md.lang;
     document.querySelectorAll("[data-testid=stDateInput] [aria-label]").forEach(e => {
@@ -177,7 +186,7 @@ def setup_page(page: str) -> Translator:
     # Streamlit's running indicator says "Running…" and "Stop" in English whatever the page's language: a Korean
     # page hides it (progress of our own work has its own Korean bars and spinners).
     st.html(f"<style>{COMPACT_CSS}{KOREAN_CSS if t.lang == 'ko' else ''}</style>"
-            + _PAGE_SCRIPT.replace("$LANG", t.lang).replace("$WORDS", json.dumps(
+            + _PAGE_SCRIPT.replace("$LANG", t.lang).replace("$PLOTLY", PLOTLY_CHUNK).replace("$WORDS", json.dumps(
                 {w: t(f"pick.aria_{w.split()[0].lower()}") for w in ("Choose date", "year", "month", "day")},
                 ensure_ascii=False)),
             unsafe_allow_javascript=True)  # fmt: skip
