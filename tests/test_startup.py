@@ -80,3 +80,33 @@ def test_the_first_reader_sees_the_fetch_the_server_made_before_them(live_env):
     again = run_page("app.py")  # said once: the next reader's page starts from the store
     assert not [m.value for m in again.markdown if m.value.startswith(("✅", "⚠️"))]
     _wait_for_history()
+
+
+def test_the_command_lines_entry_imports_nothing_heavy_before_its_first_request():
+    """`python -m collectors update` sends KIS's token request from a thread while pandas, DuckDB and pyarrow load
+    (0.4 s): the package the entry points import must not load them itself."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    heavy = ("pandas", "duckdb", "pyarrow", "numpy", "streamlit")
+    code = f"import sys, marketdash.cli; print([m for m in {heavy!r} if m in sys.modules])"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert done.stdout.strip() == "[]"
+
+
+def test_update_asks_for_the_token_early_once_and_never_for_coins_alone(tmp_path):
+    from tests.conftest import run_cli
+    from tests.kis_server import cli_env
+
+    kis = KisServer(history_start=dt.date(2025, 6, 2)).start()
+    try:
+        env = cli_env(kis, tmp_path, UPBIT_BASE_URL="http://127.0.0.1:9", BITHUMB_BASE_URL="http://127.0.0.1:9")
+        coins = run_cli(env, "update", "--assets", "btc", "--db", str(tmp_path / "m.db"))
+        assert coins.returncode == 1 and kis.token_issues == 0  # no KIS asset asked: no token (KIS texts the owner)
+        done = run_cli(env, "update", "--assets", "samsung", "--start", "2026-01-01", "--db", str(tmp_path / "m.db"))
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert kis.token_issues == 1 and kis.calls  # the early request's token served the command's calls
+    finally:
+        kis.stop()

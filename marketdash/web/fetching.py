@@ -11,7 +11,7 @@ import datetime as dt
 import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, wait
 from dataclasses import dataclass
 
 import pandas as pd
@@ -124,7 +124,7 @@ def _show(fetch: _Fetch, force: bool, left_out: list[str]) -> list[UpdateResult]
         bar = st.progress(0.0)
         while not fetch.outcome.done():
             bar.progress(min(sum(fetch.done.values()) / len(fetch.todo), 1.0), text=t.text(fetch.status()))
-            time.sleep(0.2)
+            wait([fetch.outcome], timeout=0.2)  # the page goes on the moment the fetch ends
         results, dividends = fetch.outcome.result()
         bar.progress(1.0, text=t("progress.done"))
         for result in results:
@@ -146,13 +146,13 @@ def _show(fetch: _Fetch, force: bool, left_out: list[str]) -> list[UpdateResult]
     return results
 
 
-def warm(asset_ids: Sequence[str], start: dt.date | None) -> None:
-    """What the server does for the default view before anyone opens a page (marketdash/web/warmup.py): fetch what
-    it lacks (as its page would, and shown to the first reader), then begin the history behind it. Outside any
-    page: a store or a setting that cannot be used is left for the page to say."""
+def warm(asset_ids: Sequence[str], start: dt.date | None) -> Future | None:
+    """The server's own start on the default view, before anyone opens a page (marketdash/web/warmup.py): what it
+    lacks, fetched as its page would and shown to the first reader; returns that fetch's outcome to wait on (None:
+    nothing to fetch). Outside any page: a store or a setting that cannot be used is left for the page to say."""
     svc = get_service()
     if svc.store_problem():
-        return
+        return None
     shown, fetch = with_fx(asset_ids), None
     lock, checked = _live_checks()
     with lock:
@@ -160,9 +160,12 @@ def warm(asset_ids: Sequence[str], start: dt.date | None) -> None:
             checked[tuple(shown)] = time.monotonic()
             todo = svc.stale_assets(shown)
             fetch = _first_fetch()["fetch"] = _Fetch(svc, todo, start) if todo else None
-    if fetch is not None:
-        fetch.outcome.exception()  # wait; a failure is the page's to show
-    _begin_history(svc, shown)
+    return None if fetch is None else fetch.outcome
+
+
+def history_after_warm(asset_ids: Sequence[str]) -> None:
+    """The history behind the default view, begun by the server once its first fetch is in (as its page would)."""
+    _begin_history(get_service(), with_fx(asset_ids))
 
 
 NAMED_UP_TO = 3  # an update of this many series or fewer names them in its summary

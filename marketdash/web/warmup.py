@@ -4,12 +4,12 @@ thread of its own, so the server answers the first browser while it goes on, and
 the same work itself (the imports wait for each other; the caches compute a value once).
 
 - imports: pandas, DuckDB, pyarrow, Plotly and every module a page imports (0.5 to 1 s a first page paid);
-- the store: opened, the sample bars loaded, the default view's bars read into the cache Overview reads;
-- with keys: what the default view lacks fetched as its page would (the first reader sees that fetch's progress
-  and result), then the history behind it begun;
-- a chart and a table of it drawn nowhere (outside a page Streamlit builds an element and sends it to no one): the
-  first of each pays for Plotly's validators, the Styler's templates, both message catalogs and Streamlit's own
-  first-element check, 0.3 to 0.5 s of a first page's run.
+- with keys: what the default view lacks, fetched as its page would (the first reader sees that fetch's progress
+  and result); once it is in, the history behind it begun;
+- meanwhile a chart and a table of the view drawn nowhere (outside a page Streamlit builds an element and sends it
+  to no one): the first of each pays for Plotly's validators, the Styler's templates, both message catalogs and
+  Streamlit's own first-element check, 0.3 to 0.5 s of a first page's run;
+- the store: opened, the sample bars loaded, the default view's bars read into the cache Overview reads.
 """
 
 from __future__ import annotations
@@ -52,10 +52,15 @@ def warm_up() -> None:
         from marketdash.web import fetching, live_view, notices, ui, widgets  # noqa: F401 - imported to warm
 
         try:
-            ids = widgets.default_assets(ui.get_service())
+            svc = ui.get_service()
+            ids = widgets.default_assets(svc)
             start = widgets.range_bounds(widgets.DEFAULT_RANGE, clock.today_kst())
-            fetching.warm(ids, start)
-            _draw_nowhere(ids, start)
+            fetched = fetching.warm(ids, start)
+            _draw_nowhere(ids, start)  # while the fetch waits on the network
+            if fetched is not None:
+                fetched.exception()  # waits; a failure is the first page's to say
+            fetching.history_after_warm(ids)
+            ui.preload_prices(tuple(ids), start, None)
         except (ConfigError, StoreError):
             return
     except Exception:
@@ -63,14 +68,15 @@ def warm_up() -> None:
 
 
 def _draw_nowhere(ids: list[str], start: dt.date | None) -> None:
-    """The default view's chart and table, as the Overview draws them, in both languages, outside any page."""
+    """A chart and a table as the Overview draws them, in both languages, outside any page, on the bars at hand
+    (read past the cache: the fetch may be changing them): what a first drawing costs is paid here."""
     import streamlit as st
 
     from marketdash.analysis import timeseries
     from marketdash.domain import i18n
     from marketdash.web import charts, tables, ui
 
-    bars = ui.preload_prices(tuple(ids), start, None).bars
+    bars = ui.get_service().load(ids, start, None).bars
     rebased, anchor = timeseries.rebase(timeseries.to_wide(bars, ids))
     for lang in i18n.LANGS:
         t = i18n.Translator(lang)
