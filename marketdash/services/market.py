@@ -10,6 +10,7 @@ import contextvars
 import datetime as dt
 import io
 import tempfile
+import threading
 import zipfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -100,6 +101,7 @@ class MarketService(Updates):
         self.sample_store = Store(settings.sample_db)
         self.sources = Sources(settings, collectors)
         self._sample_checked: dt.date | None = None
+        self._sample_lock = threading.Lock()
         self.live = LiveQuotes(self.store, self.sources)
         self.universe = Universe(self.store, settings)
         self.dividends = DividendService(self.store, self.sample_store, self.sources, settings)
@@ -129,10 +131,16 @@ class MarketService(Updates):
 
     # -- reads ---------------------------------------------------------------------------------------------------
     def ensure_sample(self) -> None:
-        """Build or extend the sample store up to the last closed session (deterministic values, idempotent)."""
+        """Build or extend the sample store up to the last closed session (deterministic values, idempotent). One
+        thread builds it, the others wait for it (a first page and the server's warm-up, at once: twice the work)."""
         today = clock.now().date()
         if self._sample_checked == today:
             return
+        with self._sample_lock:
+            if self._sample_checked != today:
+                self._build_sample(today)
+
+    def _build_sample(self, today: dt.date) -> None:
         from collectors.sample import sample_frame
 
         now = clock.now()

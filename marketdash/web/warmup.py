@@ -68,7 +68,7 @@ def warm_up() -> None:
 
 
 def _draw_nowhere(ids: list[str], start: dt.date | None) -> None:
-    """A chart and a table as the Overview draws them, in both languages, outside any page, on the bars at hand
+    """A chart and a table as the Overview draws them, outside any page, on the bars at hand
     (read past the cache: the fetch may be changing them): what a first drawing costs is paid here."""
     import streamlit as st
 
@@ -78,7 +78,8 @@ def _draw_nowhere(ids: list[str], start: dt.date | None) -> None:
 
     bars = ui.get_service().load(ids, start, None).bars
     rebased, anchor = timeseries.rebase(timeseries.to_wide(bars, ids))
-    for lang in i18n.LANGS:
-        t = i18n.Translator(lang)
-        st.plotly_chart(charts.line_chart(rebased, t, title="", yaxis_title=""))
-        st.dataframe(tables.styled(timeseries.overview(bars, ids, anchor), t))
+    t = i18n.Translator(i18n.DEFAULT_LANG)
+    st.plotly_chart(charts.line_chart(rebased, t, title="", yaxis_title=""))
+    st.dataframe(tables.styled(timeseries.overview(bars, ids, anchor), t))
+    for lang in i18n.LANGS:  # every page names both languages in its switch
+        i18n.messages(lang)
