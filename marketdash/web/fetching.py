@@ -26,6 +26,7 @@ from marketdash.services.dividends import DividendResult
 from marketdash.services.jobs import HistoryJob
 from marketdash.services.market import MarketService, PriceData
 from marketdash.services.updates import UpdateResult
+from marketdash.web import turns
 from marketdash.web.notices import data_notice, missing_notice, timing_notes
 from marketdash.web.ui import (
     clear_caches,
@@ -120,7 +121,7 @@ def refresh_live(asset_ids: Sequence[str], force: bool = False, start: dt.date |
 def _show(fetch: _Fetch, force: bool, left_out: list[str]) -> list[UpdateResult]:
     """A fetch's progress in a status box until it ends, then a line per series and a summary."""
     t = tr()
-    with st.status(t("update.running", n=len(fetch.todo)), expanded=force) as box:
+    with st.status(t("update.running", n=len(fetch.todo)), expanded=force) as box, turns.stepped_out():
         bar = st.progress(0.0)
         while not fetch.outcome.done():
             bar.progress(min(sum(fetch.done.values()) / len(fetch.todo), 1.0), text=t.text(fetch.status()))
@@ -226,9 +227,10 @@ def _wait_for_history() -> None:
         return
     t = tr()
     bar = st.progress(job.fraction, text=t("history.waiting", doing=t("progress.starting")))
-    while job.running:
-        bar.progress(job.fraction, text=t("history.waiting", doing=job.status()))
-        time.sleep(0.2)
+    with turns.stepped_out():
+        while job.running:
+            bar.progress(job.fraction, text=t("history.waiting", doing=job.status()))
+            time.sleep(0.2)
     bar.empty()
 
 

@@ -25,7 +25,7 @@ from marketdash.domain.i18n import Msg, Translator
 from marketdash.services import portfolio as portfolios
 from marketdash.services.market import MarketService, PriceData
 from marketdash.services.store import StoreBusyError, StoreError
-from marketdash.web import access
+from marketdash.web import access, turns
 
 PAGES = (
     ("app.py", "overview", ":material/dashboard:"),
@@ -170,6 +170,7 @@ def setup_page(page: str) -> Translator:
 
     Streamlit's own file-name navigation is hidden (.streamlit/config.toml): it would label the first page "app".
     """
+    turns.take()  # one page run draws at a time (marketdash/web/turns.py)
     if st.session_state.get("page") != page:
         st.session_state["page"], st.session_state["page_entry"] = page, page_entry() + 1
     for name, (_, default) in STICKY.items():  # the language has no default: always in the URL, so links keep it
