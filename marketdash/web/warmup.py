@@ -14,7 +14,6 @@ the same work itself (the imports wait for each other; the caches compute a valu
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import threading
 from collections.abc import AsyncIterator
@@ -56,7 +55,7 @@ def warm_up() -> None:
             ids = widgets.default_assets(svc)
             start = widgets.range_bounds(widgets.DEFAULT_RANGE, clock.today_kst())
             fetched = fetching.warm(ids, start)
-            _draw_nowhere(ids, start)  # while the fetch waits on the network
+            _draw_nowhere()  # while the fetch waits on the network
             if fetched is not None:
                 fetched.exception()  # waits; a failure is the first page's to say
             fetching.history_after_warm(ids)
@@ -67,19 +66,24 @@ def warm_up() -> None:
         log.exception("warming the server up failed; the first page does the same work")
 
 
-def _draw_nowhere(ids: list[str], start: dt.date | None) -> None:
-    """A chart and a table as the Overview draws them, outside any page, on the bars at hand
-    (read past the cache: the fetch may be changing them): what a first drawing costs is paid here."""
+def _draw_nowhere() -> None:
+    """A chart and a table drawn outside any page, as the pages draw theirs: what a first drawing costs (Plotly's
+    validators, the Styler's templates, Streamlit's first element) is paid here. On a few made-up days: the store's
+    own bars may be changing under the fetch, and the first-use costs do not depend on the numbers."""
+    import pandas as pd
     import streamlit as st
 
-    from marketdash.analysis import timeseries
     from marketdash.domain import i18n
-    from marketdash.web import charts, tables, ui
+    from marketdash.web import charts, tables
 
-    bars = ui.get_service().load(ids, start, None).bars
-    rebased, anchor = timeseries.rebase(timeseries.to_wide(bars, ids))
+    days = pd.date_range("2026-01-05", periods=5, freq="D", name="date")
+    lines = pd.DataFrame({"samsung": [100.0, 101.0, 99.5, 102.0, 103.0], "btc": [100.0, 98.0, 97.0, 99.0, 104.0]},
+                         index=days)  # fmt: skip
     t = i18n.Translator(i18n.DEFAULT_LANG)
-    st.plotly_chart(charts.line_chart(rebased, t, title="", yaxis_title=""))
-    st.dataframe(tables.styled(timeseries.overview(bars, ids, anchor), t))
+    st.plotly_chart(charts.line_chart(lines, t, title="", yaxis_title="", reference=100.0,
+                                      end_labels={a: a for a in lines}))  # fmt: skip
+    table = pd.DataFrame({"last_close": [103.0, 104.0], "range_change_pct": [0.98, -5.05]},
+                         index=pd.Index(lines.columns, name="asset_id"))  # fmt: skip
+    st.dataframe(tables.styled(table, t))
     for lang in i18n.LANGS:  # every page names both languages in its switch
         i18n.messages(lang)
