@@ -15,8 +15,8 @@ Scenarios (issues 10 and 17):
 - slow: a key the server holds to 3 calls a second (a new customer's), three series. Target: <= 5 % of calls
   refused for the rate.
 - command: the clean run as a reader starts it, `python -m collectors update` in its own process: the wall time
-  from the process's start to its exit, and the start alone (to the first request the server sees). Targets: ratio
-  <= 1.05, start <= 0.4 s.
+  from the process's start to its exit, and the start alone (to the first request the server sees: the token's,
+  sent before the command's imports; and to the first data call answered). Targets: ratio <= 1.05, start <= 0.4 s.
 Each scenario runs on a new store and a new token cache; the learned rate is not carried between them.
 """
 
@@ -86,7 +86,7 @@ def run(sc: Scenario, start: dt.date, rps: float, workers: int) -> dict:
             )
             if sc.command:
                 results, wall, learned = _command(sc, settings, start, workers)
-                first_request = server.first_request_at - wall[1]
+                first_request = server.first_request_at - wall[1], server.first_data_at - wall[1]
                 wall = wall[0]
             else:
                 kis = KisCollector.from_settings(settings)
@@ -161,8 +161,10 @@ def main() -> None:
         print(f"wall time         : {m['wall']:.2f} s  (ceiling {args.rps:g}/s, {args.workers} workers)")
         print(f"floor             : {m['floor']:.2f} s")
         if m["first_request"] is not None:
-            print(f"start             : {m['first_request']:.2f} s to the first request (target <= {START_TARGET})")
-            summary.append(f"{name}: start {m['first_request']:.2f} s (target <= {START_TARGET})")
+            first, data = m["first_request"]
+            print(f"start             : {first:.2f} s to the first request (target <= {START_TARGET}), {data:.2f} s to"
+                  " the first data call")  # fmt: skip
+            summary.append(f"{name}: start {first:.2f} s (target <= {START_TARGET}), first data call {data:.2f} s")
         else:
             print(f"learned rate      : {m['learned']:.2f}/s at the end")
         if sc.target_ratio is not None:

@@ -26,7 +26,7 @@ from collectors.errors import (
     SubscriptionError,
 )
 from collectors.http import HttpClient, Reply
-from collectors.kis_auth import MIN_ISSUE_INTERVAL, KisAuth, cache_lock, key_slot
+from collectors.kis_auth import MIN_ISSUE_INTERVAL, KisAuth, cache_lock, key_slot, token_client
 from collectors.limiter import SharedLimiter
 from marketdash.domain.catalog import Asset
 from marketdash.domain.config import Secret, Settings
@@ -211,11 +211,8 @@ class KisCollector:
         )  # fmt: skip
         http_options = {"backoff": 0.25, **http_options}
         http = HttpClient(base_url, service="KIS", max_rps=max_rps, throttle=limiter, **http_options)
-        # The token endpoint has its own rule (one a minute) and is not a data call: it stays out of the budget,
-        # whose estimate of the key's limit counts the calls sent in the second before a refusal.
-        token_http = HttpClient(base_url, service="KIS", max_rps=1.0, **http_options)
-        auth = KisAuth(token_http, app_key, app_secret, token_cache, min_issue_interval=min_issue_interval,
-                       max_wait=max_wait, lock=lock)  # fmt: skip
+        auth = KisAuth(token_client(base_url, **http_options), app_key, app_secret, token_cache,
+                       min_issue_interval=min_issue_interval, max_wait=max_wait, lock=lock)  # fmt: skip
         return cls(http, auth, app_key, app_secret)
 
     def _retry_rate_limit(self, reply: Reply) -> float | None:

@@ -73,6 +73,12 @@ def cache_lock(cache_path: Path) -> FileLock:
     return FileLock(str(cache_path) + ".lock", timeout=300, poll_interval=0.002)
 
 
+def token_client(base_url: str, **http_options) -> HttpClient:
+    """The token endpoint's own client: it has its own rule (one a minute) and is not a data call, so it stays out of
+    the key's rate budget, whose estimate of the limit counts the calls sent in the second before a refusal."""
+    return HttpClient(base_url, service="KIS", max_rps=1.0, **{"backoff": 0.25, **http_options})
+
+
 EGW00133_RETRY = (1.0, 2.0, 4.0, 8.0, 15.0, 15.0, 15.0, 15.0)  # another client took this minute's token: ask again
 
 

@@ -22,15 +22,22 @@ last changed.
 - Without evidence the rate climbs back every PROBE_EVERY seconds, by a step that grows with each probe that held
   (10 %, 20 %, 40 % …), never above the ceiling (KIS_MAX_RPS). A probe met by evidence returns to the rate that held
   and waits twice as long before the next one. The next run starts at the learned rate.
+- Calls have a priority: what a page needs to draw goes first. A call made inside `background()` (the history
+  backfill behind the pages) takes no slot while a call of this process without it waits for one, or was sent
+  less than SCREEN_COMES_BACK ago (its thread stores what it got, then asks again): it gets the slots the screen
+  leaves. One budget, two queues: the rate and the evidence of a limit are the same for both.
 """
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import os
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from filelock import FileLock
@@ -48,6 +55,61 @@ EVIDENCE_SPAN = 4.0  # seconds of send times (and which were refused) kept as ev
 TOLERANCE = 0.05  # seconds: a call counts as in another's window only when clearly inside it (latency jitter)
 AGREE = 3  # refusals that must show the same limit: two in a row happen by chance (0.16 % of calls at 4 % noise)
 SHARE_MIN_CALLS, SHARE_REFUSED = 40, 1 / 3  # a third of at least 40 calls at the current rate refused: a limit
+SCREEN_COMES_BACK = 0.3  # seconds a screen's call keeps the backfill waiting after it is sent (storing its page)
+
+
+_BACKGROUND = contextvars.ContextVar("kis_background", default=False)
+
+
+@contextmanager
+def background() -> Iterator[None]:
+    """Calls made inside (in this thread, and in the threads it starts with a copy of its context) wait until no
+    call of the screen's is waiting: the backfill behind a page never delays what the page draws."""
+    token = _BACKGROUND.set(True)
+    try:
+        yield
+    finally:
+        _BACKGROUND.reset(token)
+
+
+class _Turns:
+    """The screen's calls of one budget in this process: how many wait for a slot, and until when the last one's
+    thread may come back for its next (a page's fetch stores each page it gets before asking for the next: the
+    backfill does not take the slot it comes back for). Background calls wait while either holds."""
+
+    def __init__(self) -> None:
+        self.waiting = 0
+        self.quiet_until = 0.0  # time.monotonic()
+        self.changed = threading.Condition()
+
+    @contextmanager
+    def first(self) -> Iterator[None]:
+        with self.changed:
+            self.waiting += 1
+        try:
+            yield
+        finally:
+            with self.changed:
+                self.waiting -= 1
+                self.quiet_until = time.monotonic() + SCREEN_COMES_BACK
+                self.changed.notify_all()
+
+    def busy(self) -> bool:
+        return self.waiting > 0 or time.monotonic() < self.quiet_until
+
+    def wait_clear(self) -> None:
+        with self.changed:
+            while self.busy():
+                self.changed.wait(None if self.waiting else self.quiet_until - time.monotonic())
+
+
+_TURNS: dict[tuple[str, str], _Turns] = {}  # one queue per budget (state file, key slot) in this process
+_TURNS_LOCK = threading.Lock()
+
+
+def _turns(state_path: Path, slot: str) -> _Turns:
+    with _TURNS_LOCK:
+        return _TURNS.setdefault((str(state_path), slot), _Turns())
 
 
 def _before(outcomes: list[list[float]], at: float) -> int:
@@ -85,6 +147,7 @@ class SharedLimiter:
         self.slot = slot
         self.ceiling = ceiling
         self.floor = min(floor, ceiling)
+        self._turns = _turns(self.state_path, slot)
 
     def __repr__(self) -> str:
         return f"SharedLimiter(ceiling={self.ceiling:g}/s, state={str(self.state_path)!r})"
@@ -112,9 +175,20 @@ class SharedLimiter:
 
     # -- the budget ----------------------------------------------------------------------------------------------
     def wait(self) -> float:
-        """Block until this key may send again (across every process using it); returns the send time."""
+        """Block until this key may send again (across every process using it); returns the send time. A call in
+        `background()` also waits while a call of this process's screen waits."""
+        if _BACKGROUND.get():
+            return self._next_slot(behind=True)
+        with self._turns.first():
+            return self._next_slot(behind=False)
+
+    def _next_slot(self, behind: bool) -> float:
         while True:
+            if behind:
+                self._turns.wait_clear()
             with self._thread_lock, self._file_lock:
+                if behind and self._turns.busy():
+                    continue  # a screen's call arrived while this one waited for the lock: it goes first
                 data, entry = self._read()
                 now = time.time()
                 self._probe(entry, now)

@@ -1,4 +1,4 @@
-"""`python -m marketdash …`: the command line (marketdash/cli.py)."""
+"""`python -m marketdash …`: the command line (marketdash/cli/)."""
 
 import sys
 

@@ -88,16 +88,16 @@ window = c3.segmented_control(t(f"corr.window.{unit}"), [20, 60, 120], default=6
 exponential = c4.toggle(t("corr.exponential"), value=False, key="ewm", bind="query-params",
                         help=t("corr.exponential_help"))  # fmt: skip
 targets = [a for a in ids if a != base] if versus == "all" else [versus]
+paired = {b: returns_of([base, b]) for b in targets}
 frames = {
-    b: correlations.rolling_correlation(returns_of([base, b]), base, [b], int(window), exponential, method)[b]
-    for b in targets
+    b: correlations.rolling_correlation(paired[b], base, [b], int(window), exponential, method)[b] for b in targets
 }
 rolling = pd.DataFrame(frames)
-full = {b: correlations.pair_correlation(*(returns_of([base, b])[c] for c in (base, b)), method) for b in targets}
+full = {b: correlations.pair_correlation(paired[b][base], paired[b][b], method) for b in targets}
 if exponential and method == "spearman":
     st.caption(t("corr.ew_is_pearson"))
 if not rolling.notna().any().any():  # the window is longer than the returns the range holds
-    longest = max(len(returns_of([base, b]).dropna()) for b in targets)
+    longest = max(len(paired[b].dropna()) for b in targets)
     st.info(t("corr.rolling_too_short", window=window, n=longest, unit=t(f"unit_of_time.{unit}")))
     st.stop()
 kind = "corr.rolling_ew_title" if exponential else "corr.rolling_title"

@@ -133,6 +133,7 @@ class KisServer(LocalServer):
     rate_limited: int = 0
     calls: list = field(default_factory=list)  # (path, params) of data calls that got an answer
     first_request_at: float | None = None  # time.monotonic() of the first request of any kind (bench/backfill.py)
+    first_data_at: float | None = None  # time.monotonic() of the first data call answered (bench/backfill.py)
     html_502_next: int = 0  # the next N data calls answer an HTML 502 page
     fail_after: int | None = None  # after this many data calls, every call answers HTML 502
     slow_next: int = 0  # the next N data calls are answered after `slow_seconds`
@@ -363,6 +364,7 @@ class KisServer(LocalServer):
             status, body = self._chart(kind, cap, params)
         with self.lock:
             self.calls.append((path, params))
+            self.first_data_at = self.first_data_at or time.monotonic()
         return status, body, reply_headers
 
     def _stock_info(self, params: dict) -> tuple[int, dict]:

@@ -9,16 +9,20 @@ import json
 import stat
 import subprocess
 import sys
+import threading
+import time
 from collections import Counter
 
 import pytest
 
 from collectors.kis import KisCollector
-from collectors.limiter import limit_shown
+from collectors.kis_auth import cache_lock
+from collectors.limiter import SharedLimiter, background, limit_shown
 from marketdash.domain.config import Secret, load_settings
 from marketdash.services.market import MarketService
 from tests.conftest import run_cli
-from tests.kis_server import APP_KEY, APP_SECRET, KisServer, cli_env
+from tests.kis_dividends_server import REAL_ONLY as DIVIDEND_KINDS
+from tests.kis_server import APP_KEY, APP_SECRET, PATHS, KisServer, cli_env
 
 TODAY = dt.date(2026, 7, 10)
 
@@ -170,3 +174,74 @@ def test_spurious_refusals_under_the_limit_keep_the_rate_at_the_ceiling(tmp_path
         assert len(stored) == len(srv.expected("005930", dt.date(2016, 1, 1), TODAY))
     finally:
         srv.stop()
+
+
+# -- issue 32: the screen's calls first ---------------------------------------------------------------------------
+def test_a_screens_calls_go_ahead_of_the_backfill_in_the_one_budget(server, tmp_path):
+    """The history behind the page (three workers, in `background()`) is under way on a 5/s key when a page asks
+    for one series' year: every call of that year is sent before any further backfill call (one already granted its
+    slot may go first), instead of taking one slot in four."""
+    server.rps = 5
+    coll = _collector(server, tmp_path, rps=5.0)
+    ids = ["kospi200", "skhynix", "gold"]
+    svc = MarketService(load_settings({"MARKET_DB": str(tmp_path / "m.duckdb")}),
+                        collectors=dict.fromkeys([*ids, "samsung"], coll))  # fmt: skip
+
+    def backfill() -> None:
+        with background():
+            svc.update(ids, start=dt.date(2022, 1, 1), end=TODAY, workers=3)
+
+    behind = threading.Thread(target=backfill, daemon=True)
+    behind.start()
+    while len(server.calls) < 6:  # the backfill holds the budget
+        time.sleep(0.05)
+    screen = svc.update_one("samsung", start=TODAY - dt.timedelta(days=366), end=TODAY)  # three calls
+    assert screen.ok
+    order = ["screen" if p.get("FID_INPUT_ISCD") == "005930" else "behind" for _, p in server.calls]
+    first = order.index("screen")
+    assert order[first : first + 4].count("behind") <= 1, order[first - 2 : first + 6]
+    assert order.count("screen") == 3
+    behind.join(timeout=120)
+    assert not behind.is_alive()
+
+
+def test_background_calls_wait_while_a_screens_call_waits_for_a_slot(tmp_path):
+    """The budget's own rule, without a server: at 4/s, a screen's calls made one after another take consecutive
+    slots while three background threads keep asking."""
+    limiter = SharedLimiter(tmp_path / "rate", cache_lock(tmp_path / "token"), "slot", ceiling=4.0)
+    sent: list[tuple[float, str]] = []
+    stop = threading.Event()
+
+    def behind() -> None:
+        with background():
+            while not stop.is_set():
+                sent.append((limiter.wait(), "behind"))
+
+    threads = [threading.Thread(target=behind, daemon=True) for _ in range(3)]
+    for th in threads:
+        th.start()
+    time.sleep(1.0)
+    for _ in range(4):
+        sent.append((limiter.wait(), "screen"))
+    stop.set()
+    for th in threads:
+        th.join(timeout=10)
+    order = [who for _, who in sorted(sent)]
+    first = order.index("screen")
+    assert order[first : first + 4] == ["screen"] * 4, order
+    gaps = [b - a for (a, _), (b, _) in itertools.pairwise(sorted(sent))]
+    assert min(gaps) >= 0.25 * 0.99  # one budget: the priority never sends faster than the rate
+
+
+def test_the_command_asks_for_dividends_beside_the_prices_not_after_them(server, tmp_path):
+    """The dividends' few calls take slots the series leave (issue 32): the first of them goes out before the last
+    price call, where it used to wait for every series to end. Both still reach the store and the summary."""
+    env = cli_env(server, tmp_path)
+    done = run_cli(env, "update", "--assets", "kospi200,samsung,soxl", "--start", "2020-01-01", "--end", str(TODAY),
+                   "--db", str(tmp_path / "m.db"))  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    kinds = [PATHS[path][0] for path, _ in server.calls]
+    paying = [i for i, kind in enumerate(kinds) if kind in DIVIDEND_KINDS]
+    assert paying and min(paying) < max(i for i, kind in enumerate(kinds) if kind not in DIVIDEND_KINDS)
+    lines = {line.split()[0]: line for line in done.stdout.splitlines() if line.strip()}
+    assert "|" in lines["samsung"] and "|" in lines["soxl"] and "|" not in lines["kospi200"]  # their dividends said

@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from dataclasses import dataclass
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from marketdash.domain import calendars
@@ -72,8 +73,10 @@ OPENS = {"XTKS": dt.time(9, 0), "XHKG": dt.time(9, 30), "XSHG": dt.time(9, 30), 
          "XFRA": dt.time(9, 0), "XLON": dt.time(8, 0), "XPAR": dt.time(9, 0)}  # fmt: skip
 
 
+@lru_cache(maxsize=8192)
 def session_hours(asset: Asset, day: dt.date) -> Hours:
-    """The hours of the session dated `day` in the asset's calendar (which must be a session of it)."""
+    """The hours of the session dated `day` in the asset's calendar (which must be a session of it). Remembered:
+    every card asks for three weeks of sessions on every rerun (bench/load.py)."""
     if asset.code.startswith("FX@KRW"):  # the won market: 09:00 to 02:00 KST (USD/KRW and KIS's other KRW rates)
         start = 10 if _first_of_year(day, asset.calendar) else 9
         opens, closes = _at(day, start, 0, KST), _at(day, 2, 0, KST, plus_days=1)

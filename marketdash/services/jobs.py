@@ -1,7 +1,8 @@
 """Work that runs behind the pages: one history backfill at a time per server process.
 
 The first live open fetches only the range on screen (a few calls a series) so the page draws in seconds; the rest
-of each series' history is fetched here, in a thread, while every open page shows its progress. Nothing here
+of each series' history is fetched here, in a thread, while every open page shows its progress. Its KIS calls wait
+while a page's own wait for a slot (collectors.limiter.background). Nothing here
 touches Streamlit: pages read `fraction` and `status` and rerun when `running` turns false.
 """
 
@@ -14,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
+from collectors.limiter import background
 from marketdash.domain.config import DEFAULT_START
 from marketdash.domain.i18n import Msg, Name, msg
 from marketdash.services.market import MarketService
@@ -60,7 +62,10 @@ class HistoryJob:
     def _run(self) -> None:
         time.sleep(self.delay)  # the page that asked draws first: it shares this process's one GIL
         try:
-            self.results = self.service.update(self.assets, self.start, progress=self._progress, workers=self.workers)
+            with background():  # a page's own calls go first in the KIS budget
+                self.results = self.service.update(
+                    self.assets, self.start, progress=self._progress, workers=self.workers
+                )
         except Exception as exc:  # a bug must not die silently in a thread: the pages say it
             log.exception("history backfill failed")
             self.error = msg("update.unexpected", kind=type(exc).__name__, detail=str(exc))

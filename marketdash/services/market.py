@@ -6,11 +6,14 @@ failure and never replaces a stored bar; sample bars live in their own store fil
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import io
 import tempfile
+import threading
 import zipfile
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,12 +25,12 @@ from marketdash.domain import calendars, catalog, clock
 from marketdash.domain.config import Settings
 from marketdash.domain.i18n import Msg, msg
 from marketdash.domain.records import bars_to_frame
-from marketdash.services.dividends import DividendService, empty
+from marketdash.services.dividends import DividendResult, DividendService, empty
 from marketdash.services.live import LiveQuotes
 from marketdash.services.sources import Sources
 from marketdash.services.store import Store
 from marketdash.services.universe import Universe
-from marketdash.services.updates import Updates
+from marketdash.services.updates import Progress, UpdateResult, Updates
 
 
 @dataclass(frozen=True)
@@ -98,9 +101,27 @@ class MarketService(Updates):
         self.sample_store = Store(settings.sample_db)
         self.sources = Sources(settings, collectors)
         self._sample_checked: dt.date | None = None
+        self._sample_lock = threading.Lock()
         self.live = LiveQuotes(self.store, self.sources)
         self.universe = Universe(self.store, settings, self.sources.stock_info)
         self.dividends = DividendService(self.store, self.sample_store, self.sources, settings)
+
+    def update_with_dividends(
+        self,
+        asset_ids: Sequence[str],
+        start: dt.date | None = None,
+        end: dt.date | None = None,
+        progress: Progress | None = None,
+        workers: int = 1,
+        dividends_from: dt.date | None = None,
+    ) -> tuple[list[UpdateResult], dict[str, DividendResult]]:
+        """The missing days of each series (`update`) and, beside them, the dividends of the paying ones
+        (`dividends.update`, each at most once a day). On one KIS budget the dividends' few calls take the slots the
+        series leave, instead of following the last series one by one (0.3 s at the end of a seven-series update)."""
+        with ThreadPoolExecutor(max_workers=1) as side:
+            paying = side.submit(contextvars.copy_context().run, self.dividends.update, asset_ids, dividends_from)
+            results = self.update(asset_ids, start, end, progress=progress, workers=workers)
+            return results, paying.result()
 
     def close(self) -> None:
         """Release both store files now, from the calling thread (a command's end: no DuckDB call is then left to a
@@ -110,10 +131,16 @@ class MarketService(Updates):
 
     # -- reads ---------------------------------------------------------------------------------------------------
     def ensure_sample(self) -> None:
-        """Build or extend the sample store up to the last closed session (deterministic values, idempotent)."""
+        """Build or extend the sample store up to the last closed session (deterministic values, idempotent). One
+        thread builds it, the others wait for it (a first page and the server's warm-up, at once: twice the work)."""
         today = clock.now().date()
         if self._sample_checked == today:
             return
+        with self._sample_lock:
+            if self._sample_checked != today:
+                self._build_sample(today)
+
+    def _build_sample(self, today: dt.date) -> None:
         from collectors.sample import sample_frame
 
         now = clock.now()

@@ -6,11 +6,13 @@ record before it fetches (fetch_log), so a run killed halfway resumes where it s
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 from collectors.base import Collector
 from collectors.errors import CollectorError, NoDataError
@@ -26,6 +28,7 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str, float, Msg], None]  # (asset_id, fraction done, what it is doing)
 OVERLAP_DAYS = 7  # re-read the last week: picks up the revised latest bar (US prices are replaced after the close)
 AUTO_REFRESH_EVERY = dt.timedelta(minutes=15)
+T, R = TypeVar("T"), TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,12 @@ class UpdateResult:
         span = f"{self.first_date} .. {self.last_date}" if self.last_date else "no data stored"
         text = f"{self.asset_id:<9} {self.status:<7} {self.source:<8} {span:<24} +{self.new_rows} new"
         return f"{text}  {self.message}" if self.message else text
+
+
+def _each(pool: ThreadPoolExecutor, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
+    """`pool.map`, each call in a copy of the caller's context: a backfill's workers keep its place in the KIS
+    budget's queue (collectors.limiter.background)."""
+    return [f.result() for f in [pool.submit(contextvars.copy_context().run, fn, item) for item in items]]
 
 
 class _RangeFetch:
@@ -126,12 +135,12 @@ class Updates:
             if workers <= 1 or len(ids) <= 1:
                 return [self.update_one(a, start, end, progress) for a in ids]
             with ThreadPoolExecutor(max_workers=min(workers, len(ids))) as pool:
-                return list(pool.map(lambda a: self.update_one(a, start, end, progress), ids))
+                return _each(pool, lambda a: self.update_one(a, start, end, progress), ids)
 
         if len(groups) <= 1:
             return run(list(asset_ids))
         with ThreadPoolExecutor(max_workers=len(groups)) as pool:
-            done = {r.asset_id: r for results in pool.map(run, groups.values()) for r in results}
+            done = {r.asset_id: r for results in _each(pool, run, groups.values()) for r in results}
         return [done[a] for a in asset_ids]
 
     def fetch_ranges(

@@ -15,6 +15,7 @@ from plotly.subplots import make_subplots
 from marketdash.analysis.correlations import fisher_interval
 from marketdash.domain import catalog
 from marketdash.domain.i18n import Translator
+from marketdash.web import axes
 
 # Series colours never use a market colour of either scheme (red, blue, green): on a red-up screen a red line
 # reads as "rising", a blue one as "falling". Hues left: charcoal, purple, orange, browns, yellows, greys.
@@ -123,22 +124,20 @@ def line_chart(
     `money` ("KRW", "USD") labels a linear value axis with round amounts to its top (1,000만 · 2,000만 … 1억)."""
     hover_x = "%H:%M:%S" if time_axis else tr.plot_date
     dated = isinstance(wide.index, pd.DatetimeIndex) and not time_axis
-    days = pd.Series(date_values(wide.index), index=wide.index) if dated else None
+    xs = date_values(wide.index) if dated else wide.index
+    grid = wide.to_numpy(dtype=float)
     traces = []
-    for asset_id in wide.columns:
-        series = wide[asset_id]
-        known = series.dropna()
+    for j, asset_id in enumerate(wide.columns):
         # From its first value on, a day its market was closed carries the last value (a flat step, and a hover
         # that lists every series at every date); the CSV beside the chart keeps the days as traded.
-        shown = series.loc[known.index.min() :].ffill() if len(known) else known
-        if len(known) and not time_axis:  # past its last day only over a weekend or a holiday, not a stale series
-            shown = shown.loc[: known.index.max() + CARRY_PAST_END]
+        lo, hi = _drawn_span(wide.index, grid[:, j], carry=not time_axis)
+        known = np.count_nonzero(~np.isnan(grid[lo:hi, j]))
         traces.append({
             "type": "scatter",
-            "x": shown.index if days is None else days.loc[shown.index].to_numpy(),
-            "y": shown.to_numpy(),
+            "x": xs[lo:hi],
+            "y": _carried(grid[lo:hi, j]),
             "name": (labels or {}).get(asset_id) or tr.name(asset_id),
-            "mode": "lines+markers" if len(known) == 1 else "lines",  # a lone point is drawn, not invisible
+            "mode": "lines+markers" if known == 1 else "lines",  # a lone point is drawn, not invisible
             "line": {**((styles or {}).get(asset_id) or line_style(asset_id, list(wide.columns))), "width": 1.6},
             "hovertemplate": f"{hover_value}<extra></extra>",
         })  # fmt: skip
@@ -146,95 +145,54 @@ def line_chart(
         ticks = [{"dtickrange": [None, 60_000], "value": "%H:%M:%S"}, {"dtickrange": [60_000, None], "value": "%H:%M"}]
     else:
         ticks = tr.plot_ticks
-    values = wide.to_numpy(dtype=float)
-    values = values[np.isfinite(values) & ((values > 0) if log_y else True)]
-    span = _value_range(values, reference, log_y)
-    yaxis = {"title": yaxis_title, "type": "log" if log_y else "linear", "tickformat": y_format or ",~r"}
+    values = grid[np.isfinite(grid) & ((grid > 0) if log_y else True)]
+    span = axes.value_range(values, reference, log_y)
+    yaxis = {"title": {"text": yaxis_title}, "type": "log" if log_y else "linear", "tickformat": y_format or ",~r"}
     if span is not None:
         yaxis["range"] = list(span)
         if log_y and money:
-            yaxis.update(_log_money_ticks(tr, 10 ** span[0], 10 ** span[1], money))
+            yaxis.update(axes.log_money_ticks(tr, 10 ** span[0], 10 ** span[1], money))
         elif log_y:  # a few round, whole labels a decade (100, 200, 500, 1,000), never "10k" or bare 2 … 9
-            yaxis.update(_log_ticks(tr, 10 ** span[0], 10 ** span[1]))
+            yaxis.update(axes.log_ticks(tr, 10 ** span[0], 10 ** span[1]))
         elif money:
-            yaxis.update(_money_ticks(tr, *span, money))
+            yaxis.update(axes.money_ticks(tr, *span, money))
     layout = {
         **_base(title, note, 480),
         "yaxis": yaxis,
         "xaxis": {"type": "date", "hoverformat": hover_x, **({"tickformatstops": ticks} if ticks else {})},
         "hovermode": "x unified",
         "legend": {"orientation": "h", "y": -0.15},
-        "shapes": [] if reference is None else [_level(reference)],
+        **({} if reference is None else {"shapes": [_level(reference)]}),
     }  # fmt: skip
     if end_labels and span is not None:
         layout["annotations"] = _end_labels(wide, end_labels, log_y, span)
         layout["margin"] = {**layout["margin"], "r": 150}
-    # Built at once from plain dicts: Plotly validates the figure once (each update_layout, add_trace or add_hline
-    # validates it again).
-    return go.Figure(data=traces, layout=layout)
+    # Built at once from plain dicts already in the form Plotly's validation would give them (tests/test_charts.py
+    # checks the JSON is the same): validating a Max-range chart took 9 of its 11 ms, on every rerun.
+    return go.Figure(data=traces, layout=layout, _validate=False)
 
 
-PAD = 0.04  # of the value axis's span, above and below the lines
+def _drawn_span(index: pd.Index, column: np.ndarray, carry: bool) -> tuple[int, int]:
+    """The rows a line is drawn over: from its first value on, and (`carry`) past its last value only as far as
+    CARRY_PAST_END (a long weekend, not a stale series). Positions, since the index is sorted."""
+    known = np.flatnonzero(~np.isnan(column))
+    if not len(known):
+        return 0, 0
+    if not carry:
+        return int(known[0]), len(column)
+    return int(known[0]), int(index.searchsorted(index[known[-1]] + CARRY_PAST_END, side="right"))
+
+
+def _carried(column: np.ndarray) -> np.ndarray:
+    """A column whose first value is known, each gap filled with the value before it."""
+    last = np.where(np.isnan(column), 0, np.arange(len(column)))
+    np.maximum.accumulate(last, out=last)
+    return column[last]
+
+
 # Of the plot's height between two end labels: 19 px (an 11 px label's box is 18 px) of the 300 px a 480 px chart
 # keeps for its lines below the title, beside the date ticks and above a two-row legend. They never overlap.
 LABEL_GAP = 19 / 300
-
-
-def _value_range(values: np.ndarray, reference: float | None, log_y: bool) -> tuple[float, float] | None:
-    """The value axis's range (in log10 on a log axis): every drawn value and the reference line, padded."""
-    if reference is not None and (reference > 0 or not log_y):
-        values = np.append(values, reference)
-    if not len(values):
-        return None
-    lo, hi = (np.log10(values.min()), np.log10(values.max())) if log_y else (values.min(), values.max())
-    pad = (hi - lo) * PAD or (abs(hi) * PAD or 1.0)
-    return float(lo - pad), float(hi + pad)
-
-
-def _log_ticks(tr: Translator, lo: float, hi: float) -> dict:
-    """Round values within [lo, hi] on a log axis, 1, 2 and 5 of each decade (only 1 and 5, then only 1, when the
-    axis spans many decades), labelled whole in the reader's number format."""
-    decades = range(int(np.floor(np.log10(lo))), int(np.ceil(np.log10(hi))) + 1)
-    for steps in ((1, 2, 5), (1, 5), (1,)):
-        vals = [s * 10.0**d for d in decades for s in steps if lo <= s * 10.0**d <= hi]
-        if len(vals) <= 10:
-            break
-    if len(vals) < 2:  # a narrow range inside one decade: every whole step of it
-        step = 10.0 ** np.floor(np.log10(hi - lo)) if hi > lo else 1.0
-        vals = list(np.arange(np.ceil(lo / step) * step, hi + step / 2, step))[:10]
-    text = [tr.number(v, 0 if v >= 10 or v == int(v) else max(0, int(-np.floor(np.log10(v))) + 1)) for v in vals]
-    return {"tickvals": vals, "ticktext": text}
-
-
-def _money_ticks(tr: Translator, lo: float, hi: float, currency: str) -> dict:
-    """Round amounts from the bottom of a linear money axis to its top, 4 to 8 of them (1, 2, 2.5 or 5 times a power
-    of ten apart), each written as the reader writes money (1,500만 원 · 1억 원; 15.0M KRW)."""
-    span = max(hi - lo, abs(hi) * 1e-6, 1e-9)
-    magnitude = 10.0 ** np.floor(np.log10(span / 4))
-    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if span / (m * magnitude) <= 8)
-    vals = [float(v) for v in np.arange(np.ceil(lo / step) * step, hi + step * 1e-9, step)]
-    return {"tickvals": vals, "ticktext": [tr.money(v, currency) for v in vals]}
-
-
-_LOG_MONEY_STEPS = (
-    (1, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8, 9),
-    (1, 2, 3, 4, 5, 6, 8),
-    (1, 2, 3, 5, 7),
-    (1, 2, 5),
-    (1, 5),
-    (1,),
-)
-
-
-def _log_money_ticks(tr: Translator, lo: float, hi: float, currency: str) -> dict:
-    """Round amounts on a log money axis, as many as fit (4 to 8) up to its top (1,000만 · 2,000만 · 3,000만 ·
-    4,000만 under 4,700만, not 1,000만 and 2,000만 alone), written as the reader writes money."""
-    decades = range(int(np.floor(np.log10(lo))), int(np.ceil(np.log10(hi))) + 1)
-    for steps in _LOG_MONEY_STEPS:
-        vals = [s * 10.0**d for d in decades for s in steps if lo <= s * 10.0**d <= hi]
-        if len(vals) <= 8:
-            break
-    return {"tickvals": vals, "ticktext": [tr.money(v, currency) for v in vals]}
 
 
 def _end_labels(wide: pd.DataFrame, texts: dict[str, str], log_y: bool, span: tuple[float, float]) -> list[dict]:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
+from concurrent.futures import Future, wait
 from dataclasses import dataclass
 
 import pandas as pd
@@ -26,10 +26,11 @@ from marketdash.services.dividends import DividendResult
 from marketdash.services.jobs import HistoryJob
 from marketdash.services.market import MarketService, PriceData
 from marketdash.services.updates import UpdateResult
-from marketdash.web import access
+from marketdash.web import access, turns
 from marketdash.web.notices import data_notice, missing_notice, timing_notes
 from marketdash.web.ui import (
     clear_caches,
+    get_service,
     load_fx,
     load_prices,
     service,
@@ -48,6 +49,44 @@ def _live_checks() -> tuple[threading.Lock, dict[tuple[str, ...], float]]:
     return threading.Lock(), {}
 
 
+class _Fetch:
+    """The missing days of `todo` from `start`, and their dividends, in a thread of its own; how far each series
+    has got is written by the fetching threads and read by the page that shows it (Streamlit elements may only be
+    touched from the script's own thread)."""
+
+    def __init__(self, svc: MarketService, todo: list[str], start: dt.date | None) -> None:
+        self.todo = todo
+        self.done: dict[str, float] = dict.fromkeys(todo, 0.0)
+        self.latest: dict[str, Msg] = {}
+        self.outcome: Future[tuple[list[UpdateResult], dict[str, DividendResult]]] = Future()
+        threading.Thread(target=self._run, args=(svc, start), name="fetch", daemon=True).start()
+
+    def _run(self, svc: MarketService, start: dt.date | None) -> None:
+        try:
+            outcome = svc.update_with_dividends(self.todo, start, progress=self._progress, workers=UPDATE_WORKERS)
+        except BaseException as exc:  # raised again in whichever page shows this fetch
+            self.outcome.set_exception(exc)
+        else:
+            clear_caches()  # before anyone waiting reads: no page loads the bars from before this fetch
+            self.outcome.set_result(outcome)
+
+    def _progress(self, asset_id: str, fraction: float, text: Msg) -> None:
+        self.done[asset_id], self.latest[asset_id] = fraction, text
+
+    def status(self) -> Msg:
+        current = next((a for a in reversed(self.todo) if 0 < self.done[a] < 1), None)
+        if current is None:
+            return msg("progress.starting")
+        return msg("progress.series", asset=Name(current), doing=self.latest.get(current, msg("progress.starting")))
+
+
+@st.cache_resource(show_spinner=False)
+def _first_fetch() -> dict:
+    """The fetch the server starts for the default view before anyone opens a page (warm_up), until a page shows
+    it: the first reader sees its progress and results as if their page had asked for it."""
+    return {"fetch": None}
+
+
 def refresh_live(asset_ids: Sequence[str], force: bool = False, start: dt.date | None = None) -> list[UpdateResult]:
     """Fetch missing days for assets with a live source, with progress; checked at most once a minute.
 
@@ -58,10 +97,13 @@ def refresh_live(asset_ids: Sequence[str], force: bool = False, start: dt.date |
     lock, checked = _live_checks()
     key = tuple(asset_ids)
     with lock:
-        if not force and time.monotonic() - checked.get(key, -1e9) < LIVE_CHECK_EVERY:
-            return []
-        checked[key] = time.monotonic()
-    if store_problem():  # nothing could be saved; the page says why (data_notice, the Data page)
+        first, _first_fetch()["fetch"] = _first_fetch()["fetch"], None
+        recent = not force and time.monotonic() - checked.get(key, -1e9) < LIVE_CHECK_EVERY
+        if not recent:
+            checked[key] = time.monotonic()
+    if first is not None:  # the server's own fetch of the default view: this page waits for it and says it
+        _show(first, force=False, left_out=[])
+    if recent or store_problem():  # a store that cannot save: the page says why (data_notice, the Data page)
         return []
     if force:
         _wait_for_history()  # the same series and the same budget: never two fetches of one series at once
@@ -72,26 +114,19 @@ def refresh_live(asset_ids: Sequence[str], force: bool = False, start: dt.date |
         if left_out:
             st.info(_left_out_line(left_out))
         return []
-    done: dict[str, float] = dict.fromkeys(todo, 0.0)  # written by worker threads, read here: Streamlit
-    latest: dict[str, Msg] = {}  # elements may only be touched from the script's own thread
+    # "Update now" fills the whole history too, as far back as DEFAULT_START (what the pages fill behind)
+    return _show(_Fetch(svc, todo, dt.date.fromisoformat(DEFAULT_START) if force else start), force, left_out)
+
+
+def _show(fetch: _Fetch, force: bool, left_out: list[str]) -> list[UpdateResult]:
+    """A fetch's progress in a status box until it ends, then a line per series and a summary."""
     t = tr()
-
-    def progress(asset_id: str, fraction: float, text: Msg) -> None:
-        done[asset_id], latest[asset_id] = fraction, text
-
-    with st.status(t("update.running", n=len(todo)), expanded=force) as box:
+    with st.status(t("update.running", n=len(fetch.todo)), expanded=force) as box, turns.stepped_out():
         bar = st.progress(0.0)
-        with ThreadPoolExecutor(max_workers=1) as runner:
-            # "Update now" fills the whole history too, as far back as DEFAULT_START (what the pages fill behind)
-            first = dt.date.fromisoformat(DEFAULT_START) if force else start
-            job = runner.submit(_prices_then_dividends, svc, todo, first, progress)
-            while not job.done():
-                current = next((a for a in reversed(todo) if 0 < done[a] < 1), None)
-                text = (msg("progress.series", asset=Name(current), doing=latest.get(current, msg("progress.starting")))
-                        if current else msg("progress.starting"))  # fmt: skip
-                bar.progress(min(sum(done.values()) / len(todo), 1.0), text=t.text(text))
-                time.sleep(0.2)
-            results, dividends = job.result()
+        while not fetch.outcome.done():
+            bar.progress(min(sum(fetch.done.values()) / len(fetch.todo), 1.0), text=t.text(fetch.status()))
+            wait([fetch.outcome], timeout=0.2)  # the page goes on the moment the fetch ends
+        results, dividends = fetch.outcome.result()
         bar.progress(1.0, text=t("progress.done"))
         for result in results:
             icon = "✅" if result.ok else "⚠️"
@@ -109,16 +144,29 @@ def refresh_live(asset_ids: Sequence[str], force: bool = False, start: dt.date |
         box.update(label=summary, state="error" if failed else "complete", expanded=bool(failed or left_out) and force)
         if left_out:
             st.write(f"⏸️ {_left_out_line(left_out)}")
-    clear_caches()
     return results
 
 
-def _prices_then_dividends(
-    svc: MarketService, asset_ids: list[str], start: dt.date | None, progress: Callable[[str, float, Msg], None]
-) -> tuple[list[UpdateResult], dict[str, DividendResult]]:
-    """The missing days of each series, then the dividends of those that pay them (each at most once a day)."""
-    results = svc.update(asset_ids, start, progress=progress, workers=UPDATE_WORKERS)
-    return results, svc.dividends.update(asset_ids)
+def warm(asset_ids: Sequence[str], start: dt.date | None) -> Future | None:
+    """The server's own start on the default view, before anyone opens a page (marketdash/web/warmup.py): what it
+    lacks, fetched as its page would and shown to the first reader; returns that fetch's outcome to wait on (None:
+    nothing to fetch). Outside any page: a store or a setting that cannot be used is left for the page to say."""
+    svc = get_service()
+    if svc.store_problem():
+        return None
+    shown, fetch = with_fx(asset_ids), None
+    lock, checked = _live_checks()
+    with lock:
+        if time.monotonic() - checked.get(tuple(shown), -1e9) >= LIVE_CHECK_EVERY:
+            checked[tuple(shown)] = time.monotonic()
+            todo = svc.stale_assets(shown)
+            fetch = _first_fetch()["fetch"] = _Fetch(svc, todo, start) if todo else None
+    return None if fetch is None else fetch.outcome
+
+
+def history_after_warm(asset_ids: Sequence[str]) -> None:
+    """The history behind the default view, begun by the server once its first fetch is in (as its page would)."""
+    _begin_history(get_service(), with_fx(asset_ids))
 
 
 NAMED_UP_TO = 3  # an update of this many series or fewer names them in its summary
@@ -142,18 +190,8 @@ def _history() -> dict:
 def fill_history_behind(asset_ids: Sequence[str]) -> None:
     """Start the backfill of what the shown assets' history lacks (once a minute at most, one job per process), and
     show its progress; the page reruns once when it ends, so its charts reach back as far as the store now does."""
-    svc, holder = service(), _history()
-    with holder["lock"]:
-        job: HistoryJob | None = holder["job"]
-        idle = job is None or not job.running
-        if idle and time.monotonic() - holder["checked"] >= LIVE_CHECK_EVERY:
-            holder["checked"] = time.monotonic()
-            with store_errors_in_plain_words():
-                gaps = [] if svc.store_problem() else svc.history_gaps(asset_ids)
-            if gaps:
-                job = holder["job"] = HistoryJob(
-                    svc, gaps, workers=UPDATE_WORKERS, on_done=clear_caches, delay=HISTORY_DELAY
-                ).begin()
+    with store_errors_in_plain_words():
+        job = _begin_history(service(), asset_ids)
     if job is None:
         return
     if job.running:
@@ -167,15 +205,32 @@ def fill_history_behind(asset_ids: Sequence[str]) -> None:
             st.warning(t("history.stopped", why=job.error))
 
 
+def _begin_history(svc: MarketService, asset_ids: Sequence[str]) -> HistoryJob | None:
+    """The process's backfill: started for what `asset_ids` lack when none runs (looked for once a minute)."""
+    holder = _history()
+    with holder["lock"]:
+        job: HistoryJob | None = holder["job"]
+        idle = job is None or not job.running
+        if idle and time.monotonic() - holder["checked"] >= LIVE_CHECK_EVERY:
+            holder["checked"] = time.monotonic()
+            gaps = [] if svc.store_problem() else svc.history_gaps(asset_ids)
+            if gaps:
+                job = holder["job"] = HistoryJob(
+                    svc, gaps, workers=UPDATE_WORKERS, on_done=clear_caches, delay=HISTORY_DELAY
+                ).begin()
+    return job
+
+
 def _wait_for_history() -> None:
     job: HistoryJob | None = _history()["job"]
     if job is None or not job.running:
         return
     t = tr()
     bar = st.progress(job.fraction, text=t("history.waiting", doing=t("progress.starting")))
-    while job.running:
-        bar.progress(job.fraction, text=t("history.waiting", doing=job.status()))
-        time.sleep(0.2)
+    with turns.stepped_out():
+        while job.running:
+            bar.progress(job.fraction, text=t("history.waiting", doing=job.status()))
+            time.sleep(0.2)
     bar.empty()
 
 

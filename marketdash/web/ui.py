@@ -25,7 +25,7 @@ from marketdash.domain.i18n import Msg, Translator
 from marketdash.services import portfolio as portfolios
 from marketdash.services.market import MarketService, PriceData
 from marketdash.services.store import StoreBusyError, StoreError
-from marketdash.web import access
+from marketdash.web import access, turns
 
 PAGES = (
     ("app.py", "overview", ":material/dashboard:"),
@@ -130,9 +130,18 @@ NARROW_JS = Path(__file__).with_name("narrow.js").read_text()  # charts on a pho
 # What Streamlit leaves in English or cannot do, set in the reader's page: the document's language (screen
 # readers, the browser's own translation offer), the date picker's button, and Enter in a date field applying the
 # range (the field commits a typed date when it loses focus, then 조회 is pressed for the reader).
+# Streamlit's frontend fetches and runs Plotly's 4.7 MB chunk only once a chart arrives, after the script has run:
+# a second of the first chart's wait here (issue 32). The page starts it as soon as the script starts, while the
+# server still works; the frontend's own import then finds it loaded (the same URL, one module).
+PLOTLY_CHUNK = next((p.name for p in (Path(st.__file__).parent / "static/static/js").glob("PlotlyChart.*.js")), "")
 _PAGE_SCRIPT = """<script>
 (() => {
   window.__md = {lang: "$LANG", words: $WORDS};
+  const main = [...document.scripts].find(s => /\\/static\\/js\\/index\\.[\\w-]+\\.js$/.test(s.src));
+  if (main && "$PLOTLY" && !window.__mdPlotly) {
+    window.__mdPlotly = true;
+    import(new URL("$PLOTLY", main.src).href).catch(() => {});
+  }
   const fix = () => {
     document.documentElement.lang = window.__md.lang;
     document.querySelectorAll("[data-testid=stDateInput] [aria-label]").forEach(e => {
@@ -170,6 +179,7 @@ def setup_page(page: str) -> Translator:
 
     Streamlit's own file-name navigation is hidden (.streamlit/config.toml): it would label the first page "app".
     """
+    turns.take()  # one page run draws at a time (marketdash/web/turns.py)
     if st.session_state.get("page") != page:
         st.session_state["page"], st.session_state["page_entry"] = page, page_entry() + 1
     for name, (_, default) in STICKY.items():  # the language has no default: always in the URL, so links keep it
@@ -186,7 +196,7 @@ def setup_page(page: str) -> Translator:
     # Streamlit's running indicator says "Running…" and "Stop" in English whatever the page's language: a Korean
     # page hides it (progress of our own work has its own Korean bars and spinners).
     st.html(f"<style>{COMPACT_CSS}{KOREAN_CSS if t.lang == 'ko' else ''}</style>"
-            + _PAGE_SCRIPT.replace("$LANG", t.lang).replace("$WORDS", json.dumps(
+            + _PAGE_SCRIPT.replace("$LANG", t.lang).replace("$PLOTLY", PLOTLY_CHUNK).replace("$WORDS", json.dumps(
                 {w: t(f"pick.aria_{w.split()[0].lower()}") for w in ("Choose date", "year", "month", "day")},
                 ensure_ascii=False)).replace("</script>", NARROW_JS + "</script>"),
             unsafe_allow_javascript=True)  # fmt: skip
@@ -286,6 +296,11 @@ def _cached_prices(asset_ids: tuple[str, ...], start: dt.date | None, end: dt.da
 def load_prices(asset_ids: tuple[str, ...], start: dt.date | None, end: dt.date | None) -> PriceData:
     with store_errors_in_plain_words(), st.spinner(tr()("spinner.prices")):
         return _cached_prices(asset_ids, start, end)
+
+
+def preload_prices(asset_ids: tuple[str, ...], start: dt.date | None, end: dt.date | None) -> PriceData:
+    """load_prices outside any page (the server's warm-up fills the cache the page reads): errors are raised."""
+    return _cached_prices(asset_ids, start, end)
 
 
 @st.cache_data(ttl=600, show_spinner=False, max_entries=16)

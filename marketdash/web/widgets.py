@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 import streamlit as st
 
 from marketdash.domain import catalog, clock, symbols
+from marketdash.services.market import MarketService
 from marketdash.services.store import StoreError
 from marketdash.web import access, ui
 from marketdash.web.ui import tr
@@ -120,9 +121,9 @@ def asset_options(key: str, named: Sequence[str] | None = None) -> list[str]:
     return list(dict.fromkeys([*default_assets(), *usable]))
 
 
-def default_assets() -> list[str]:
+def default_assets(svc: MarketService | None = None) -> list[str]:
     """The seven and the user's own added assets (kept in the store), named from the symbol lists."""
-    svc = ui.service()
+    svc = svc or ui.service()
     return svc.universe.resolve([*catalog.COMPARED, *svc.universe.user_assets()])[0]
 
 
