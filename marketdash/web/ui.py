@@ -134,42 +134,7 @@ NARROW_JS = Path(__file__).with_name("narrow.js").read_text()  # charts on a pho
 # a second of the first chart's wait here (issue 32). The page starts it as soon as the script starts, while the
 # server still works; the frontend's own import then finds it loaded (the same URL, one module).
 PLOTLY_CHUNK = next((p.name for p in (Path(st.__file__).parent / "static/static/js").glob("PlotlyChart.*.js")), "")
-_PAGE_SCRIPT = """<script>
-(() => {
-  window.__md = {lang: "$LANG", words: $WORDS};
-  const main = [...document.scripts].find(s => /\\/static\\/js\\/index\\.[\\w-]+\\.js$/.test(s.src));
-  if (main && "$PLOTLY" && !window.__mdPlotly) {
-    window.__mdPlotly = true;
-    import(new URL("$PLOTLY", main.src).href).catch(() => {});
-  }
-  const fix = () => {
-    document.documentElement.lang = window.__md.lang;
-    document.querySelectorAll("[data-testid=stDateInput] [aria-label]").forEach(e => {
-      const label = e.getAttribute("aria-label");
-      const [head, ...rest] = label.split(", ");
-      const said = window.__md.words[head];
-      const next = said && [said, ...rest].join(", ");
-      // Only a label that changes is written: writing the same one wakes this observer again, for ever (English).
-      if (next && next !== label) e.setAttribute("aria-label", next);
-    });
-  };
-  fix();
-  if (window.__mdWatching) return;
-  window.__mdWatching = true;
-  new MutationObserver(fix).observe(document.body, {subtree: true, childList: true, attributes: true,
-                                                    attributeFilter: ["aria-label"]});
-  document.addEventListener("keydown", e => {
-    const field = e.key === "Enter" && e.target.closest && e.target.closest("[data-testid=stDateInput]");
-    const form = field && field.closest("[data-testid=stForm]");
-    if (!form) return;
-    e.target.blur();
-    setTimeout(() => {
-      const apply = form.querySelector("[data-testid=stFormSubmitButton] button");
-      if (apply) apply.click();
-    }, 150);
-  }, true);
-})();
-</script>"""
+PAGE_JS = Path(__file__).with_name("page.js").read_text()  # the page's own script, as st.html runs it
 
 
 def setup_page(page: str) -> Translator:
@@ -195,10 +160,10 @@ def setup_page(page: str) -> Translator:
                        layout="wide")  # fmt: skip
     # Streamlit's running indicator says "Running…" and "Stop" in English whatever the page's language: a Korean
     # page hides it (progress of our own work has its own Korean bars and spinners).
-    st.html(f"<style>{COMPACT_CSS}{KOREAN_CSS if t.lang == 'ko' else ''}</style>"
-            + _PAGE_SCRIPT.replace("$LANG", t.lang).replace("$PLOTLY", PLOTLY_CHUNK).replace("$WORDS", json.dumps(
-                {w: t(f"pick.aria_{w.split()[0].lower()}") for w in ("Choose date", "year", "month", "day")},
-                ensure_ascii=False)).replace("</script>", NARROW_JS + "</script>"),
+    words = {w: t(f"pick.aria_{w.split()[0].lower()}") for w in ("Choose date", "year", "month", "day")}
+    script = PAGE_JS.replace("$LANG", t.lang).replace("$PLOTLY", PLOTLY_CHUNK)
+    script = script.replace("$WORDS", json.dumps(words, ensure_ascii=False)) + NARROW_JS
+    st.html(f"<style>{COMPACT_CSS}{KOREAN_CSS if t.lang == 'ko' else ''}</style><script>{script}</script>",
             unsafe_allow_javascript=True)  # fmt: skip
     granted = access.gate(t)  # nothing below is drawn for a visitor who may not see it
     with st.sidebar:

@@ -6,9 +6,9 @@ the same work itself (the imports wait for each other; the caches compute a valu
 - imports: pandas, DuckDB, pyarrow, Plotly and every module a page imports (0.5 to 1 s a first page paid);
 - with keys: what the default view lacks, fetched as its page would (the first reader sees that fetch's progress
   and result); once it is in, the history behind it begun;
-- meanwhile a chart and a table of the view drawn nowhere (outside a page Streamlit builds an element and sends it
-  to no one): the first of each pays for Plotly's validators, the Styler's templates, both message catalogs and
-  Streamlit's own first-element check, 0.3 to 0.5 s of a first page's run;
+- meanwhile a chart and a table drawn nowhere, on a few made-up days (outside a page Streamlit builds an element
+  and sends it to no one): the first of each pays for Plotly's validators, the Styler's templates, both message
+  catalogs and Streamlit's own first-element check, 0.3 to 0.5 s of a first page's run;
 - the store: opened, the sample bars loaded, the default view's bars read into the cache Overview reads.
 """
 

@@ -133,7 +133,6 @@ def asset_picker(key: str = "assets") -> list[str]:
     once and left out."""
     t = tr()
     options = asset_options(key)
-    svc = ui.service()
     _seed_from_url(key, options, default_assets(), multi=True)
     chosen = st.multiselect(t("pick.assets"), options=options, format_func=t.name, key=key,
                             placeholder=t("pick.assets_placeholder"))  # fmt: skip
@@ -141,8 +140,7 @@ def asset_picker(key: str = "assets") -> list[str]:
     _say_resets(key, t.name)
     symbol_search(key)
     _publish_to_url(key, ordered, list(catalog.COMPARED))
-    flags = svc.universe.warnings(ordered)
-    for asset_id, keys in flags.items():
+    for asset_id, keys in ui.service().universe.warnings(ordered).items():
         st.caption(":material/warning: " + t("sym.flags", name=t.name(asset_id),
                                              flags=", ".join(t(f"symwarn.{k}") for k in keys)))  # fmt: skip
     return ordered
