@@ -110,3 +110,49 @@ def test_update_asks_for_the_token_early_once_and_never_for_coins_alone(tmp_path
         assert kis.token_issues == 1 and kis.calls  # the early request's token served the command's calls
     finally:
         kis.stop()
+
+
+def _ended_backfill_script() -> None:
+    """A page's view (삼성전자 from 2026-01-05) and a backfill that has ended: whether the page reruns for it."""
+    import datetime as dt
+
+    import streamlit as st
+
+    from marketdash.domain.records import DailyBar, bars_to_frame
+    from marketdash.services.jobs import HistoryJob
+    from marketdash.services.updates import UpdateResult
+    from marketdash.web import fetching, ui
+
+    def store(*days: str) -> None:
+        bars = [DailyBar("samsung", dt.date.fromisoformat(d), None, None, None, 70_000.0, None, "KRW", "kis")
+                for d in days]  # fmt: skip
+        ui.service().store.upsert_bars(bars_to_frame(bars))
+
+    start, shown = dt.date(2026, 1, 5), ("samsung", "usdkrw")
+    store("2026-01-05", "2026-01-06")
+    job = HistoryJob(ui.service(), ["samsung"])  # never begun: it has ended, as far as a page can tell
+    job.results = [UpdateResult("samsung", "kis", "ok", new_rows=2)]
+    counted = {view: (job.id, ui.service().store.rows_from(shown, view)) for view in (start, None)}  # pages' counts
+    store("2025-12-29", "2025-12-30")  # the backfill's bars: before the range on screen
+    seen = {}
+    for name, view in (("older", start), ("all", None)):  # a 1Y page, and a Max page drawn before the backfill
+        st.session_state["_history_rows"] = counted[view]
+        seen[name] = fetching._changes_view(job, shown, view)
+    st.session_state["_history_rows"] = counted[start]
+    store("2026-01-07")  # a bar inside the range the page did not load
+    seen["inside"] = fetching._changes_view(job, shown, start)
+    job.results = [UpdateResult("samsung", "kis", "error", note=None, kind="network")]
+    st.session_state["_history_rows"] = (job.id, ui.service().store.rows_from(shown, start))  # nothing new
+    seen["failed"] = fetching._changes_view(job, shown, start)
+    st.session_state["seen"] = seen
+
+
+def test_an_ended_backfill_reruns_a_page_only_when_its_view_changed():
+    """Issue 32: the backfill behind a first page fills the years before its range; a 1Y page reran for it anyway,
+    a second full run while the browser drew the first (0.5 to 0.8 s of a new clone's first chart). It reruns for
+    bars inside its range, for any range over all the history, and to say a failure."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_function(_ended_backfill_script, default_timeout=60).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state["seen"] == {"older": False, "all": True, "inside": True, "failed": True}

@@ -25,6 +25,7 @@ from marketdash.domain.records import SOURCE_RANK
 from marketdash.services.dividends import DividendResult
 from marketdash.services.jobs import HistoryJob
 from marketdash.services.market import MarketService, PriceData
+from marketdash.services.store import StoreError
 from marketdash.services.updates import UpdateResult
 from marketdash.web import access, turns
 from marketdash.web.notices import data_notice, missing_notice, timing_notes
@@ -147,10 +148,11 @@ def _show(fetch: _Fetch, force: bool, left_out: list[str]) -> list[UpdateResult]
     return results
 
 
-def warm(asset_ids: Sequence[str], start: dt.date | None) -> Future | None:
+def warm(asset_ids: Sequence[str], start: dt.date | None) -> _Fetch | None:
     """The server's own start on the default view, before anyone opens a page (marketdash/web/warmup.py): what it
-    lacks, fetched as its page would and shown to the first reader; returns that fetch's outcome to wait on (None:
-    nothing to fetch). Outside any page: a store or a setting that cannot be used is left for the page to say."""
+    lacks, fetched as its page would and shown to the first reader; returns that fetch (its `todo`, its `outcome` to
+    wait on; None: nothing to fetch). Outside any page: a store or a setting that cannot be used is left for the page
+    to say."""
     svc = get_service()
     if svc.store_problem():
         return None
@@ -161,7 +163,7 @@ def warm(asset_ids: Sequence[str], start: dt.date | None) -> Future | None:
             checked[tuple(shown)] = time.monotonic()
             todo = svc.stale_assets(shown)
             fetch = _first_fetch()["fetch"] = _Fetch(svc, todo, start) if todo else None
-    return None if fetch is None else fetch.outcome
+    return fetch
 
 
 def history_after_warm(asset_ids: Sequence[str]) -> None:
@@ -187,15 +189,19 @@ def _history() -> dict:
     return {"lock": threading.Lock(), "job": None, "checked": -1e9}
 
 
-def fill_history_behind(asset_ids: Sequence[str]) -> None:
+def fill_history_behind(asset_ids: Sequence[str], start: dt.date | None = None) -> None:
     """Start the backfill of what the shown assets' history lacks (once a minute at most, one job per process), and
-    show its progress; the page reruns once when it ends, so its charts reach back as far as the store now does."""
+    show its progress. When it ends the page reruns once if it stored bars inside the range on screen (from `start`;
+    None: all), so its charts reach back as far as the store now does; a 1Y view, whose own range was fetched before
+    the backfill began, stays as drawn (its rerun was a second full run while the browser drew the first)."""
     with store_errors_in_plain_words():
         job = _begin_history(service(), asset_ids)
+        if job is not None and job.running:  # counted before the page loads its bars: what comes later is new
+            st.session_state["_history_rows"] = (job.id, service().store.rows_from(asset_ids, start))
     if job is None:
         return
     if job.running:
-        _history_progress()
+        _history_progress(tuple(asset_ids), start)
     elif st.session_state.get("history_seen") != job.id:
         st.session_state["history_seen"] = job.id
         t = tr()
@@ -235,15 +241,29 @@ def _wait_for_history() -> None:
 
 
 @st.fragment(run_every=1.0)
-def _history_progress() -> None:
+def _history_progress(shown: tuple[str, ...], start: dt.date | None) -> None:
     job: HistoryJob | None = _history()["job"]
     if job is None or not job.running:
-        st.rerun()  # the whole page, once: its charts now reach as far back as the store does
+        if _changes_view(job, shown, start):
+            st.rerun()  # the whole page, once: its charts now reach as far back as the store does
+        return  # the bar goes; the page stands as drawn
     st.progress(
         job.fraction,
         text=tr()("history.progress", start=job.start, names=[Name(a) for a in job.assets],
                   pct=f"{job.fraction:.0%}", doing=job.status()),
     )  # fmt: skip
+
+
+def _changes_view(job: HistoryJob | None, shown: tuple[str, ...], start: dt.date | None) -> bool:
+    """Whether an ended backfill changed the view: bars of `shown` from `start` that the page did not load, or a
+    failure to say (a rerun says it)."""
+    if job is None or job.error or job.failures():
+        return True
+    seen_job, seen_rows = st.session_state.get("_history_rows", (None, None))
+    try:
+        return seen_job != job.id or service().store.rows_from(shown, start) != seen_rows
+    except StoreError:
+        return True  # the page's run says what is wrong with the store
 
 
 HINTS = {"credentials", "rate limited", "blocked", "not subscribed", "network"}  # kinds with advice (hint.*)
@@ -326,7 +346,7 @@ def page_data(
         st.info(tr()("pick.at_least_one" if min_assets == 1 else "pick.at_least", n=min_assets))
         st.stop()
     refresh_live(with_fx(asset_ids), start=start)
-    fill_history_behind(with_fx(asset_ids))
+    fill_history_behind(with_fx(asset_ids), start)
     data = load_prices(tuple(asset_ids), start, end)
     data_notice(data, keys_card=first_screen and access.can_write())  # how to add keys: the owner's card
     if not first_screen:  # the first screen says it under its chart: the cards and the chart come first

@@ -31,7 +31,7 @@ def run(inputs: Inputs) -> portfolios.Comparison:
     ids = portfolios.asset_ids(inputs.plans, inputs.benchmark)
     first = next(iter(inputs.plans.values()))
     fetching.refresh_live(fetching.with_fx(ids), start=first.start)
-    fetching.fill_history_behind(fetching.with_fx(ids))
+    fetching.fill_history_behind(fetching.with_fx(ids), first.start)
     try:
         return ui.load_portfolios(plans.to_json(inputs.plans, inputs.benchmark), inputs.rf_pct)
     except PlanError as exc:

@@ -108,6 +108,14 @@ class PriceTables:
         frame["date"] = pd.to_datetime(frame["date"]).astype("datetime64[ns]")
         return frame
 
+    def rows_from(self, asset_ids: Sequence[str], start: dt.date | None) -> int:
+        """How many bars of `asset_ids` are stored on or after `start` (all with None): whether a view has changed."""
+        if not asset_ids:
+            return 0
+        sql = f"SELECT count(*) FROM prices WHERE asset_id IN ({', '.join('?' * len(asset_ids))}) AND date >= ?"
+        with self.connect() as con:
+            return con.execute(sql, [*asset_ids, start or dt.date.min]).fetchone()[0]
+
     def span(self, asset_id: str) -> tuple[dt.date | None, dt.date | None, int]:
         """First date, last date and rows stored for one asset."""
         with self.connect() as con:
