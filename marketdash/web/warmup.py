@@ -54,12 +54,16 @@ def warm_up() -> None:
             svc = ui.get_service()
             ids = widgets.default_assets(svc)
             start = widgets.range_bounds(widgets.DEFAULT_RANGE, clock.today_kst())
-            fetched = fetching.warm(ids, start)
+            fetch = fetching.warm(ids, start)
+            early = fetch is None or not set(fetch.todo) & set(ids)  # offline: only USD/KRW comes (from the ECB)
+            if early:  # the view's bars are in already: read them now (a new store builds the sample's first)
+                ui.preload_prices(tuple(ids), start, None)
             _draw_nowhere()  # while the fetch waits on the network
-            if fetched is not None:
-                fetched.exception()  # waits; a failure is the first page's to say
+            if fetch is not None:
+                fetch.outcome.exception()  # waits; a failure is the first page's to say
             fetching.history_after_warm(ids)
-            ui.preload_prices(tuple(ids), start, None)
+            if not early:
+                ui.preload_prices(tuple(ids), start, None)
         except (ConfigError, StoreError):
             return
     except Exception:
