@@ -91,7 +91,7 @@ def test_added_symbols_from_a_link_and_from_the_search(tmp_path):
     with _live_page(tmp_path) as (page, url, _, _):
         page.goto(f"{url}/compare?lang=ko&assets=samsung,krx:005380,us:NVDA,coin:ETH")
         wait_rendered(page)
-        names = "g => g && g.data.map(t => t.name).join('|')"
+        names = "g => (g && g.data && g.data.map(t => t.name).join('|')) || ''"  # '' while a rerun redraws
         page.wait_for_function(f"() => ({names})(document.querySelector('.js-plotly-plot'))"
                                ".includes('이더리움')", timeout=60_000)  # fmt: skip
         traces = page.evaluate(f"({names})(document.querySelector('.js-plotly-plot'))").split("|")
