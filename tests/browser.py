@@ -69,21 +69,26 @@ def streamlit_server(
     proc = subprocess.Popen(cmd, env=env, cwd=script.parent, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://{'127.0.0.1' if address == '0.0.0.0' else address}:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/_stcore/health", timeout=1)
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"streamlit did not start (exit {proc.poll()})") from None
-                time.sleep(0.1)
+        wait_healthy(url, proc)
         yield url, proc
     finally:
         proc.kill()
         proc.wait(timeout=10)
         if log:
             out.close()
+
+
+def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
+    """Until the Streamlit server at `url` answers its health check (RuntimeError if `proc` ends or time runs out)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/_stcore/health", timeout=1)
+            return
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"streamlit did not start (exit {proc.poll()})") from None
+            time.sleep(0.1)
 
 
 def wait_rendered(

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 import tomllib
 import urllib.request
 from pathlib import Path
@@ -19,7 +18,7 @@ from marketdash.domain import config
 from marketdash.domain.config import OWNER, VIEWER, access_from, is_loopback, load_settings, too_open
 from marketdash.domain.i18n import Translator
 from marketdash.services.market import MarketService
-from tests.browser import free_port, outside_address
+from tests.browser import free_port, outside_address, wait_healthy
 from tests.conftest import ROOT, run_cli
 
 COOKIE_SECRET = "c0ffee" * 11  # 66 characters
@@ -134,14 +133,7 @@ def test_the_default_configuration_listens_on_loopback_only(tmp_path):
     env = {**os.environ, "DASHBOARD_OFFLINE": "1", "MARKET_DB": str(tmp_path / "m.duckdb")}
     app = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1)
-                break
-            except OSError:
-                assert app.poll() is None and time.monotonic() < deadline, "streamlit did not start"
-                time.sleep(0.1)
+        wait_healthy(f"http://127.0.0.1:{port}", app)
         with pytest.raises(OSError):  # refused: nothing listens on the machine's network address
             urllib.request.urlopen(f"http://{outside}:{port}/_stcore/health", timeout=2)
     finally:
