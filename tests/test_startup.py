@@ -132,7 +132,7 @@ def _ended_backfill_script() -> None:
     store("2026-01-05", "2026-01-06")
     job = HistoryJob(ui.service(), ["samsung"])  # never begun: it has ended, as far as a page can tell
     job.results = [UpdateResult("samsung", "kis", "ok", new_rows=2)]
-    counted = {view: (job.id, ui.service().store.rows_from(shown, view)) for view in (start, None)}  # pages' counts
+    counted = {view: ((job.id, shown, view), ui.service().store.rows_from(shown, view)) for view in (start, None)}
     store("2025-12-29", "2025-12-30")  # the backfill's bars: before the range on screen
     seen = {}
     for name, view in (("older", start), ("all", None)):  # a 1Y page, and a Max page drawn before the backfill
@@ -142,7 +142,7 @@ def _ended_backfill_script() -> None:
     store("2026-01-07")  # a bar inside the range the page did not load
     seen["inside"] = fetching._changes_view(job, shown, start)
     job.results = [UpdateResult("samsung", "kis", "error", note=None, kind="network")]
-    st.session_state["_history_rows"] = (job.id, ui.service().store.rows_from(shown, start))  # nothing new
+    st.session_state["_history_rows"] = ((job.id, shown, start), ui.service().store.rows_from(shown, start))
     seen["failed"] = fetching._changes_view(job, shown, start)
     st.session_state["seen"] = seen
 

@@ -197,7 +197,8 @@ def fill_history_behind(asset_ids: Sequence[str], start: dt.date | None = None) 
     with store_errors_in_plain_words():
         job = _begin_history(service(), asset_ids)
         if job is not None and job.running:  # counted before the page loads its bars: what comes later is new
-            st.session_state["_history_rows"] = (job.id, service().store.rows_from(asset_ids, start))
+            view = (job.id, tuple(asset_ids), start)
+            st.session_state["_history_rows"] = (view, service().store.rows_from(asset_ids, start))
     if job is None:
         return
     if job.running:
@@ -259,9 +260,9 @@ def _changes_view(job: HistoryJob | None, shown: tuple[str, ...], start: dt.date
     failure to say (a rerun says it)."""
     if job is None or job.error or job.failures():
         return True
-    seen_job, seen_rows = st.session_state.get("_history_rows", (None, None))
+    seen_view, seen_rows = st.session_state.get("_history_rows", (None, None))
     try:
-        return seen_job != job.id or service().store.rows_from(shown, start) != seen_rows
+        return seen_view != (job.id, shown, start) or service().store.rows_from(shown, start) != seen_rows
     except StoreError:
         return True  # the page's run says what is wrong with the store
 
