@@ -25,7 +25,7 @@ from marketdash.domain.i18n import Msg, Translator
 from marketdash.services import portfolio as portfolios
 from marketdash.services.market import MarketService, PriceData
 from marketdash.services.store import StoreBusyError, StoreError
-from marketdash.web import access, turns
+from marketdash.web import access, caching, turns
 
 PAGES = (
     ("app.py", "overview", ":material/dashboard:"),
@@ -253,7 +253,7 @@ def store_problem() -> Msg | None:
 
 
 # -- cached loaders: small keys (ids and dates), never frames; errors are raised, so they are never cached ----------
-@st.cache_data(ttl=600, show_spinner=False, max_entries=64)
+@caching.shared(ttl=600, max_entries=64)
 def _cached_prices(asset_ids: tuple[str, ...], start: dt.date | None, end: dt.date | None) -> PriceData:
     return get_service().load(asset_ids, start, end)
 
@@ -268,7 +268,7 @@ def preload_prices(asset_ids: tuple[str, ...], start: dt.date | None, end: dt.da
     return _cached_prices(asset_ids, start, end)
 
 
-@st.cache_data(ttl=600, show_spinner=False, max_entries=16)
+@caching.shared(ttl=600, max_entries=16)
 def _cached_fx(start: dt.date | None, end: dt.date | None) -> pd.DataFrame:
     return get_service().usd_krw(start, end)
 
@@ -285,7 +285,7 @@ def load_fx(start: dt.date | None, end: dt.date | None) -> pd.DataFrame:
         return _cached_fx(start, end)
 
 
-@st.cache_data(ttl=60, show_spinner=False)
+@caching.shared(ttl=60)
 def _cached_coverage() -> pd.DataFrame:
     return get_service().coverage()
 
@@ -295,7 +295,7 @@ def load_coverage() -> pd.DataFrame:
         return _cached_coverage()
 
 
-@st.cache_data(ttl=10, show_spinner=False)
+@caching.shared(ttl=10)
 def _cached_snapshot_coverage() -> pd.DataFrame:
     return get_service().live.coverage()
 
@@ -311,7 +311,7 @@ def load_recent_snapshots(days: int = 7) -> pd.DataFrame:
         return service().live.recent(days).set_index("asset_id")
 
 
-@st.cache_data(ttl=60, show_spinner=False)
+@caching.shared(ttl=60)
 def _cached_integrity() -> pd.DataFrame:
     return get_service().check()
 
@@ -332,7 +332,7 @@ def load_symbol_lists() -> pd.DataFrame:
     )  # fmt: skip
 
 
-@st.cache_data(ttl=600, show_spinner=False, max_entries=64)
+@caching.shared(ttl=600, max_entries=64)
 def _cached_run(plan: str, ids: tuple[str, ...], start: dt.date | None, end: dt.date | None,
                 rf_pct: float) -> breakdown.Measured:  # fmt: skip
     """One portfolio's run and figures (plans.to_json of it alone), on the bars of the page's assets and range."""

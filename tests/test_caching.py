@@ -1,0 +1,54 @@
+"""Shared reads (marketdash.web.caching): one value per process, every hit a copy a page may change freely."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from marketdash.services.market import PriceData
+from marketdash.web import caching
+
+
+def _bars() -> pd.DataFrame:
+    return pd.DataFrame({"close": [1.0, 2.0]}, index=pd.Index([10, 11], name="row"))
+
+
+def test_a_page_changing_what_it_was_handed_never_changes_the_next_readers_value() -> None:
+    built: list[int] = []
+
+    @caching.shared(ttl=60)
+    def load(n: int) -> PriceData:
+        built.append(n)
+        return PriceData(bars=_bars(), origin={"samsung": "store"}, notes={})
+
+    first = load(1)
+    first.bars.loc[10, "close"] = 99.0
+    first.bars["extra"] = 0
+    first.bars.index.name = "renamed"
+    first.origin["samsung"] = "sample"
+    first.notes["samsung"] = "changed"
+
+    second = load(1)
+    assert built == [1]  # built once, handed out twice
+    assert second.bars.equals(_bars()) and second.bars.index.name == "row"
+    assert second.origin == {"samsung": "store"} and second.notes == {}
+    # A copy in name only: the two hits share the cached data until one of them writes.
+    third = load(1)
+    assert np.shares_memory(second.bars["close"].to_numpy(), third.bars["close"].to_numpy())
+
+    load.clear()
+    load(1)
+    assert built == [1, 1]
+
+
+def test_a_shared_array_cannot_be_written_through_and_nested_containers_are_new() -> None:
+    cached = {"arr": np.arange(3.0), "rows": [_bars()], "pair": (_bars(), 1)}
+    view = caching.fresh_view(cached)
+    with pytest.raises(ValueError, match="read-only"):
+        view["arr"][0] = 5.0
+    view["rows"].append(None)
+    view["rows"][0].iloc[0, 0] = -1.0
+    view["pair"][0].iloc[1, 0] = -2.0
+    assert cached["arr"].tolist() == [0.0, 1.0, 2.0]
+    assert len(cached["rows"]) == 1 and cached["rows"][0].equals(_bars()) and cached["pair"][0].equals(_bars())
