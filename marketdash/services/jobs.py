@@ -26,7 +26,8 @@ _IDS = itertools.count(1)
 
 
 class HistoryJob:
-    """Fetch the history of `asset_ids` back to `start` in a daemon thread, `delay` seconds after `begin()`;
+    """Fetch the history of `asset_ids` back to `start`, and the dividends of the paying ones (a failure of those
+    is kept in the fetch log, which the Data page reads), in a daemon thread, `delay` seconds after `begin()`;
     `on_done` runs when it ends."""
 
     def __init__(
@@ -62,8 +63,8 @@ class HistoryJob:
     def _run(self) -> None:
         time.sleep(self.delay)  # the page that asked draws first: it shares this process's one GIL
         try:
-            with background():  # a page's own calls go first in the KIS budget
-                self.results = self.service.update(
+            with background():  # a page's own calls go first in the KIS budget; dividends ride in its slots
+                self.results, _ = self.service.update_with_dividends(
                     self.assets, self.start, progress=self._progress, workers=self.workers
                 )
         except Exception as exc:  # a bug must not die silently in a thread: the pages say it

@@ -195,6 +195,11 @@ class Updates:
                 gaps.append(asset_id)
         return gaps
 
+    def unstored(self, asset_ids: Sequence[str]) -> list[str]:
+        """Assets with a live source and no stored day: what a first screen left for the backfill (USD/KRW)."""
+        live = self.sources.collectors()
+        return [a for a in asset_ids if a in live and self.store.span(a)[0] is None]
+
     def update_one(
         self,
         asset_id: str,

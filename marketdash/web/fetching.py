@@ -51,20 +51,23 @@ def _live_checks() -> tuple[threading.Lock, dict[tuple[str, ...], float]]:
 
 
 class _Fetch:
-    """The missing days of `todo` from `start`, and their dividends, in a thread of its own; how far each series
-    has got is written by the fetching threads and read by the page that shows it (Streamlit elements may only be
-    touched from the script's own thread)."""
+    """The missing days of `todo` from `start`, and their dividends unless the page draws none (`dividends`), in a
+    thread of its own; how far each series has got is written by the fetching threads and read by the page that
+    shows it (Streamlit elements may only be touched from the script's own thread)."""
 
-    def __init__(self, svc: MarketService, todo: list[str], start: dt.date | None) -> None:
+    def __init__(self, svc: MarketService, todo: list[str], start: dt.date | None, dividends: bool = True) -> None:
         self.todo = todo
         self.done: dict[str, float] = dict.fromkeys(todo, 0.0)
         self.latest: dict[str, Msg] = {}
         self.outcome: Future[tuple[list[UpdateResult], dict[str, DividendResult]]] = Future()
-        threading.Thread(target=self._run, args=(svc, start), name="fetch", daemon=True).start()
+        threading.Thread(target=self._run, args=(svc, start, dividends), name="fetch", daemon=True).start()
 
-    def _run(self, svc: MarketService, start: dt.date | None) -> None:
+    def _run(self, svc: MarketService, start: dt.date | None, dividends: bool) -> None:
         try:
-            outcome = svc.update_with_dividends(self.todo, start, progress=self._progress, workers=UPDATE_WORKERS)
+            if dividends:
+                outcome = svc.update_with_dividends(self.todo, start, progress=self._progress, workers=UPDATE_WORKERS)
+            else:
+                outcome = svc.update(self.todo, start, progress=self._progress, workers=UPDATE_WORKERS), {}
         except BaseException as exc:  # raised again in whichever page shows this fetch
             self.outcome.set_exception(exc)
         else:
@@ -88,11 +91,14 @@ def _first_fetch() -> dict:
     return {"fetch": None}
 
 
-def refresh_live(asset_ids: Sequence[str], force: bool = False, start: dt.date | None = None) -> list[UpdateResult]:
+def refresh_live(
+    asset_ids: Sequence[str], force: bool = False, start: dt.date | None = None, dividends: bool = True
+) -> list[UpdateResult]:
     """Fetch missing days for assets with a live source, with progress; checked at most once a minute.
 
     An asset with nothing stored gets the range on screen (from `start`) now, so the page draws in seconds; the rest
     of its history follows behind the page (fill_history_behind). `force` (the Data page's button) fetches all.
+    `dividends=False`: a page that draws none leaves them to the backfill behind it.
     """
     svc = service()
     lock, checked = _live_checks()
@@ -116,7 +122,8 @@ def refresh_live(asset_ids: Sequence[str], force: bool = False, start: dt.date |
             st.info(_left_out_line(left_out))
         return []
     # "Update now" fills the whole history too, as far back as DEFAULT_START (what the pages fill behind)
-    return _show(_Fetch(svc, todo, dt.date.fromisoformat(DEFAULT_START) if force else start), force, left_out)
+    since = dt.date.fromisoformat(DEFAULT_START) if force else start
+    return _show(_Fetch(svc, todo, since, dividends or force), force, left_out)
 
 
 def _show(fetch: _Fetch, force: bool, left_out: list[str]) -> list[UpdateResult]:
@@ -156,13 +163,13 @@ def warm(asset_ids: Sequence[str], start: dt.date | None) -> _Fetch | None:
     svc = get_service()
     if svc.store_problem():
         return None
-    shown, fetch = with_fx(asset_ids), None
+    shown, fetch = screen_series(asset_ids, first_screen=True), None
     lock, checked = _live_checks()
     with lock:
         if time.monotonic() - checked.get(tuple(shown), -1e9) >= LIVE_CHECK_EVERY:
             checked[tuple(shown)] = time.monotonic()
             todo = svc.stale_assets(shown)
-            fetch = _first_fetch()["fetch"] = _Fetch(svc, todo, start) if todo else None
+            fetch = _first_fetch()["fetch"] = _Fetch(svc, todo, start, dividends=False) if todo else None
     return fetch
 
 
@@ -189,20 +196,24 @@ def _history() -> dict:
     return {"lock": threading.Lock(), "job": None, "checked": -1e9}
 
 
-def fill_history_behind(asset_ids: Sequence[str], start: dt.date | None = None) -> None:
-    """Start the backfill of what the shown assets' history lacks (once a minute at most, one job per process), and
-    show its progress. When it ends the page reruns once if it stored bars inside the range on screen (from `start`;
-    None: all), so its charts reach back as far as the store now does; a 1Y view, whose own range was fetched before
-    the backfill began, stays as drawn (its rerun was a second full run while the browser drew the first)."""
+def fill_history_behind(
+    asset_ids: Sequence[str], start: dt.date | None = None, shown: Sequence[str] | None = None
+) -> None:
+    """Start the backfill of what the assets' history lacks (once a minute at most, one job per process), and show
+    its progress. When it ends the page reruns once if it stored bars of the series it draws (`shown`, default all)
+    inside the range on screen (from `start`; None: all), so its charts reach back as far as the store now does; a
+    1Y view, whose own range was fetched before the backfill began, stays as drawn (its rerun was a second full run
+    while the browser drew the first), as does Overview when USD/KRW, which it does not draw, comes in."""
+    drawn = tuple(asset_ids if shown is None else shown)
     with store_errors_in_plain_words():
         job = _begin_history(service(), asset_ids)
         if job is not None and job.running:  # counted before the page loads its bars: what comes later is new
-            view = (job.id, tuple(asset_ids), start)
-            st.session_state["_history_rows"] = (view, service().store.rows_from(asset_ids, start))
+            view = (job.id, drawn, start)
+            st.session_state["_history_rows"] = (view, service().store.rows_from(drawn, start))
     if job is None:
         return
     if job.running:
-        _history_progress(tuple(asset_ids), start)
+        _history_progress(drawn, start)
     elif st.session_state.get("history_seen") != job.id:
         st.session_state["history_seen"] = job.id
         t = tr()
@@ -213,7 +224,8 @@ def fill_history_behind(asset_ids: Sequence[str], start: dt.date | None = None) 
 
 
 def _begin_history(svc: MarketService, asset_ids: Sequence[str]) -> HistoryJob | None:
-    """The process's backfill: started for what `asset_ids` lack when none runs (looked for once a minute)."""
+    """The process's backfill: started for what `asset_ids` lack when none runs (looked for once a minute): the
+    history before what pages fetched, the series a first screen left out (USD/KRW), and the dividends."""
     holder = _history()
     with holder["lock"]:
         job: HistoryJob | None = holder["job"]
@@ -221,6 +233,7 @@ def _begin_history(svc: MarketService, asset_ids: Sequence[str]) -> HistoryJob |
         if idle and time.monotonic() - holder["checked"] >= LIVE_CHECK_EVERY:
             holder["checked"] = time.monotonic()
             gaps = [] if svc.store_problem() else svc.history_gaps(asset_ids)
+            gaps += [a for a in svc.unstored(asset_ids) if a not in gaps]
             if gaps:
                 job = holder["job"] = HistoryJob(
                     svc, gaps, workers=UPDATE_WORKERS, on_done=clear_caches, delay=HISTORY_DELAY
@@ -331,6 +344,12 @@ def with_fx(asset_ids: Sequence[str]) -> list[str]:
     return [*asset_ids, *([] if catalog.FX_ASSET in asset_ids else [catalog.FX_ASSET])]
 
 
+def screen_series(asset_ids: Sequence[str], first_screen: bool) -> list[str]:
+    """The series a page fetches before it draws: the first screen (Overview, in each asset's own currency) only
+    its own, every other page USD/KRW too; what a page leaves out comes with the history behind it."""
+    return list(asset_ids) if first_screen else with_fx(asset_ids)
+
+
 def page_data(
     asset_ids: Sequence[str],
     start: dt.date | None,
@@ -341,13 +360,14 @@ def page_data(
     """The common start of every page: fetch what is missing, load, explain sample data, timing and gaps.
 
     Stops the page with a plain message when fewer than `min_assets` assets are chosen or have data in the range.
-    `first_screen` (Overview): the card on what keys unlock, and the markets' timing left for under the chart.
+    `first_screen` (Overview): only its own series before it draws (no USD/KRW, no dividends: they come with the
+    history behind it), the card on what keys unlock, and the markets' timing left for under the chart.
     """
     if len(asset_ids) < min_assets:
         st.info(tr()("pick.at_least_one" if min_assets == 1 else "pick.at_least", n=min_assets))
         st.stop()
-    refresh_live(with_fx(asset_ids), start=start)
-    fill_history_behind(with_fx(asset_ids), start)
+    refresh_live(screen_series(asset_ids, first_screen), start=start, dividends=not first_screen)
+    fill_history_behind(with_fx(asset_ids), start, shown=screen_series(asset_ids, first_screen))
     data = load_prices(tuple(asset_ids), start, end)
     data_notice(data, keys_card=first_screen and access.can_write())  # how to add keys: the owner's card
     if not first_screen:  # the first screen says it under its chart: the cards and the chart come first
