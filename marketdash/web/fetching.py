@@ -232,8 +232,7 @@ def _begin_history(svc: MarketService, asset_ids: Sequence[str]) -> HistoryJob |
         idle = job is None or not job.running
         if idle and time.monotonic() - holder["checked"] >= LIVE_CHECK_EVERY:
             holder["checked"] = time.monotonic()
-            gaps = [] if svc.store_problem() else svc.history_gaps(asset_ids)
-            gaps += [a for a in svc.unstored(asset_ids) if a not in gaps]
+            gaps = [] if svc.store_problem() else [*svc.history_gaps(asset_ids), *svc.unstored(asset_ids)]
             if gaps:
                 job = holder["job"] = HistoryJob(
                     svc, gaps, workers=UPDATE_WORKERS, on_done=clear_caches, delay=HISTORY_DELAY
