@@ -238,9 +238,11 @@ def test_a_fault_midway_keeps_every_page_that_arrived(server, tmp_path):
 
 
 def test_slow_answers_past_the_timeout(server, tmp_path):
-    coll = make_collector(server, tmp_path, timeout=(1, 0.3), attempts=2)
+    # A read timeout well above a loaded machine's answer time (4 test files at once on 2 cores: the retried
+    # answer took over 0.3 s once), far below the slow answer's.
+    coll = make_collector(server, tmp_path, timeout=(1, 0.8), attempts=2)
     coll.auth.token()
-    server.slow_seconds, server.slow_next = 1.0, 1
+    server.slow_seconds, server.slow_next = 2.5, 1
     svc = service_with(coll)
     assert svc.update_one("samsung", dt.date(2026, 6, 1), TODAY).ok  # one slow answer: retried
     server.slow_next = 10
