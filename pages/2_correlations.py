@@ -1,13 +1,9 @@
 """Correlations, lead-lag and rolling correlation of returns, under an explicit calendar alignment."""
 
-import datetime as dt
-
-import pandas as pd
 import streamlit as st
 
-from marketdash.analysis import correlations, timeseries
-from marketdash.domain import calendars, catalog
-from marketdash.web import charts, fetching, notices, ui, widgets
+from marketdash.analysis import correlations
+from marketdash.web import charts, correlation_view, fetching, notices, ui, widgets
 
 t = ui.setup_page("correlations")
 
@@ -24,20 +20,8 @@ method = widgets.choice(t("corr.method"), ["pearson", "spearman"], "pearson", "m
 ffill = int(widgets.number(c3, t("corr.ffill"), "ffill", 0, 0, 5, 1, "%.0f", help=t("corr.ffill_help")))
 st.caption(t(f"align.{mode}_caption") + (" " + t("corr.ffill_on", n=ffill) if ffill else ""))
 data, ids = fetching.page_data(ids, start, end, min_assets=2)
-wide = timeseries.to_wide(data.bars, ids)
-span = (wide.index.min().date(), wide.index.max().date()) if len(wide) else None
-krx = calendars.sessions("XKRX", span[0], span[1] + dt.timedelta(days=14)) if span and mode == "kst" else None
-asset_calendars = {a: catalog.get(a).calendar for a in ids}
-
-
-def returns_of(columns: list[str]) -> pd.DataFrame:
-    return correlations.aligned_returns(
-        wide[columns], mode, calendars=asset_calendars, krx_sessions=krx, ffill_limit=int(ffill)
-    )
-
-
-returns = returns_of(ids)
-result = correlations.correlation(returns, method)
+view = correlation_view.View(tuple(ids), start, end, mode, method, ffill)
+returns, result, pairs = correlation_view.matrix(view)
 if result.observations < 3:
     st.warning(t("corr.too_few", n=result.observations))
     st.stop()
@@ -57,7 +41,6 @@ fig = charts.heatmap(
         f" {sample}" if sample else ""),
 )  # fmt: skip
 notices.chart(fig, result.matrix.rename_axis("asset_id"), "correlation_matrix", t("corr.matrix"))
-pairs = correlations.correlation_table(returns, method)
 # In the page's full width, not an expander: the expander's padding left the table 9 px narrower than its columns at
 # 1440 px, and its last column scrolled out of sight.
 st.subheader(t("corr.pairs_title"))
@@ -70,8 +53,7 @@ c1, c2 = st.columns(2)
 lead = widgets.choice(t("corr.a"), ids, "soxl", "lead", t.name, widget="select", where=c1)
 others = [a for a in ids if a != lead]
 lag = widgets.choice(t("corr.b"), others, "skhynix", "lag", t.name, widget="select", where=c2)
-lags = correlations.lead_lag(returns_of([lead, lag]), lead, lag, method=method)
-reading = correlations.lead_lag_reading(lags, lead, lag, unit)
+lags, reading = correlation_view.lead_lag(view, lead, lag, unit)
 fig = charts.lag_bars(lags, t, title=t("corr.lag_title", a=t.name(lead), b=t.name(lag)), unit=unit, note=sample)
 notices.chart(fig, lags, "lead_lag", t("corr.leadlag"))
 st.info(t.text(reading))
@@ -87,18 +69,13 @@ window = c3.segmented_control(t(f"corr.window.{unit}"), [20, 60, 120], default=6
                               required=True)  # fmt: skip
 exponential = c4.toggle(t("corr.exponential"), value=False, key="ewm", bind="query-params",
                         help=t("corr.exponential_help"))  # fmt: skip
-targets = [a for a in ids if a != base] if versus == "all" else [versus]
-paired = {b: returns_of([base, b]) for b in targets}
-frames = {
-    b: correlations.rolling_correlation(paired[b], base, [b], int(window), exponential, method)[b] for b in targets
-}
-rolling = pd.DataFrame(frames)
-full = {b: correlations.pair_correlation(paired[b][base], paired[b][b], method) for b in targets}
+targets = tuple(a for a in ids if a != base) if versus == "all" else (versus,)
+rolled = correlation_view.rolling(view, base, targets, int(window), exponential)
+rolling, full = rolled.frame, rolled.full
 if exponential and method == "spearman":
     st.caption(t("corr.ew_is_pearson"))
 if not rolling.notna().any().any():  # the window is longer than the returns the range holds
-    longest = max(len(paired[b].dropna()) for b in targets)
-    st.info(t("corr.rolling_too_short", window=window, n=longest, unit=t(f"unit_of_time.{unit}")))
+    st.info(t("corr.rolling_too_short", window=window, n=rolled.longest, unit=t(f"unit_of_time.{unit}")))
     st.stop()
 kind = "corr.rolling_ew_title" if exponential else "corr.rolling_title"
 fig = charts.line_chart(

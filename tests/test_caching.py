@@ -52,3 +52,31 @@ def test_a_shared_array_cannot_be_written_through_and_nested_containers_are_new(
     view["pair"][0].iloc[1, 0] = -2.0
     assert cached["arr"].tolist() == [0.0, 1.0, 2.0]
     assert len(cached["rows"]) == 1 and cached["rows"][0].equals(_bars()) and cached["pair"][0].equals(_bars())
+
+
+def test_a_correlations_view_is_computed_once_until_the_store_changes(monkeypatch) -> None:
+    """A rerun of an unchanged view only draws; a fetch that stored bars (ui.clear_caches) computes it anew."""
+    from marketdash.analysis import correlations
+    from marketdash.web import ui
+    from tests.test_pages import run_page
+    from tests.test_startup import _wait_for_history
+
+    computed: list[tuple[str, ...]] = []
+    aligned = correlations.aligned_returns
+
+    def counted(wide: pd.DataFrame, *args, **kwargs) -> pd.DataFrame:
+        computed.append(tuple(wide.columns))
+        return aligned(wide, *args, **kwargs)
+
+    monkeypatch.setattr(correlations, "aligned_returns", counted)
+    at = run_page("pages/2_correlations.py")
+    _wait_for_history()  # USD/KRW behind the page (the ECB's, offline) clears the caches when it is stored
+    at.run()
+    heatmap = at.get("plotly_chart")[0].proto.spec
+    before = len(computed)
+    at.run()
+    assert len(computed) == before and at.get("plotly_chart")[0].proto.spec == heatmap
+    ui.clear_caches()
+    at.run()
+    assert len(computed) - before >= 2 and not at.exception  # every asset; the lead-lag and rolling pair (one)
+    assert at.get("plotly_chart")[0].proto.spec == heatmap  # the same bars: the same numbers

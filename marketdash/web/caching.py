@@ -27,9 +27,12 @@ class SharedRead(Protocol[P, R]):
     def clear(self) -> None: ...
 
 
+_EVERY: list[SharedRead] = []  # every shared read, for clear_all
+
+
 def shared(*, ttl: float, max_entries: int | None = None) -> Callable[[Callable[P, R]], SharedRead[P, R]]:
     """Like `st.cache_data(ttl, max_entries)`: one value per argument tuple, kept `ttl` seconds, dropped by
-    `.clear()`; but the value lives once in the process and every hit is a `fresh_view` of it."""
+    `.clear()` (or `clear_all`); but the value lives once in the process and every hit is a `fresh_view` of it."""
 
     def wrap(func: Callable[P, R]) -> SharedRead[P, R]:
         cached = st.cache_resource(ttl=ttl, max_entries=max_entries, show_spinner=False)(func)
@@ -39,13 +42,20 @@ def shared(*, ttl: float, max_entries: int | None = None) -> Callable[[Callable[
             return fresh_view(cached(*args, **kwargs))
 
         read.clear = cached.clear  # type: ignore[attr-defined]
+        _EVERY.append(read)  # type: ignore[arg-type]
         return read  # type: ignore[return-value]
 
     return wrap
 
 
+def clear_all() -> None:
+    """Drop every shared read's values: the store changed under them (a fetch stored bars)."""
+    for read in _EVERY:
+        read.clear()
+
+
 def fresh_view(value: Any) -> Any:
-    """`value` with every frame, series, dict, list and dataclass in it new, their data shared: writing to what
+    """`value` with every frame, series, dict, list, tuple and dataclass in it new, their data shared: writing to what
     this returns never reaches `value` (pandas copies a shared block on its first write; a shared array is
     read-only, so writing to one raises instead of changing the cache)."""
     if isinstance(value, pd.DataFrame | pd.Series):
@@ -61,6 +71,7 @@ def fresh_view(value: Any) -> Any:
         return {k: fresh_view(v) for k, v in value.items()}
     if isinstance(value, list):
         return [fresh_view(v) for v in value]
-    if type(value) is tuple:
-        return tuple(fresh_view(v) for v in value)
+    if isinstance(value, tuple):
+        items = [fresh_view(v) for v in value]
+        return type(value)(*items) if hasattr(value, "_fields") else tuple(items)  # a named tuple keeps its names
     return value

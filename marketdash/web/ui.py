@@ -263,8 +263,9 @@ def load_prices(asset_ids: tuple[str, ...], start: dt.date | None, end: dt.date 
         return _cached_prices(asset_ids, start, end)
 
 
-def preload_prices(asset_ids: tuple[str, ...], start: dt.date | None, end: dt.date | None) -> PriceData:
-    """load_prices outside any page (the server's warm-up fills the cache the page reads): errors are raised."""
+def cached_prices(asset_ids: tuple[str, ...], start: dt.date | None, end: dt.date | None) -> PriceData:
+    """load_prices without a page's spinner and plain words (errors are raised): the server's warm-up fills the
+    cache a page reads, and views computed from a page's bars read the ones its load_prices said."""
     return _cached_prices(asset_ids, start, end)
 
 
@@ -363,8 +364,5 @@ def load_portfolios(spec: str, rf_pct: float = 0.0) -> portfolios.Comparison:
 
 
 def clear_caches() -> None:
-    _cached_run.clear()
-    _cached_prices.clear()
-    _cached_fx.clear()
-    _cached_coverage.clear()
-    _cached_integrity.clear()
+    """After a fetch stored bars: every read of the store, and every view computed from one, is read anew."""
+    caching.clear_all()

@@ -57,13 +57,13 @@ def warm_up() -> None:
             fetch = fetching.warm(ids, start)
             early = fetch is None or not set(fetch.todo) & set(ids)  # offline: only USD/KRW comes (from the ECB)
             if early:  # the view's bars are in already: read them now (a new store builds the sample's first)
-                ui.preload_prices(tuple(ids), start, None)
+                ui.cached_prices(tuple(ids), start, None)
             _draw_nowhere()  # while the fetch waits on the network
             if fetch is not None:
                 fetch.outcome.exception()  # waits; a failure is the first page's to say
             fetching.history_after_warm(ids)
             if not early:
-                ui.preload_prices(tuple(ids), start, None)
+                ui.cached_prices(tuple(ids), start, None)
         except (ConfigError, StoreError):
             return
     except Exception:
