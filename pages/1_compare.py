@@ -5,7 +5,7 @@ import streamlit as st
 
 from marketdash.analysis import conversion, timeseries
 from marketdash.domain import catalog
-from marketdash.web import charts, dividends_view, fetching, live_view, notices, ui, widgets
+from marketdash.web import charts, currency_view, dividends_view, fetching, live_view, notices, ui, widgets
 
 t = ui.setup_page("compare")
 
@@ -22,8 +22,8 @@ currency = widgets.currency_picker(c2)
 axis = widgets.axis_picker(c3, disabled=view == "pct")
 total = widgets.returns_picker(c4) == "total"
 data, ids = fetching.page_data(ids, start, end)
-native = timeseries.to_wide(data.bars, ids)
-converted = fetching.in_currency(native, currency, start, end)
+native = currency_view.native_closes(tuple(ids), start, end)
+converted = currency_view.in_currency(ids, start, end, currency)
 wide = converted.wide
 if total:  # dividends reinvested: the lines, the currency split and their CSV (the closes table stays prices)
     native, wide = dividends_view.total_return(data, native, wide)

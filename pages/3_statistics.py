@@ -3,9 +3,9 @@
 import pandas as pd
 import streamlit as st
 
-from marketdash.analysis import risk, timeseries
+from marketdash.analysis import risk
 from marketdash.domain import catalog
-from marketdash.web import charts, dividends_view, fetching, notices, ui, widgets
+from marketdash.web import charts, currency_view, dividends_view, fetching, notices, ui, widgets
 
 t = ui.setup_page("statistics")
 STATS_RETURNS = ["total_return_pct", "cagr_pct", "volatility_pct", "sharpe", "max_drawdown_pct", "first_date",
@@ -21,8 +21,8 @@ currency = widgets.currency_picker(c1)
 total = widgets.returns_picker(c2) == "total"
 risk_free = widgets.number(c3, t("stats.risk_free"), "rf", 0.0, 0.0, 20.0, 0.25, "%.2f")
 data, ids = fetching.page_data(ids, start, end)
-native = timeseries.to_wide(data.bars, ids)
-wide = fetching.in_currency(native, currency, start, end).wide
+native = currency_view.native_closes(tuple(ids), start, end)
+wide = currency_view.in_currency(ids, start, end, currency).wide
 if total:  # every figure of the total-return lines: dividends reinvested at the close before each ex-date
     wide = dividends_view.total_return(data, native, wide)[1]
 periods = {a: catalog.get(a).periods_per_year for a in ids}

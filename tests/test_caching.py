@@ -54,29 +54,39 @@ def test_a_shared_array_cannot_be_written_through_and_nested_containers_are_new(
     assert len(cached["rows"]) == 1 and cached["rows"][0].equals(_bars()) and cached["pair"][0].equals(_bars())
 
 
-def test_a_correlations_view_is_computed_once_until_the_store_changes(monkeypatch) -> None:
+@pytest.mark.parametrize(
+    ("page", "module", "function", "query"),
+    [("pages/2_correlations.py", "correlations", "aligned_returns", {}),  # every asset's, the pairs'
+     ("pages/1_compare.py", "conversion", "convert", {"ccy": "KRW", "range": "Max"})],  # closes in won
+)  # fmt: skip
+def test_a_pages_view_is_computed_once_until_the_store_changes(monkeypatch, page, module, function, query) -> None:
     """A rerun of an unchanged view only draws; a fetch that stored bars (ui.clear_caches) computes it anew."""
-    from marketdash.analysis import correlations
+    import importlib
+
     from marketdash.web import ui
     from tests.test_pages import run_page
     from tests.test_startup import _wait_for_history
 
-    computed: list[tuple[str, ...]] = []
-    aligned = correlations.aligned_returns
+    analysis = importlib.import_module(f"marketdash.analysis.{module}")
+    computed: list[int] = []
+    real = getattr(analysis, function)
 
-    def counted(wide: pd.DataFrame, *args, **kwargs) -> pd.DataFrame:
-        computed.append(tuple(wide.columns))
-        return aligned(wide, *args, **kwargs)
+    def counted(*args, **kwargs):
+        computed.append(1)
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(correlations, "aligned_returns", counted)
-    at = run_page("pages/2_correlations.py")
+    monkeypatch.setattr(analysis, function, counted)
+    at = run_page("app.py")
+    at.query_params.update(query)  # read by the page's widgets as it opens
+    at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
     _wait_for_history()  # USD/KRW behind the page (the ECB's, offline) clears the caches when it is stored
     at.run()
-    heatmap = at.get("plotly_chart")[0].proto.spec
+    chart = at.get("plotly_chart")[0].proto.spec
     before = len(computed)
     at.run()
-    assert len(computed) == before and at.get("plotly_chart")[0].proto.spec == heatmap
+    assert len(computed) == before and at.get("plotly_chart")[0].proto.spec == chart
     ui.clear_caches()
     at.run()
-    assert len(computed) - before >= 2 and not at.exception  # every asset; the lead-lag and rolling pair (one)
-    assert at.get("plotly_chart")[0].proto.spec == heatmap  # the same bars: the same numbers
+    assert len(computed) > before and not at.exception
+    assert at.get("plotly_chart")[0].proto.spec == chart  # the same bars: the same numbers

@@ -12,16 +12,12 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import Future, wait
-from dataclasses import dataclass
 
-import pandas as pd
 import streamlit as st
 
-from marketdash.analysis import conversion
 from marketdash.domain import catalog
 from marketdash.domain.config import DEFAULT_START
 from marketdash.domain.i18n import Msg, Name, msg
-from marketdash.domain.records import SOURCE_RANK
 from marketdash.services.dividends import DividendResult
 from marketdash.services.jobs import HistoryJob
 from marketdash.services.market import MarketService, PriceData
@@ -32,7 +28,6 @@ from marketdash.web.notices import data_notice, missing_notice, timing_notes
 from marketdash.web.ui import (
     clear_caches,
     get_service,
-    load_fx,
     load_prices,
     service,
     store_errors_in_plain_words,
@@ -293,49 +288,6 @@ def describe(result: UpdateResult) -> str:
     kind = t(f"kind.{result.kind or 'error'}")
     hint = t(f"hint.{result.kind}") if result.kind in HINTS else ""
     return t("update.failed", kind=kind, why=result.note or "", hint=hint).strip()
-
-
-FX_STALE_AFTER = 3  # sessions a rate may lag the prices it converts before the page warns and blanks the unknown
-
-
-@dataclass(frozen=True)
-class Converted:
-    """Closes in a currency view, and from which date on they were converted with a stale USD/KRW (None: none)."""
-
-    wide: pd.DataFrame
-    stale_from: pd.Timestamp | None = None
-
-
-def in_currency(wide: pd.DataFrame, currency: str, start: dt.date | None, end: dt.date | None) -> Converted:
-    """Closes converted with USD/KRW as known at each bar's close: the store's fixings, the ECB reference rates
-    outside their span. Says where the rates come from, and warns when the last rate is older than the prices."""
-    if currency == "native" or wide.empty:
-        return Converted(wide)
-    lookback = start - dt.timedelta(days=14) if start else None
-    fx = load_fx(lookback, end)
-    t = tr()
-    if fx.empty:
-        st.warning(t("fx.none"))
-        return Converted(wide)
-    sources = [msg(f"fx.source_{s}") for s in sorted(fx["source"].unique(), key=lambda s: SOURCE_RANK.get(s, 99))]
-    last_fx = fx["date"].max()
-    st.caption(t("fx.caption", sources=sources, fresh=msg("fresh.through", day=last_fx.date())))
-    assets = [catalog.get(a) for a in wide.columns]
-    converted = conversion.convert(
-        wide,
-        {a.id: a.currency for a in assets},
-        {a.id: (a.timezone, a.close_time.strftime("%H:%M:%S")) for a in assets},
-        fx,
-        currency,
-    )
-    own_unit = conversion.unconvertible({a.id: a.currency for a in assets})
-    if own_unit:
-        st.caption(t("fx.own_unit", names=[Name(a) for a in own_unit]))
-    behind = conversion.business_days_between(last_fx, wide.index.max())
-    if behind <= FX_STALE_AFTER:
-        return Converted(converted)
-    st.warning(t("fx.stale", day=last_fx.date(), n=behind), icon=":material/currency_exchange:")
-    return Converted(converted, conversion.business_day_after(last_fx, FX_STALE_AFTER))
 
 
 def with_fx(asset_ids: Sequence[str]) -> list[str]:

@@ -270,7 +270,8 @@ def cached_prices(asset_ids: tuple[str, ...], start: dt.date | None, end: dt.dat
 
 
 @caching.shared(ttl=600, max_entries=16)
-def _cached_fx(start: dt.date | None, end: dt.date | None) -> pd.DataFrame:
+def cached_fx(start: dt.date | None, end: dt.date | None) -> pd.DataFrame:
+    """USD/KRW fixings of the range (the store's, the ECB's outside them); errors are raised (load_fx says them)."""
     return get_service().usd_krw(start, end)
 
 
@@ -283,7 +284,7 @@ def latest_usd_krw() -> float | None:
 
 def load_fx(start: dt.date | None, end: dt.date | None) -> pd.DataFrame:
     with store_errors_in_plain_words():
-        return _cached_fx(start, end)
+        return cached_fx(start, end)
 
 
 @caching.shared(ttl=60)
@@ -339,7 +340,7 @@ def _cached_run(plan: str, ids: tuple[str, ...], start: dt.date | None, end: dt.
     """One portfolio's run and figures (plans.to_json of it alone), on the bars of the page's assets and range."""
     runs, _ = plans.from_json(plan)
     data = _cached_prices(ids, start, end)
-    return portfolios.runner(rf_pct)(runs["p"], data.bars, _cached_fx(_fx_start(start), end), data.dividends)
+    return portfolios.runner(rf_pct)(runs["p"], data.bars, cached_fx(_fx_start(start), end), data.dividends)
 
 
 def _fx_start(start: dt.date | None) -> dt.date | None:
@@ -360,7 +361,7 @@ def load_portfolios(spec: str, rf_pct: float = 0.0) -> portfolios.Comparison:
     with store_errors_in_plain_words(), st.spinner(tr()("pf.running")):
         data = _cached_prices(ids, first.start, first.end)
         return portfolios.compare(get_service(), runs, benchmark, data=data,
-                                  fx=_cached_fx(_fx_start(first.start), first.end), run=run)  # fmt: skip
+                                  fx=cached_fx(_fx_start(first.start), first.end), run=run)  # fmt: skip
 
 
 def clear_caches() -> None:
