@@ -49,6 +49,22 @@ def test_wrong_secret_is_explained_in_plain_words(live_env, monkeypatch):
     assert all("not-the-secret" not in m.value for m in at.markdown)
 
 
+def test_a_first_fetch_that_failed_is_said_once_not_again_behind_the_page(live_env, monkeypatch):
+    """Overview's own fetch fails (a wrong secret) and says so per series; the backfill behind it takes only what
+    the page left out (USD/KRW), so the next run does not repeat each failure as a backfill warning."""
+    from tests.test_startup import _wait_for_history
+
+    monkeypatch.setenv("KIS_APP_SECRET", "not-the-secret")
+    at = run_page("app.py")
+    lines = [m.value for m in at.markdown if m.value.startswith("⚠️")]
+    assert any("Samsung" in line and "EGW00105" in line for line in lines), lines
+    _wait_for_history()
+    at.run()
+    assert not at.exception
+    behind = [w.value for w in at.warning if "older history" in w.value]
+    assert behind and all("USD/KRW" in w for w in behind), behind  # only what the page left out was tried again
+
+
 def test_krw_view_fetches_usdkrw_from_kis_and_says_so(live_env):
     kis, _ = live_env
     at = run_page("pages/1_compare.py")

@@ -170,7 +170,8 @@ def warm(asset_ids: Sequence[str], start: dt.date | None) -> _Fetch | None:
 
 def history_after_warm(asset_ids: Sequence[str]) -> None:
     """The history behind the default view, begun by the server once its first fetch is in (as its page would)."""
-    _begin_history(get_service(), with_fx(asset_ids))
+    everything, shown = with_fx(asset_ids), screen_series(asset_ids, first_screen=True)
+    _begin_history(get_service(), everything, [a for a in everything if a not in shown])
 
 
 NAMED_UP_TO = 3  # an update of this many series or fewer names them in its summary
@@ -198,10 +199,11 @@ def fill_history_behind(
     its progress. When it ends the page reruns once if it stored bars of the series it draws (`shown`, default all)
     inside the range on screen (from `start`; None: all), so its charts reach back as far as the store now does; a
     1Y view, whose own range was fetched before the backfill began, stays as drawn (its rerun was a second full run
-    while the browser drew the first), as does Overview when USD/KRW, which it does not draw, comes in."""
+    while the browser drew the first), as does Overview when USD/KRW, which it does not draw, comes in. A series
+    of `asset_ids` the page does not draw (Overview's USD/KRW), with nothing stored, is fetched whole behind it."""
     drawn = tuple(asset_ids if shown is None else shown)
     with store_errors_in_plain_words():
-        job = _begin_history(service(), asset_ids)
+        job = _begin_history(service(), asset_ids, [a for a in asset_ids if a not in drawn])
         if job is not None and job.running:  # counted before the page loads its bars: what comes later is new
             view = (job.id, drawn, start)
             st.session_state["_history_rows"] = (view, service().store.rows_from(drawn, start))
@@ -218,16 +220,17 @@ def fill_history_behind(
             st.warning(t("history.stopped", why=job.error))
 
 
-def _begin_history(svc: MarketService, asset_ids: Sequence[str]) -> HistoryJob | None:
+def _begin_history(svc: MarketService, asset_ids: Sequence[str], left_out: Sequence[str] = ()) -> HistoryJob | None:
     """The process's backfill: started for what `asset_ids` lack when none runs (looked for once a minute): the
-    history before what pages fetched, the series a first screen left out (USD/KRW), and the dividends."""
+    history before what pages fetched, the series of `left_out` (a first screen's USD/KRW) that nothing stored
+    yet, and the dividends. A series the page's own fetch failed to get is not tried again behind it."""
     holder = _history()
     with holder["lock"]:
         job: HistoryJob | None = holder["job"]
         idle = job is None or not job.running
         if idle and time.monotonic() - holder["checked"] >= LIVE_CHECK_EVERY:
             holder["checked"] = time.monotonic()
-            gaps = [] if svc.store_problem() else [*svc.history_gaps(asset_ids), *svc.unstored(asset_ids)]
+            gaps = [] if svc.store_problem() else [*svc.history_gaps(asset_ids), *svc.unstored(left_out)]
             if gaps:
                 job = holder["job"] = HistoryJob(
                     svc, gaps, workers=UPDATE_WORKERS, on_done=clear_caches, delay=HISTORY_DELAY
