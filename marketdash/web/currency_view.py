@@ -74,9 +74,9 @@ def in_currency(ids: list[str], start: dt.date | None, end: dt.date | None, curr
     Says where the rates come from, and warns when the last rate is older than the prices."""
     with ui.store_errors_in_plain_words():
         native = native_closes(tuple(ids), start, end)
-        rates = None if currency == "native" or native.empty else _rates(tuple(ids), start, end, currency)
-    if currency == "native" or native.empty:
-        return Converted(native)
+        if currency == "native" or native.empty:
+            return Converted(native)
+        rates = _rates(tuple(ids), start, end, currency)
     t = ui.tr()
     if rates is None:
         st.warning(t("fx.none"))
